@@ -1,0 +1,105 @@
+#include "arch/x86/cpuid.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#define CPUID_1_ECX_HYPERVISOR (1U << 31)
+#define CPUID_1_EDX_HTT (1U << 28)
+#define TOPO_LEVEL_SMT 1
+#define TOPO_LEVEL_CORE 2
+
+int x86_cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out)
+{
+	for (unsigned nent = 128; nent <= 4096; nent *= 2) {
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
+
+		if (!c)
+			return -ENOMEM;
+		c->nent = nent;
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+			*out = c;
+			return 0;
+		}
+		free(c);
+		if (errno != E2BIG)
+			return -errno;
+	}
+	return -E2BIG;
+}
+
+static unsigned bits_for(unsigned n)
+{
+	unsigned b = 0;
+
+	while ((1U << b) < n)
+		b++;
+	return b;
+}
+
+void x86_cpuid_patch(struct kvm_cpuid2 *c, unsigned vcpu_id, unsigned nr_vcpus)
+{
+	unsigned core_shift = bits_for(nr_vcpus);
+
+	for (unsigned i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		switch (e->function) {
+		case 1:
+			e->ebx &= 0x0000ffff;
+			e->ebx |= (vcpu_id & 0xff) << 24;
+			e->ebx |= ((nr_vcpus > 255 ? 255 : nr_vcpus) & 0xff) << 16;
+			e->ecx |= CPUID_1_ECX_HYPERVISOR;
+			if (nr_vcpus > 1)
+				e->edx |= CPUID_1_EDX_HTT;
+			break;
+		case 0xb:
+		case 0x1f:
+			/* Subleaf 0: threads (one per core); 1: cores in the package. */
+			e->edx = vcpu_id;
+			if (e->index == 0) {
+				e->eax = 0;
+				e->ebx = 1;
+				e->ecx = (TOPO_LEVEL_SMT << 8) | 0;
+			} else if (e->index == 1) {
+				e->eax = core_shift;
+				e->ebx = nr_vcpus;
+				e->ecx = (TOPO_LEVEL_CORE << 8) | 1;
+			} else {
+				e->eax = 0;
+				e->ebx = 0;
+				e->ecx = e->index & 0xff;
+			}
+			break;
+		case 4:
+			/* Cores per package minus one, in EAX[31:26]; threads sharing each cache. */
+			if (e->eax & 0x1f) {
+				unsigned cores = nr_vcpus > 64 ? 64 : nr_vcpus;
+
+				e->eax &= 0x03ffc3ff;
+				e->eax |= (cores - 1) << 26;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+int x86_cpuid_set_vcpu(int vcpu_fd, const struct kvm_cpuid2 *base, unsigned vcpu_id,
+		       unsigned nr_vcpus)
+{
+	size_t size = sizeof(*base) + base->nent * sizeof(base->entries[0]);
+	struct kvm_cpuid2 *c = malloc(size);
+	int ret = 0;
+
+	if (!c)
+		return -ENOMEM;
+	memcpy(c, base, size);
+	x86_cpuid_patch(c, vcpu_id, nr_vcpus);
+	if (ioctl(vcpu_fd, KVM_SET_CPUID2, c) < 0)
+		ret = -errno;
+	free(c);
+	return ret;
+}

@@ -1,0 +1,40 @@
+/* 8250/16550A UART as found at COM1: registers, 16-byte receive FIFO, interrupt identification
+ * with the 16550's priorities, loopback mode, and an IRQ line raised while an enabled condition
+ * is pending. Output is written to a file descriptor as the guest writes THR. */
+#ifndef MINIVMM_UART_H
+#define MINIVMM_UART_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/bus.h"
+
+#define UART_COM1_BASE 0x3f8
+#define UART_COM1_IRQ 4
+#define UART_NR_REGS 8
+#define UART_FIFO_SIZE 16
+
+struct uart_ops {
+	/* Sets the level of the UART's interrupt line. */
+	void (*set_irq)(void *opaque, int level);
+	/* Called (outside the UART's lock) when the receive FIFO had filled up and the guest has
+	 * since drained it, so the producer may resume pushing input. */
+	void (*rx_ready)(void *opaque);
+};
+
+struct uart;
+
+/* @out_fd: where transmitted bytes go (-1 drops them). The UART does not own it. */
+struct uart *uart_create(int out_fd, const struct uart_ops *ops, void *opaque);
+void uart_destroy(struct uart *u);
+
+/* The bus handler; register it for UART_NR_REGS ports with the uart as opaque. */
+void uart_io(struct vcpu *vcpu, uint64_t offset, uint8_t *data, uint32_t len, bool is_write,
+	     void *opaque);
+
+/* Host → guest input: pushes up to @len bytes into the receive FIFO and returns how many were
+ * taken (0 when full: the caller waits for rx_ready). */
+size_t uart_push_input(struct uart *u, const uint8_t *buf, size_t len);
+
+#endif

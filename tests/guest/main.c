@@ -1,0 +1,94 @@
+/* Test guest entry: set up exceptions and the console, pick the scenario from the command line
+ * (scenario=NAME, default hello), run it, and report its verdict through the exit port. */
+#include "guest.h"
+#include "scenarios.h"
+
+static const struct scenario scenarios[] = {
+	{ "hello", scn_hello },
+	{ "exit", scn_exit },
+	{ "echo", scn_echo },
+	{ "e820", scn_e820 },
+	{ "memtest", scn_memtest },
+	{ "initrd", scn_initrd },
+	{ "idle", scn_idle },
+	{ "reboot", scn_reboot },
+	{ "triple-fault", scn_triple_fault },
+};
+
+struct idt_gate {
+	uint16_t off_lo, sel;
+	uint8_t ist, type;
+	uint16_t off_mid;
+	uint32_t off_hi, zero;
+} __attribute__((packed));
+
+static struct idt_gate idt[32] __attribute__((aligned(16)));
+extern const uint64_t exc_stubs[20];
+
+struct exc_frame {
+	uint64_t vector, error, rip, cs, rflags, rsp, ss;
+};
+
+void guest_exception(const struct exc_frame *f);
+void guest_main(int kind, uintptr_t info);
+
+void guest_exit(unsigned code)
+{
+	outl(GUEST_EXIT_PORT, code);
+	/* Still here: no exit device (e.g. another VMM). Stop for good. */
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+void guest_exception(const struct exc_frame *f)
+{
+	uint64_t cr2;
+
+	__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+	printk("guest: exception %lu (error 0x%lx) at RIP 0x%lx, CR2 0x%lx\n", f->vector, f->error,
+	       f->rip, cr2);
+	guest_exit(GUEST_EXIT_CRASH);
+}
+
+static void idt_init(void)
+{
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) desc = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
+
+	for (unsigned i = 0; i < 20; i++) {
+		uint64_t a = exc_stubs[i];
+
+		idt[i] = (struct idt_gate){ (uint16_t)a, 0x10, 0, 0x8e, (uint16_t)(a >> 16),
+					    (uint32_t)(a >> 32), 0 };
+	}
+	__asm__ volatile("lidt %0" : : "m"(desc));
+}
+
+void guest_main(int kind, uintptr_t info)
+{
+	const struct scenario *s = NULL;
+	const char *name;
+	size_t len;
+
+	idt_init();
+	con_init();
+	bootinfo_init(kind, info);
+	name = cmdline_get("scenario", &len);
+	if (!name) {
+		name = "hello";
+		len = 5;
+	}
+	for (unsigned i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+		if (strlen(scenarios[i].name) == len && !strncmp(scenarios[i].name, name, len))
+			s = &scenarios[i];
+	}
+	if (!s) {
+		printk("guest: unknown scenario '");
+		con_write(name, len);
+		printk("'\n");
+		guest_exit(GUEST_EXIT_USAGE);
+	}
+	guest_exit((unsigned)s->run());
+}

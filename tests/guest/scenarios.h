@@ -1,0 +1,16 @@
+/* Every scenario the test guest can run (scenario=NAME on its command line). */
+#ifndef GUEST_SCENARIOS_H
+#define GUEST_SCENARIOS_H
+
+/* scn_basic.c */
+int scn_hello(void);
+int scn_exit(void);
+int scn_echo(void);
+int scn_e820(void);
+int scn_memtest(void);
+int scn_initrd(void);
+int scn_idle(void);
+int scn_reboot(void);
+int scn_triple_fault(void);
+
+#endif

@@ -1,0 +1,164 @@
+#include "vmm/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+
+#include "vmm/parse.h"
+
+#define CLI_MAX_TIMEOUT (30U * 24 * 3600)
+#define CLI_MAX_CPUS 1024
+
+const char cli_run_usage[] =
+	"usage: minivmm run --kernel FILE [options]\n"
+	"\n"
+	"Boots a Linux kernel (bzImage via the 64-bit boot protocol, or ELF vmlinux via PVH).\n"
+	"The exit status is the guest's verdict written to port 0xf4 (0-255), 0 on poweroff or\n"
+	"reboot, 124 on --timeout, 128+N on signal N, 1 on a VMM error.\n"
+	"\n"
+	"  --kernel FILE          kernel to boot (required)\n"
+	"  --initrd FILE          initial ramdisk\n"
+	"  --cmdline STRING       kernel command line\n"
+	"  --cpus N               number of vCPUs (default 1)\n"
+	"  --memory SIZE          guest RAM, K/M/G suffixes (default 512M);\n"
+	"                         also size=SIZE[,hugepages=on]\n"
+	"  --serial MODE          COM1: stdio (default), off, or file=PATH\n"
+	"  --timeout SECONDS      stop the guest after this long, exit status 124\n"
+	"  -v, --verbose          report unmapped guest port/MMIO accesses\n"
+	"  -h, --help             this help\n"
+	"\n"
+	"On a terminal, Ctrl-A x quits and Ctrl-A Ctrl-A sends a Ctrl-A.\n";
+
+enum {
+	OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
+	OPT_TIMEOUT,
+};
+
+static const struct option cli_run_options[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int cli_parse_memory(char *arg, struct vm_config *cfg, struct errmsg *err)
+{
+	char *cursor = arg, *key, *value;
+	bool have_size = false;
+	int ret;
+
+	while (parse_next_kv(&cursor, &key, &value)) {
+		if (!value || !strcmp(key, "size")) {
+			const char *sz = value ? value : key;
+
+			ret = parse_size(sz, &cfg->mem_size);
+			if (ret)
+				return errmsg_set(err, -EINVAL, "--memory: bad size '%s'", sz);
+			have_size = true;
+		} else if (!strcmp(key, "hugepages")) {
+			if (parse_bool(value, &cfg->hugepages))
+				return errmsg_set(err, -EINVAL,
+						  "--memory: hugepages=%s: expected on or off", value);
+		} else {
+			return errmsg_set(err, -EINVAL, "--memory: unknown option '%s'", key);
+		}
+	}
+	if (!have_size)
+		return errmsg_set(err, -EINVAL, "--memory: no size given");
+	if (cfg->mem_size < VM_MIN_MEM)
+		return errmsg_set(err, -EINVAL, "--memory: %llu bytes is too small (minimum 2M)",
+				  (unsigned long long)cfg->mem_size);
+	if (cfg->mem_size % 4096)
+		return errmsg_set(err, -EINVAL, "--memory: size must be a multiple of 4K");
+	if (cfg->hugepages && cfg->mem_size % (2 << 20))
+		return errmsg_set(err, -EINVAL,
+				  "--memory: with hugepages the size must be a multiple of 2M");
+	return 0;
+}
+
+int cli_parse_chardev(const char *flag, char *arg, struct chardev_config *out,
+		      struct errmsg *err)
+{
+	if (!strcmp(arg, "stdio")) {
+		*out = (struct chardev_config){ CHARDEV_STDIO, NULL };
+	} else if (!strcmp(arg, "off")) {
+		*out = (struct chardev_config){ CHARDEV_OFF, NULL };
+	} else if (!strncmp(arg, "file=", 5) && arg[5]) {
+		*out = (struct chardev_config){ CHARDEV_FILE, arg + 5 };
+	} else {
+		return errmsg_set(err, -EINVAL, "%s: '%s': expected stdio, off or file=PATH", flag,
+				  arg);
+	}
+	return 0;
+}
+
+int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *err)
+{
+	uint64_t v;
+	int opt, ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->cpus = 1;
+	cfg->mem_size = VM_DEFAULT_MEM;
+	cfg->serial.mode = CHARDEV_STDIO;
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":vh", cli_run_options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_KERNEL:
+			cfg->kernel = optarg;
+			break;
+		case OPT_INITRD:
+			cfg->initrd = optarg;
+			break;
+		case OPT_CMDLINE:
+			cfg->cmdline = optarg;
+			break;
+		case OPT_CPUS:
+			if (parse_uint(optarg, 1, CLI_MAX_CPUS, &v))
+				return errmsg_set(err, -EINVAL,
+						  "--cpus: '%s': expected a number from 1 to %u",
+						  optarg, CLI_MAX_CPUS);
+			cfg->cpus = (unsigned)v;
+			break;
+		case OPT_MEMORY:
+			ret = cli_parse_memory(optarg, cfg, err);
+			if (ret)
+				return ret;
+			break;
+		case OPT_SERIAL:
+			ret = cli_parse_chardev("--serial", optarg, &cfg->serial, err);
+			if (ret)
+				return ret;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_uint(optarg, 1, CLI_MAX_TIMEOUT, &v))
+				return errmsg_set(err, -EINVAL,
+						  "--timeout: '%s': expected whole seconds from 1 "
+						  "to %u",
+						  optarg, CLI_MAX_TIMEOUT);
+			cfg->timeout_sec = (unsigned)v;
+			break;
+		case 'v':
+			cfg->verbose = true;
+			break;
+		case 'h':
+			return CLI_HELP;
+		case ':':
+			return errmsg_set(err, -EINVAL, "%s needs a value", argv[optind - 1]);
+		default:
+			return errmsg_set(err, -EINVAL, "unknown flag '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return errmsg_set(err, -EINVAL, "unexpected argument '%s'", argv[optind]);
+	if (!cfg->kernel)
+		return errmsg_set(err, -EINVAL, "--kernel is required");
+	return CLI_RUN;
+}

@@ -1,0 +1,22 @@
+/* `minivmm run` flags → struct vm_config. */
+#ifndef MINIVMM_CLI_H
+#define MINIVMM_CLI_H
+
+#include "vmm/config.h"
+#include "vmm/errmsg.h"
+
+enum cli_result { CLI_RUN = 0, CLI_HELP = 1 };
+
+/* Parses argv (starting after "run"). Values point into argv, which may be modified in place.
+ * Returns CLI_RUN, CLI_HELP, or -errno with @err naming the flag. */
+int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *err);
+
+/* Pieces reused by later flags: "--memory 1G" or "size=1G,hugepages=on". */
+int cli_parse_memory(char *arg, struct vm_config *cfg, struct errmsg *err);
+/* "stdio", "off", "file=PATH" for --serial (and later --console). */
+int cli_parse_chardev(const char *flag, char *arg, struct chardev_config *out,
+		      struct errmsg *err);
+
+extern const char cli_run_usage[];
+
+#endif

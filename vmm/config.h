@@ -1,0 +1,30 @@
+/* What the user asked for: the parsed command line of `minivmm run`. */
+#ifndef MINIVMM_CONFIG_H
+#define MINIVMM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum chardev_mode { CHARDEV_STDIO, CHARDEV_FILE, CHARDEV_OFF };
+
+struct chardev_config {
+	enum chardev_mode mode;
+	const char *path; /* CHARDEV_FILE */
+};
+
+#define VM_DEFAULT_MEM (512ULL << 20)
+#define VM_MIN_MEM (2ULL << 20)
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	unsigned cpus;
+	uint64_t mem_size;
+	bool hugepages;
+	struct chardev_config serial;
+	unsigned timeout_sec;   /* 0: no timeout */
+	bool verbose;
+};
+
+#endif

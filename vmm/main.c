@@ -1,0 +1,64 @@
+/* minivmm: command dispatch. The only place that prints usage and exits. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmm/cli.h"
+#include "vmm/version.h"
+#include "vmm/vm.h"
+
+static const char main_usage[] =
+	"usage: minivmm COMMAND [options]\n"
+	"\n"
+	"commands:\n"
+	"  run        boot a VM (minivmm run --help)\n"
+	"  version    print the version\n"
+	"  help       this help\n";
+
+static int cmd_run(int argc, char **argv)
+{
+	struct vm_config cfg;
+	struct errmsg err = { "" };
+	struct vm vm;
+	int ret, status;
+
+	ret = cli_parse_run(argc, argv, &cfg, &err);
+	if (ret == CLI_HELP) {
+		fputs(cli_run_usage, stdout);
+		return 0;
+	}
+	if (ret < 0) {
+		fprintf(stderr, "minivmm: %s (see 'minivmm run --help')\n", err.text);
+		return 1;
+	}
+	/* A closed stdout must not kill the VMM: the write fails with EPIPE instead. */
+	signal(SIGPIPE, SIG_IGN);
+	ret = vm_create(&vm, &cfg, &err);
+	if (ret) {
+		fprintf(stderr, "minivmm: %s\n", err.text);
+		return 1;
+	}
+	status = vm_run(&vm);
+	if (vm.stop_msg.text[0])
+		fprintf(stderr, "minivmm: %s\n", vm.stop_msg.text);
+	vm_destroy(&vm);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd || !strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		fputs(main_usage, cmd ? stdout : stderr);
+		return cmd ? 0 : 1;
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+		printf("minivmm %s\n", MINIVMM_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	fprintf(stderr, "minivmm: unknown command '%s' (see 'minivmm help')\n", cmd);
+	return 1;
+}

@@ -1,0 +1,116 @@
+#include "vmm/memory.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define HUGE_PAGE_SIZE (2ULL << 20)
+
+int gm_layout(struct guest_mem *gm, uint64_t size)
+{
+	uint64_t low;
+
+	memset(gm->regions, 0, sizeof(gm->regions));
+	if (size == 0 || size % GM_PAGE_SIZE)
+		return -EINVAL;
+	/* Keep every guest-physical address well inside the 52-bit space. */
+	if (size > (1ULL << 46))
+		return -E2BIG;
+	low = size < GM_MMIO_HOLE_START ? size : GM_MMIO_HOLE_START;
+	gm->regions[0] = (struct gm_region){ .gpa = 0, .size = low, .hva = gm->base };
+	gm->nr_regions = 1;
+	if (size > low) {
+		gm->regions[1] = (struct gm_region){
+			.gpa = GM_MMIO_HOLE_END,
+			.size = size - low,
+			.hva = gm->base ? gm->base + low : NULL,
+		};
+		gm->nr_regions = 2;
+	}
+	gm->size = size;
+	return 0;
+}
+
+int gm_init(struct guest_mem *gm, uint64_t size, bool hugepages)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	void *p;
+
+	memset(gm, 0, sizeof(*gm));
+	if (size == 0 || size % (hugepages ? HUGE_PAGE_SIZE : GM_PAGE_SIZE))
+		return -EINVAL;
+	if (hugepages)
+		flags |= MAP_HUGETLB;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	gm->base = p;
+	gm->hugepages = hugepages;
+	if (!hugepages)
+		madvise(p, size, MADV_MERGEABLE); /* best effort: KSM may share idle guests' pages */
+	return gm_layout(gm, size);
+}
+
+void gm_destroy(struct guest_mem *gm)
+{
+	if (gm->base)
+		munmap(gm->base, gm->size);
+	memset(gm, 0, sizeof(*gm));
+}
+
+void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	if (len == 0 || gpa + len - 1 < gpa)
+		return NULL;
+	for (unsigned i = 0; i < gm->nr_regions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+
+		if (gpa >= r->gpa && gpa - r->gpa < r->size && len <= r->size - (gpa - r->gpa))
+			return r->hva ? r->hva + (gpa - r->gpa) : NULL;
+	}
+	return NULL;
+}
+
+int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
+{
+	void *p;
+
+	if (len == 0)
+		return 0;
+	p = gm_ptr(gm, gpa, len);
+	if (!p)
+		return -EFAULT;
+	memcpy(dst, p, len);
+	return 0;
+}
+
+int gm_write(struct guest_mem *gm, uint64_t gpa, const void *src, size_t len)
+{
+	void *p;
+
+	if (len == 0)
+		return 0;
+	p = gm_ptr(gm, gpa, len);
+	if (!p)
+		return -EFAULT;
+	memcpy(p, src, len);
+	return 0;
+}
+
+int gm_fill(struct guest_mem *gm, uint64_t gpa, int byte, size_t len)
+{
+	void *p;
+
+	if (len == 0)
+		return 0;
+	p = gm_ptr(gm, gpa, len);
+	if (!p)
+		return -EFAULT;
+	memset(p, byte, len);
+	return 0;
+}
+
+uint64_t gm_low_top(const struct guest_mem *gm)
+{
+	return gm->regions[0].gpa + gm->regions[0].size;
+}

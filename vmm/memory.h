@@ -1,0 +1,57 @@
+/* Guest RAM and the only sanctioned way to touch it.
+ *
+ * RAM is one host mapping split into at most two guest-physical regions: [0, min(size, 3 GiB))
+ * and, for larger guests, [4 GiB, 4 GiB + rest), leaving the 32-bit MMIO hole for devices, the
+ * IOAPIC and the LAPIC. Every access checks that the whole [gpa, gpa+len) lies inside one region,
+ * with overflow checks; device code never adds offsets to guest addresses itself. */
+#ifndef MINIVMM_MEMORY_H
+#define MINIVMM_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GM_MMIO_HOLE_START 0xc0000000ULL /* 3 GiB */
+#define GM_MMIO_HOLE_END 0x100000000ULL  /* 4 GiB */
+#define GM_MAX_REGIONS 2
+#define GM_PAGE_SIZE 4096ULL
+
+struct gm_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *hva;
+};
+
+struct guest_mem {
+	struct gm_region regions[GM_MAX_REGIONS];
+	unsigned nr_regions;
+	uint8_t *base;       /* start of the host mapping */
+	uint64_t size;       /* total RAM in bytes */
+	bool hugepages;
+};
+
+/* Lays out the regions for @size bytes without mapping anything (unit-testable). */
+int gm_layout(struct guest_mem *gm, uint64_t size);
+
+/* Maps @size bytes of anonymous memory (MAP_NORESERVE; MAP_HUGETLB when @hugepages) and lays
+ * out the regions. @size must be a non-zero multiple of 4 KiB (2 MiB with hugepages). */
+int gm_init(struct guest_mem *gm, uint64_t size, bool hugepages)
+	__attribute__((warn_unused_result));
+void gm_destroy(struct guest_mem *gm);
+
+/* Host pointer for [gpa, gpa+len) if the whole range lies in one RAM region, else NULL.
+ * len 0 is refused (NULL) so that callers cannot use it to probe addresses. */
+void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* Copy out of / into guest RAM: 0, or -EFAULT when any byte is outside RAM. */
+int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
+	__attribute__((warn_unused_result));
+int gm_write(struct guest_mem *gm, uint64_t gpa, const void *src, size_t len)
+	__attribute__((warn_unused_result));
+int gm_fill(struct guest_mem *gm, uint64_t gpa, int byte, size_t len)
+	__attribute__((warn_unused_result));
+
+/* End of RAM below 4 GiB (the top of the first region). */
+uint64_t gm_low_top(const struct guest_mem *gm);
+
+#endif

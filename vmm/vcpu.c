@@ -1,0 +1,234 @@
+#include "vmm/vcpu.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "arch/x86/cpuid.h"
+#include "arch/x86/regs.h"
+#include "vmm/vm.h"
+
+#define VCPU_KICK_SIGNAL SIGUSR1
+#define VCPU_STACK_SIZE (256 * 1024)
+
+static void vcpu_kick_handler(int sig)
+{
+	(void)sig;
+}
+
+int vcpu_install_kick_handler(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = vcpu_kick_handler; /* no SA_RESTART: KVM_RUN must return EINTR */
+	sigemptyset(&sa.sa_mask);
+	return sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0 ? -errno : 0;
+}
+
+int vcpu_init(struct vm *vm, struct vcpu *v, unsigned id)
+{
+	int ret;
+
+	memset(v, 0, sizeof(*v));
+	v->vm = vm;
+	v->id = id;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	if (v->fd < 0)
+		return -errno;
+	v->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		v->run = NULL;
+		return -errno;
+	}
+	ret = x86_cpuid_set_vcpu(v->fd, vm->cpuid, id, vm->nr_vcpus);
+	ret = ret ? ret : x86_vcpu_init_msrs(v->fd);
+	ret = ret ? ret : x86_vcpu_init_lapic(v->fd);
+	/* Application processors stay in the LAPIC's wait-for-SIPI state; only the BSP boots. */
+	if (!ret && id == 0)
+		ret = x86_vcpu_set_boot_regs(v->fd, &vm->boot);
+	return ret;
+}
+
+static void vcpu_report_unmapped(struct vm *vm, struct bus *bus, uint64_t addr, uint32_t len,
+				 bool is_write)
+{
+	if (vm->cfg && vm->cfg->verbose && bus_should_report(bus))
+		fprintf(stderr, "minivmm: unmapped %s %s at 0x%llx (%u bytes)\n", bus->name,
+			is_write ? "write" : "read", (unsigned long long)addr, len);
+}
+
+static enum vcpu_exit_action vcpu_handle_io(struct vm *vm, struct vcpu *v, struct kvm_run *run)
+{
+	uint32_t size = run->io.size, count = run->io.count;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+
+	/* KVM fills these, but never index past the shared page on their say-so. */
+	if ((size != 1 && size != 2 && size != 4) || run->io.data_offset < sizeof(*run) ||
+	    (uint64_t)run->io.data_offset + (uint64_t)size * count > (uint64_t)vm->run_size) {
+		vm_request_stop(vm, VM_STOP_ERROR, 1, "vcpu %u: malformed port I/O exit", v->id);
+		return VCPU_STOP;
+	}
+	/* `rep ins/outs` arrive as one exit with count elements. */
+	for (uint32_t i = 0; i < count; i++, data += size) {
+		if (bus_dispatch(&vm->pio_bus, v, run->io.port, data, size, is_write))
+			vcpu_report_unmapped(vm, &vm->pio_bus, run->io.port, size, is_write);
+	}
+	return vm_stopping(vm) ? VCPU_STOP : VCPU_CONTINUE;
+}
+
+static enum vcpu_exit_action vcpu_handle_mmio(struct vm *vm, struct vcpu *v, struct kvm_run *run)
+{
+	uint32_t len = run->mmio.len;
+
+	if (len == 0 || len > sizeof(run->mmio.data)) {
+		vm_request_stop(vm, VM_STOP_ERROR, 1, "vcpu %u: malformed MMIO exit", v->id);
+		return VCPU_STOP;
+	}
+	if (bus_dispatch(&vm->mmio_bus, v, run->mmio.phys_addr, run->mmio.data, len,
+			 run->mmio.is_write))
+		vcpu_report_unmapped(vm, &vm->mmio_bus, run->mmio.phys_addr, len,
+				     run->mmio.is_write);
+	return vm_stopping(vm) ? VCPU_STOP : VCPU_CONTINUE;
+}
+
+/* An emulation failure: say where, with the instruction bytes, so a user can tell a guest bug
+ * from a host limitation (see KVM-NOTES.md). */
+static void vcpu_report_internal_error(struct vm *vm, struct vcpu *v, struct kvm_run *run)
+{
+	char bytes[64] = "";
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	unsigned long long rip = 0;
+
+	if (v->fd >= 0 && ioctl(v->fd, KVM_GET_REGS, &regs) == 0 &&
+	    ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0) {
+		uint8_t insn[8];
+		uint64_t lin = sregs.cs.base + regs.rip;
+		struct kvm_translation tr = { .linear_address = lin };
+
+		rip = regs.rip;
+		if (ioctl(v->fd, KVM_TRANSLATE, &tr) == 0 && tr.valid &&
+		    gm_read(&vm->mem, tr.physical_address, insn, sizeof(insn)) == 0) {
+			int off = snprintf(bytes, sizeof(bytes), ", bytes at RIP:");
+
+			for (unsigned i = 0; i < sizeof(insn) && off < (int)sizeof(bytes); i++)
+				off += snprintf(bytes + off, sizeof(bytes) - (size_t)off, " %02x",
+						insn[i]);
+		}
+	}
+	vm_request_stop(vm, VM_STOP_ERROR, 1,
+			"vcpu %u: KVM internal error (suberror %u) at RIP 0x%llx%s", v->id,
+			run->internal.suberror, rip, bytes);
+}
+
+enum vcpu_exit_action vcpu_handle_exit(struct vm *vm, struct vcpu *v, struct kvm_run *run)
+{
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		return vcpu_handle_io(vm, v, run);
+	case KVM_EXIT_MMIO:
+		return vcpu_handle_mmio(vm, v, run);
+	case KVM_EXIT_INTR:
+	case KVM_EXIT_HLT:
+		return vm_stopping(vm) ? VCPU_STOP : VCPU_CONTINUE;
+	case KVM_EXIT_SHUTDOWN:
+		/* A triple fault: real hardware resets. */
+		vm_request_stop(vm, VM_STOP_REBOOT, 0, "guest reset (triple fault on vcpu %u)",
+				v->id);
+		return VCPU_STOP;
+	case KVM_EXIT_SYSTEM_EVENT:
+		if (run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN)
+			vm_request_stop(vm, VM_STOP_POWEROFF, 0, NULL);
+		else
+			vm_request_stop(vm, VM_STOP_REBOOT, 0, "guest requested a reset");
+		return VCPU_STOP;
+	case KVM_EXIT_INTERNAL_ERROR:
+		vcpu_report_internal_error(vm, v, run);
+		return VCPU_STOP;
+	case KVM_EXIT_FAIL_ENTRY:
+		vm_request_stop(vm, VM_STOP_ERROR, 1,
+				"vcpu %u: KVM could not enter the guest (hardware reason 0x%llx)",
+				v->id,
+				(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		return VCPU_STOP;
+	default:
+		vm_request_stop(vm, VM_STOP_ERROR, 1, "vcpu %u: unhandled KVM exit reason %u",
+				v->id, run->exit_reason);
+		return VCPU_STOP;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+	sigset_t kick;
+	char name[16];
+
+	snprintf(name, sizeof(name), "vcpu%u", v->id);
+	pthread_setname_np(pthread_self(), name);
+	sigemptyset(&kick);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+
+	while (!vm_stopping(vm)) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			vm_request_stop(vm, VM_STOP_ERROR, 1, "vcpu %u: KVM_RUN: %s", v->id,
+					strerror(errno));
+			break;
+		}
+		if (vcpu_handle_exit(vm, v, v->run) == VCPU_STOP)
+			break;
+	}
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *v)
+{
+	pthread_attr_t attr;
+	int ret;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, VCPU_STACK_SIZE);
+	ret = pthread_create(&v->thread, &attr, vcpu_thread, v);
+	pthread_attr_destroy(&attr);
+	if (ret)
+		return -ret;
+	v->started = true;
+	return 0;
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+	if (!v->started)
+		return;
+	/* Set before the signal: if the thread is between its stop check and KVM_RUN, KVM_RUN
+	 * returns at once instead of missing the signal. */
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+void vcpu_join(struct vcpu *v)
+{
+	if (v->started)
+		pthread_join(v->thread, NULL);
+	v->started = false;
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	if (v->run)
+		munmap(v->run, (size_t)v->vm->run_size);
+	if (v->fd >= 0)
+		close(v->fd);
+	v->run = NULL;
+	v->fd = -1;
+}

@@ -1,0 +1,4 @@
+#ifndef MINIVMM_VERSION_H
+#define MINIVMM_VERSION_H
+#define MINIVMM_VERSION "0.1.0"
+#endif

@@ -1,0 +1,340 @@
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "arch/x86/cpuid.h"
+#include "arch/x86/layout.h"
+#include "arch/x86/regs.h"
+#include "devices/platform.h"
+#include "vmm/vcpu.h"
+
+static const struct {
+	int cap;
+	const char *name;
+} vm_required_caps[] = {
+	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
+	{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
+	{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
+	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
+	{ KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR" },
+	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+	{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
+	{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
+};
+
+double vm_elapsed_ms(const struct vm *vm)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - vm->t_start.tv_sec) * 1e3 +
+	       (double)(now.tv_nsec - vm->t_start.tv_nsec) / 1e6;
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status, const char *fmt, ...)
+{
+	uint64_t one = 1;
+	va_list ap;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	if (atomic_load(&vm->stop_reason) != VM_RUNNING) {
+		pthread_mutex_unlock(&vm->stop_lock);
+		return;
+	}
+	vm->exit_status = status;
+	vm->stop_msg.text[0] = '\0';
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(vm->stop_msg.text, sizeof(vm->stop_msg.text), fmt, ap);
+		va_end(ap);
+	}
+	atomic_store_explicit(&vm->stop_reason, reason, memory_order_release);
+	pthread_mutex_unlock(&vm->stop_lock);
+	if (vm->stop_ev.fd >= 0 && write(vm->stop_ev.fd, &one, sizeof(one)) < 0) {
+		/* eventfd writes of 1 only fail on counter overflow, which cannot happen here */
+	}
+}
+
+static int vm_check_kvm(struct vm *vm, struct errmsg *err)
+{
+	int version, max_vcpus;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return errmsg_set(err, -errno, "/dev/kvm: %s%s", strerror(errno),
+				  errno == ENOENT ? " (is the kvm module loaded?)" :
+				  errno == EACCES ? " (is this user in the kvm group?)" : "");
+	version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION)
+		return errmsg_set(err, -EINVAL, "/dev/kvm: API version %d, need %d", version,
+				  KVM_API_VERSION);
+	for (size_t i = 0; i < sizeof(vm_required_caps) / sizeof(vm_required_caps[0]); i++) {
+		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, vm_required_caps[i].cap) <= 0)
+			return errmsg_set(err, -ENOTSUP, "/dev/kvm: missing capability %s",
+					  vm_required_caps[i].name);
+	}
+	max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max_vcpus <= 0)
+		max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (max_vcpus > 0 && vm->cfg->cpus > (unsigned)max_vcpus)
+		return errmsg_set(err, -EINVAL, "--cpus %u: this host's KVM allows at most %d",
+				  vm->cfg->cpus, max_vcpus);
+	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->run_size < (int)sizeof(struct kvm_run))
+		return errmsg_set(err, -EINVAL, "/dev/kvm: bad KVM_GET_VCPU_MMAP_SIZE");
+	return 0;
+}
+
+static int vm_create_kvm_vm(struct vm *vm, struct errmsg *err)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t identity = X86_KVM_IDENTITY_MAP_ADDR;
+
+	do {
+		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	} while (vm->vm_fd < 0 && errno == EINTR);
+	if (vm->vm_fd < 0)
+		return errmsg_set(err, -errno, "KVM_CREATE_VM: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0)
+		return errmsg_set(err, -errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_KVM_TSS_ADDR) < 0)
+		return errmsg_set(err, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return errmsg_set(err, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return errmsg_set(err, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+	return 0;
+}
+
+static int vm_setup_memory(struct vm *vm, struct errmsg *err)
+{
+	int ret = gm_init(&vm->mem, vm->cfg->mem_size, vm->cfg->hugepages);
+
+	if (ret)
+		return errmsg_set(err, ret, "--memory %llu MiB%s: %s",
+				  (unsigned long long)(vm->cfg->mem_size >> 20),
+				  vm->cfg->hugepages ? " with hugepages" : "", strerror(-ret));
+	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
+		const struct gm_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)r->hva,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+			return errmsg_set(err, -errno, "KVM_SET_USER_MEMORY_REGION: %s",
+					  strerror(errno));
+	}
+	return 0;
+}
+
+static void vm_on_stop(struct ev_handler *h, uint32_t events)
+{
+	struct vm *vm = h->opaque;
+	uint64_t cnt;
+
+	(void)events;
+	if (read(h->fd, &cnt, sizeof(cnt)) < 0) {
+		/* nothing to drain: the stop reason is already recorded */
+	}
+	vm->loop.stop = true;
+}
+
+static void vm_on_signal(struct ev_handler *h, uint32_t events)
+{
+	struct vm *vm = h->opaque;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(h->fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	vm_request_stop(vm, VM_STOP_SIGNAL, 128 + (int)si.ssi_signo, "stopped by signal %s",
+			strsignal((int)si.ssi_signo));
+}
+
+static void vm_on_timeout(struct ev_handler *h, uint32_t events)
+{
+	struct vm *vm = h->opaque;
+	uint64_t cnt;
+
+	(void)events;
+	if (read(h->fd, &cnt, sizeof(cnt)) < 0)
+		return;
+	vm_request_stop(vm, VM_STOP_TIMEOUT, VM_EXIT_TIMEOUT,
+			"timeout: the guest was still running after %u s, stopped it",
+			vm->cfg->timeout_sec);
+}
+
+/* The I/O thread's own descriptors: stop requests, termination signals, the timeout. */
+static int vm_setup_control_fds(struct vm *vm, struct errmsg *err)
+{
+	sigset_t sigs;
+	int ret;
+
+	ret = evloop_init(&vm->loop);
+	if (ret)
+		return errmsg_set(err, ret, "epoll: %s", strerror(-ret));
+	vm->stop_ev = (struct ev_handler){ eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), vm_on_stop, vm };
+	if (vm->stop_ev.fd < 0)
+		return errmsg_set(err, -errno, "eventfd: %s", strerror(errno));
+	ret = evloop_add(&vm->loop, &vm->stop_ev, EPOLLIN);
+	if (ret)
+		return errmsg_set(err, ret, "epoll: %s", strerror(-ret));
+
+	/* Blocked here, before any thread exists, so every vCPU thread inherits the mask and
+	 * the signals arrive only through the signalfd. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	vm->signal_ev = (struct ev_handler){ signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK),
+					     vm_on_signal, vm };
+	if (vm->signal_ev.fd < 0)
+		return errmsg_set(err, -errno, "signalfd: %s", strerror(errno));
+	ret = evloop_add(&vm->loop, &vm->signal_ev, EPOLLIN);
+	if (ret)
+		return errmsg_set(err, ret, "epoll: %s", strerror(-ret));
+
+	if (vm->cfg->timeout_sec) {
+		struct itimerspec its = { .it_value = { .tv_sec = vm->cfg->timeout_sec } };
+
+		vm->timer_ev = (struct ev_handler){
+			timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), vm_on_timeout,
+			vm
+		};
+		if (vm->timer_ev.fd < 0 || timerfd_settime(vm->timer_ev.fd, 0, &its, NULL) < 0)
+			return errmsg_set(err, -errno, "timerfd: %s", strerror(errno));
+		ret = evloop_add(&vm->loop, &vm->timer_ev, EPOLLIN);
+		if (ret)
+			return errmsg_set(err, ret, "epoll: %s", strerror(-ret));
+	}
+	return 0;
+}
+
+static int vm_setup_vcpus(struct vm *vm, struct errmsg *err)
+{
+	int ret = x86_cpuid_get_supported(vm->kvm_fd, &vm->cpuid);
+
+	if (ret)
+		return errmsg_set(err, ret, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
+	vm->vcpus = calloc(vm->cfg->cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return errmsg_set(err, -ENOMEM, "out of memory for %u vCPUs", vm->cfg->cpus);
+	for (unsigned i = 0; i < vm->cfg->cpus; i++) {
+		ret = vcpu_init(vm, &vm->vcpus[i], i);
+		vm->nr_vcpus = i + 1; /* so that teardown releases this one too */
+		if (ret)
+			return errmsg_set(err, ret, "vcpu %u: setup failed: %s", i, strerror(-ret));
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
+{
+	struct x86_boot_args args = {
+		.kernel = cfg->kernel, .initrd = cfg->initrd,
+		.cmdline = cfg->cmdline ? cfg->cmdline : "",
+	};
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	clock_gettime(CLOCK_MONOTONIC, &vm->t_start);
+	vm->cfg = cfg;
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->stop_ev.fd = vm->signal_ev.fd = vm->timer_ev.fd = -1;
+	vm->loop.epfd = -1;
+	vm->serial.in_ev.fd = vm->serial.ready_ev.fd = vm->serial.out_fd = -1;
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	atomic_init(&vm->stop_reason, VM_RUNNING);
+	bus_init(&vm->pio_bus, "pio");
+	bus_init(&vm->mmio_bus, "mmio");
+
+	ret = vm_check_kvm(vm, err);
+	ret = ret ? ret : vm_create_kvm_vm(vm, err);
+	ret = ret ? ret : vm_setup_memory(vm, err);
+	ret = ret ? ret : x86_boot_load(&vm->mem, &args, &vm->boot, err);
+	if (!ret && (ret = x86_write_boot_tables(&vm->mem, &vm->boot)))
+		errmsg_set(err, ret, "cannot write the boot page tables");
+	ret = ret ? ret : vm_setup_control_fds(vm, err);
+	ret = ret ? ret : serial_setup(vm, &vm->serial, &cfg->serial, err);
+	ret = ret ? ret : platform_devices_setup(vm, err);
+	if (!ret && (ret = vcpu_install_kick_handler()))
+		errmsg_set(err, ret, "sigaction: %s", strerror(-ret));
+	ret = ret ? ret : vm_setup_vcpus(vm, err);
+	if (ret)
+		vm_destroy(vm);
+	return ret;
+}
+
+int vm_run(struct vm *vm)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < vm->nr_vcpus && !ret; i++)
+		ret = vcpu_start(&vm->vcpus[i]);
+	if (ret)
+		vm_request_stop(vm, VM_STOP_ERROR, 1, "cannot start vCPU threads: %s",
+				strerror(-ret));
+	if (!ret && (ret = serial_start_input(&vm->serial)))
+		vm_request_stop(vm, VM_STOP_ERROR, 1, "serial input: %s", strerror(-ret));
+	ret = evloop_run(&vm->loop);
+	if (ret)
+		vm_request_stop(vm, VM_STOP_ERROR, 1, "event loop: %s", strerror(-ret));
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	term_restore(&vm->serial.term);
+	return vm->exit_status;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		vcpu_kick(&vm->vcpus[i]);
+		vcpu_join(&vm->vcpus[i]);
+		vcpu_destroy(&vm->vcpus[i]);
+	}
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	vm->nr_vcpus = 0;
+	free(vm->cpuid);
+	vm->cpuid = NULL;
+	if (vm->serial.vm)
+		serial_teardown(&vm->serial);
+	close_fd(&vm->timer_ev.fd);
+	close_fd(&vm->signal_ev.fd);
+	close_fd(&vm->stop_ev.fd);
+	evloop_destroy(&vm->loop);
+	bus_destroy(&vm->pio_bus);
+	bus_destroy(&vm->mmio_bus);
+	close_fd(&vm->vm_fd);
+	gm_destroy(&vm->mem);
+	close_fd(&vm->kvm_fd);
+	pthread_mutex_destroy(&vm->stop_lock);
+}

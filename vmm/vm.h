@@ -1,0 +1,84 @@
+/* One VM: the KVM file descriptors, guest memory, buses, vCPUs, devices and the event loop.
+ * Everything mutable hangs off struct vm, so two VMs could live in one process. */
+#ifndef MINIVMM_VM_H
+#define MINIVMM_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "arch/x86/boot.h"
+#include "vmm/bus.h"
+#include "vmm/config.h"
+#include "vmm/errmsg.h"
+#include "vmm/evloop.h"
+#include "vmm/memory.h"
+#include "vmm/serial.h"
+
+struct vcpu;
+struct kvm_cpuid2;
+
+enum vm_stop_reason {
+	VM_RUNNING = 0,
+	VM_STOP_EXIT_PORT,  /* guest wrote its verdict to the exit port */
+	VM_STOP_POWEROFF,
+	VM_STOP_REBOOT,
+	VM_STOP_SIGNAL,
+	VM_STOP_TIMEOUT,
+	VM_STOP_QUIT,       /* Ctrl-A x */
+	VM_STOP_ERROR,
+};
+
+#define VM_EXIT_TIMEOUT 124
+
+struct vm {
+	const struct vm_config *cfg;
+	int kvm_fd;
+	int vm_fd;
+	int run_size;
+	struct guest_mem mem;
+	struct bus pio_bus;
+	struct bus mmio_bus;
+	struct vcpu *vcpus;
+	unsigned nr_vcpus;
+	struct kvm_cpuid2 *cpuid;
+	struct x86_boot boot;
+	struct evloop loop;
+	struct serial_backend serial;
+	struct timespec t_start;
+
+	/* Stopping: the first request wins; the I/O thread then kicks and joins the vCPUs. */
+	pthread_mutex_t stop_lock;
+	atomic_int stop_reason;
+	int exit_status;
+	struct errmsg stop_msg;
+	struct ev_handler stop_ev;    /* eventfd written by vm_request_stop() */
+	struct ev_handler signal_ev;  /* signalfd: SIGINT, SIGTERM, SIGHUP, SIGQUIT */
+	struct ev_handler timer_ev;   /* timerfd for --timeout */
+};
+
+/* Builds the whole VM from @cfg (the caller keeps @cfg alive). On failure everything built so
+ * far is torn down and @err names the cause. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
+	__attribute__((warn_unused_result));
+
+/* Starts the vCPUs and runs the event loop until the VM stops; joins every vCPU thread.
+ * Returns the exit status for the process. */
+int vm_run(struct vm *vm);
+
+void vm_destroy(struct vm *vm);
+
+/* Asks the VM to stop (any thread). The first request decides the reason, status and message
+ * (printf-style, may be NULL); later ones are ignored. */
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static inline int vm_stopping(const struct vm *vm)
+{
+	return atomic_load_explicit(&vm->stop_reason, memory_order_acquire) != VM_RUNNING;
+}
+
+/* Milliseconds since the process started (for --boot-trace style reporting). */
+double vm_elapsed_ms(const struct vm *vm);
+
+#endif
