@@ -108,7 +108,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 	cfg->mem_size = VM_DEFAULT_MEM;
 	cfg->serial.mode = CHARDEV_STDIO;
 	opterr = 0;
-	optind = 1;
+	optind = 0; /* glibc: 0 also resets getopt's internal state */
 	while ((opt = getopt_long(argc, argv, ":vh", cli_run_options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_KERNEL:

@@ -1,0 +1,190 @@
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "devices/uart.h"
+#include "tests/unit/unit.h"
+
+struct irq_log {
+	int level;
+	int changes;
+	int ready;
+};
+
+static void log_irq(void *opaque, int level)
+{
+	struct irq_log *l = opaque;
+
+	l->level = level;
+	l->changes++;
+}
+
+static void log_ready(void *opaque)
+{
+	((struct irq_log *)opaque)->ready++;
+}
+
+static const struct uart_ops ops = { log_irq, log_ready };
+
+static uint8_t rd(struct uart *u, unsigned reg)
+{
+	uint8_t v = 0xee;
+
+	uart_io(NULL, reg, &v, 1, false, u);
+	return v;
+}
+
+static void wr(struct uart *u, unsigned reg, uint8_t v)
+{
+	uart_io(NULL, reg, &v, 1, true, u);
+}
+
+START_TEST(reset_state_and_transmit)
+{
+	struct irq_log l = { 0 };
+	int p[2];
+	char out[8] = "";
+	struct uart *u;
+
+	ck_assert_int_eq(pipe(p), 0);
+	u = uart_create(p[1], &ops, &l);
+	ck_assert_uint_eq(rd(u, 5), 0x60);          /* LSR: THRE | TEMT */
+	ck_assert_uint_eq(rd(u, 2), 0x01);          /* IIR: no interrupt, FIFO off */
+	ck_assert_uint_eq(rd(u, 6) & 0xb0, 0xb0);   /* MSR: DCD DSR CTS */
+	wr(u, 0, 'h');
+	wr(u, 0, 'i');
+	ck_assert_int_eq(read(p[0], out, sizeof(out)), 2);
+	ck_assert(!memcmp(out, "hi", 2));
+	ck_assert_int_eq(l.changes, 0);             /* no IER: no interrupt */
+	uart_destroy(u);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
+START_TEST(divisor_latch_and_scratch)
+{
+	struct uart *u = uart_create(-1, NULL, NULL);
+
+	wr(u, 3, 0x80);
+	wr(u, 0, 0x01);
+	wr(u, 1, 0x02);
+	ck_assert_uint_eq(rd(u, 0), 0x01);
+	ck_assert_uint_eq(rd(u, 1), 0x02);
+	wr(u, 3, 0x03);
+	ck_assert_uint_eq(rd(u, 1), 0x00);          /* IER again, untouched by DLM */
+	ck_assert_uint_eq(rd(u, 3), 0x03);
+	wr(u, 7, 0x5a);
+	ck_assert_uint_eq(rd(u, 7), 0x5a);
+	uart_destroy(u);
+}
+END_TEST
+
+START_TEST(thr_empty_interrupt_semantics)
+{
+	struct irq_log l = { 0 };
+	struct uart *u = uart_create(-1, &ops, &l);
+
+	wr(u, 1, 0x02);                             /* enable THRI while THR is empty */
+	ck_assert_int_eq(l.level, 1);
+	ck_assert_uint_eq(rd(u, 2) & 0x0f, 0x02);   /* IIR: THRI, and reading acknowledges it */
+	ck_assert_int_eq(l.level, 0);
+	ck_assert_uint_eq(rd(u, 2) & 0x0f, 0x01);
+	wr(u, 0, 'x');                              /* transmitted at once: THRI again */
+	ck_assert_int_eq(l.level, 1);
+	wr(u, 1, 0x00);                             /* masking lowers the line */
+	ck_assert_int_eq(l.level, 0);
+	uart_destroy(u);
+}
+END_TEST
+
+START_TEST(receive_priority_fifo_and_backpressure)
+{
+	struct irq_log l = { 0 };
+	struct uart *u = uart_create(-1, &ops, &l);
+	uint8_t in[20];
+
+	for (int i = 0; i < 20; i++)
+		in[i] = (uint8_t)('a' + i);
+	wr(u, 2, 0x01);                             /* FIFO on */
+	wr(u, 1, 0x03);                             /* RDI + THRI */
+	ck_assert_uint_eq(uart_push_input(u, in, 20), UART_FIFO_SIZE); /* 16 fit */
+	ck_assert_uint_eq(rd(u, 5) & 0x01, 0x01);   /* LSR.DR */
+	ck_assert_uint_eq(rd(u, 2), 0xc4);          /* RDI outranks THRI; FIFO bits set */
+	for (int i = 0; i < UART_FIFO_SIZE; i++)
+		ck_assert_uint_eq(rd(u, 0), 'a' + i);
+	ck_assert_uint_eq(rd(u, 5) & 0x01, 0);
+	ck_assert_int_eq(l.ready, 1);               /* the blocked producer is told */
+	ck_assert_uint_eq(rd(u, 2), 0xc2);          /* THRI left */
+	ck_assert_uint_eq(rd(u, 0), 0);             /* empty RBR reads 0 */
+	/* Clearing the receive FIFO through FCR drops pending input. */
+	ck_assert_uint_eq(uart_push_input(u, in, 3), 3);
+	wr(u, 2, 0x03);
+	ck_assert_uint_eq(rd(u, 5) & 0x01, 0);
+	uart_destroy(u);
+}
+END_TEST
+
+START_TEST(loopback)
+{
+	struct uart *u = uart_create(-1, NULL, NULL);
+	uint8_t c = 'q';
+
+	wr(u, 4, 0x1a);                             /* LOOP | OUT2 | RTS, as Linux's probe */
+	ck_assert_uint_eq(rd(u, 6) & 0xf0, 0x90);   /* DCD | CTS */
+	wr(u, 4, 0x1f);
+	ck_assert_uint_eq(rd(u, 6) & 0xf0, 0xf0);
+	ck_assert_uint_eq(uart_push_input(u, &c, 1), 0); /* outside input is cut off */
+	wr(u, 0, 'L');
+	ck_assert_uint_eq(rd(u, 5) & 0x01, 0x01);
+	ck_assert_uint_eq(rd(u, 0), 'L');
+	uart_destroy(u);
+}
+END_TEST
+
+START_TEST(overrun_and_line_status_interrupt)
+{
+	struct irq_log l = { 0 };
+	struct uart *u = uart_create(-1, &ops, &l);
+	uint8_t c = 'x';
+
+	wr(u, 1, 0x04);                             /* RLSI only */
+	wr(u, 4, 0x10);                             /* loopback to overrun from inside */
+	for (int i = 0; i < UART_FIFO_SIZE + 1; i++)
+		wr(u, 0, c);
+	ck_assert_int_eq(l.level, 1);
+	ck_assert_uint_eq(rd(u, 2) & 0x0f, 0x06);
+	ck_assert_uint_eq(rd(u, 5) & 0x02, 0x02);   /* OE, cleared by the read */
+	ck_assert_uint_eq(rd(u, 5) & 0x02, 0);
+	ck_assert_int_eq(l.level, 0);
+	uart_destroy(u);
+}
+END_TEST
+
+START_TEST(wide_and_out_of_range_accesses)
+{
+	struct uart *u = uart_create(-1, NULL, NULL);
+	uint8_t v[4] = { 0x11, 0x22, 0x33, 0x44 };
+
+	uart_io(NULL, 7, v, 4, true, u);            /* only SCR is written */
+	ck_assert_uint_eq(rd(u, 7), 0x11);
+	uart_io(NULL, 8, v, 1, true, u);            /* ignored */
+	uart_destroy(u);
+}
+END_TEST
+
+Suite *suite_uart(void)
+{
+	Suite *s = suite_create("uart");
+	TCase *tc = tcase_create("16550");
+
+	tcase_add_test(tc, reset_state_and_transmit);
+	tcase_add_test(tc, divisor_latch_and_scratch);
+	tcase_add_test(tc, thr_empty_interrupt_semantics);
+	tcase_add_test(tc, receive_priority_fifo_and_backpressure);
+	tcase_add_test(tc, loopback);
+	tcase_add_test(tc, overrun_and_line_status_interrupt);
+	tcase_add_test(tc, wide_and_out_of_range_accesses);
+	suite_add_tcase(s, tc);
+	return s;
+}

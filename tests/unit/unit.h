@@ -1,0 +1,19 @@
+/* Suites of the unit-test runner (no /dev/kvm needed). */
+#ifndef MINIVMM_UNIT_H
+#define MINIVMM_UNIT_H
+
+#include <check.h>
+
+Suite *suite_bus(void);
+Suite *suite_memory(void);
+Suite *suite_bzimage(void);
+Suite *suite_boot(void);
+Suite *suite_pvh(void);
+Suite *suite_parse(void);
+Suite *suite_cli(void);
+Suite *suite_uart(void);
+Suite *suite_vcpu_exit(void);
+Suite *suite_cpuid(void);
+Suite *suite_term(void);
+
+#endif

@@ -1,0 +1,20 @@
+#include <stdlib.h>
+
+#include "tests/unit/unit.h"
+
+int main(void)
+{
+	Suite *(*const suites[])(void) = {
+		suite_bus, suite_memory, suite_bzimage, suite_boot, suite_pvh, suite_parse,
+		suite_cli, suite_uart, suite_vcpu_exit, suite_cpuid, suite_term,
+	};
+	SRunner *sr = srunner_create(NULL);
+	int failed;
+
+	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+		srunner_add_suite(sr, suites[i]());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
