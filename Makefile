@@ -54,7 +54,7 @@ check: $(BUILD)/unit $(BUILD)/unit-asan
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 CK_FORK=no $(BUILD)/unit-asan
 
 # Boots the test guest through the real binary.
-test-integration integration: minivmm guest
+test-integration integration: minivmm guest $(BUILD)/minivmm-asan
 	tests/integration/run.sh
 
 test: check test-integration
@@ -76,3 +76,7 @@ clean:
 	rm -rf $(BUILD) minivmm $(GUEST_OUTPUTS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# The VMM built with ASan/UBSan: the integration tests run the stop paths through it.
+$(BUILD)/minivmm-asan: $(call obj,asan,$(VMM_LIB_SRCS) $(VMM_MAIN_SRCS))
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)

@@ -26,6 +26,7 @@ const char cli_run_usage[] =
 	"  --timeout SECONDS      stop the guest after this long, exit status 124\n"
 	"  -v, --verbose          report unmapped guest port/MMIO accesses\n"
 	"  -h, --help             this help\n"
+	"  -V, --version          print the version\n"
 	"\n"
 	"On a terminal, Ctrl-A x quits and Ctrl-A Ctrl-A sends a Ctrl-A.\n";
 
@@ -44,6 +45,7 @@ static const struct option cli_run_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -109,7 +111,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 	cfg->serial.mode = CHARDEV_STDIO;
 	opterr = 0;
 	optind = 0; /* glibc: 0 also resets getopt's internal state */
-	while ((opt = getopt_long(argc, argv, ":vh", cli_run_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":vhV", cli_run_options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_KERNEL:
 			cfg->kernel = optarg;
@@ -150,6 +152,8 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 			break;
 		case 'h':
 			return CLI_HELP;
+		case 'V':
+			return CLI_VERSION;
 		case ':':
 			return errmsg_set(err, -EINVAL, "%s needs a value", argv[optind - 1]);
 		default:

@@ -5,10 +5,10 @@
 #include "vmm/config.h"
 #include "vmm/errmsg.h"
 
-enum cli_result { CLI_RUN = 0, CLI_HELP = 1 };
+enum cli_result { CLI_RUN = 0, CLI_HELP = 1, CLI_VERSION = 2 };
 
 /* Parses argv (starting after "run"). Values point into argv, which may be modified in place.
- * Returns CLI_RUN, CLI_HELP, or -errno with @err naming the flag. */
+ * Returns CLI_RUN, CLI_HELP, CLI_VERSION, or -errno with @err naming the flag. */
 int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *err);
 
 /* Pieces reused by later flags: "--memory 1G" or "size=1G,hugepages=on". */

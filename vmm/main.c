@@ -27,6 +27,10 @@ static int cmd_run(int argc, char **argv)
 		fputs(cli_run_usage, stdout);
 		return 0;
 	}
+	if (ret == CLI_VERSION) {
+		printf("minivmm %s\n", MINIVMM_VERSION);
+		return 0;
+	}
 	if (ret < 0) {
 		fprintf(stderr, "minivmm: %s (see 'minivmm run --help')\n", err.text);
 		return 1;

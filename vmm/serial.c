@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "devices/uart.h"
@@ -47,19 +48,6 @@ static void serial_flush_pending(struct serial_backend *s)
 		evloop_mod(&s->vm->loop, &s->in_ev, s->pending_len ? 0 : EPOLLIN);
 }
 
-static void serial_on_ready(struct ev_handler *h, uint32_t events)
-{
-	struct serial_backend *s = h->opaque;
-	uint64_t cnt;
-
-	(void)events;
-	if (read(h->fd, &cnt, sizeof(cnt)) < 0) {
-		/* spurious wakeup: nothing to drain */
-	}
-	if (s->pending_len)
-		serial_flush_pending(s);
-}
-
 /* Keeps from @buf what the guest should see, applying the Ctrl-A escape on a terminal. */
 static size_t serial_filter(struct serial_backend *s, const uint8_t *buf, size_t len,
 			    uint8_t *out)
@@ -85,24 +73,52 @@ static size_t serial_filter(struct serial_backend *s, const uint8_t *buf, size_t
 	return n;
 }
 
-static void serial_on_input(struct ev_handler *h, uint32_t events)
+/* Reads one chunk of stdin into pending and pushes what the UART takes. */
+static void serial_read_input(struct serial_backend *s)
 {
-	struct serial_backend *s = h->opaque;
 	uint8_t buf[SERIAL_PENDING_MAX / 2];
 	ssize_t n;
 
-	(void)events;
-	n = read(h->fd, buf, sizeof(buf));
+	n = read(s->in_ev.fd, buf, sizeof(buf));
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
 		/* EOF or error on stdin: the guest simply gets no more input. */
-		evloop_del(&s->vm->loop, h);
+		if (s->in_registered)
+			evloop_del(&s->vm->loop, &s->in_ev);
 		s->in_registered = 0;
+		s->in_is_file = 0;
 		return;
 	}
 	s->pending_len += serial_filter(s, buf, (size_t)n, s->pending + s->pending_len);
 	serial_flush_pending(s);
+}
+
+/* A regular file never signals readiness: read on whenever everything read so far is taken. */
+static void serial_refill_from_file(struct serial_backend *s)
+{
+	while (s->in_is_file && !s->pending_len)
+		serial_read_input(s);
+}
+
+static void serial_on_ready(struct ev_handler *h, uint32_t events)
+{
+	struct serial_backend *s = h->opaque;
+	uint64_t cnt;
+
+	(void)events;
+	if (read(h->fd, &cnt, sizeof(cnt)) < 0) {
+		/* spurious wakeup: nothing to drain */
+	}
+	if (s->pending_len)
+		serial_flush_pending(s);
+	serial_refill_from_file(s);
+}
+
+static void serial_on_input(struct ev_handler *h, uint32_t events)
+{
+	(void)events;
+	serial_read_input(h->opaque);
 }
 
 int serial_setup(struct vm *vm, struct serial_backend *s, const struct chardev_config *cfg,
@@ -135,6 +151,7 @@ int serial_setup(struct vm *vm, struct serial_backend *s, const struct chardev_c
 
 int serial_start_input(struct serial_backend *s)
 {
+	struct stat st;
 	int ret;
 
 	if (s->vm->cfg->serial.mode != CHARDEV_STDIO)
@@ -147,10 +164,14 @@ int serial_start_input(struct serial_backend *s)
 	if (ret)
 		return ret;
 	s->in_ev = (struct ev_handler){ STDIN_FILENO, serial_on_input, s };
-	/* Regular files and /dev/null cannot be polled (EPERM): then there is no input. */
-	if (evloop_add(&s->vm->loop, &s->in_ev, EPOLLIN) == 0) {
+	ret = evloop_add(&s->vm->loop, &s->in_ev, EPOLLIN);
+	if (ret == 0) {
 		s->in_registered = 1;
 		term_enter_raw(&s->term, STDIN_FILENO);
+	} else if (ret == -EPERM && fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
+		/* Regular files cannot be polled: feed them as the guest consumes input. */
+		s->in_is_file = 1;
+		serial_refill_from_file(s);
 	}
 	return 0;
 }

@@ -27,6 +27,7 @@ struct serial_backend {
 	struct ev_handler in_ev;      /* stdin */
 	struct ev_handler ready_ev;   /* eventfd: the UART drained its FIFO */
 	int in_registered;
+	int in_is_file;               /* stdin is a regular file: always readable, not pollable */
 	uint8_t pending[SERIAL_PENDING_MAX];
 	size_t pending_len;
 };

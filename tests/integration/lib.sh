@@ -1,0 +1,84 @@
+# Helpers for integration tests: run the real minivmm binary, assert on its output and status.
+# Each test is a shell function; `t_run NAME FUNC` runs it and counts the result.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+VMM=${VMM:-$ROOT/minivmm}
+VMM_ASAN=${VMM_ASAN:-$ROOT/build/minivmm-asan}
+GUEST=$ROOT/tests/guest/guest.bzImage
+GUEST_ELF=$ROOT/tests/guest/guest.elf
+TMP=$(mktemp -d /tmp/minivmm-it.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+FAILED_NAMES=()
+
+# vm [ARGS...]: runs `minivmm run ARGS` with stdin from /dev/null (or $VM_STDIN), a 60 s guard;
+# leaves stdout in $OUT, stderr in $ERR, status in $RC.
+vm() {
+	local stdin=${VM_STDIN:-/dev/null}
+	timeout -s KILL 60 "${VMM_BIN:-$VMM}" run "$@" >"$TMP/out" 2>"$TMP/err" <"$stdin"
+	RC=$?
+	OUT=$(cat "$TMP/out")
+	ERR=$(cat "$TMP/err")
+}
+
+# Assertions: print what was wrong and return non-zero.
+expect_rc() {
+	[ "$RC" -eq "$1" ] && return 0
+	echo "    expected exit status $1, got $RC"
+	return 1
+}
+expect_out() {
+	grep -qF -- "$1" <<<"$OUT" && return 0
+	echo "    stdout lacks: $1"
+	return 1
+}
+expect_err() {
+	grep -qF -- "$1" <<<"$ERR" && return 0
+	echo "    stderr lacks: $1"
+	return 1
+}
+expect_no_err() {
+	[ -z "$ERR" ] && return 0
+	echo "    unexpected stderr: $ERR"
+	return 1
+}
+
+skip() {
+	echo "    skipped: $*"
+	return 77
+}
+
+t_run() {
+	local name=$1 fn=$2 rc
+	shift 2
+	if out=$("$fn" "$@" 2>&1); then
+		rc=0
+	else
+		rc=$?
+	fi
+	if [ $rc -eq 0 ]; then
+		PASSED=$((PASSED + 1))
+		echo "PASS $name"
+	elif [ $rc -eq 77 ]; then
+		SKIPPED=$((SKIPPED + 1))
+		echo "SKIP $name"
+		echo "$out"
+	else
+		FAILED=$((FAILED + 1))
+		FAILED_NAMES+=("$name")
+		echo "FAIL $name"
+		echo "$out"
+		echo "    --- stdout:"; head -c 2000 "$TMP/out" | sed 's/^/    | /'
+		echo "    --- stderr:"; head -c 2000 "$TMP/err" | sed 's/^/    | /'
+	fi
+}
+
+t_summary() {
+	echo
+	[ ${#FAILED_NAMES[@]} -gt 0 ] && printf 'failed: %s\n' "${FAILED_NAMES[@]}"
+	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+	[ "$FAILED" -eq 0 ]
+}
