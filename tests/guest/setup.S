@@ -58,28 +58,39 @@ start_of_setup:
 	sub	$0x20, %ax
 	mov	%ax, %ds
 	mov	%ax, %es
+	/* Our own stack, above the zero page and below the command line (loaders put it at
+	 * +0x10000 or higher): the loader's SP may point into this very code. */
+	mov	%ax, %ss
+	mov	$0xf000, %sp
 
-	/* BIOS e820 map into boot_params.e820_table (0x2d0), count at 0x1e8. */
+	/* BIOS e820 map into boot_params.e820_table (0x2d0), count at 0x1e8. BIOSes differ in
+	 * which registers they keep (qboot's handler loses DS and BP), so the count lives in the
+	 * zero page and DS is rebuilt from CS after every call. */
+	movb	$0, 0x1e8
 	xor	%ebx, %ebx
-	xor	%bp, %bp
-	mov	$0x2d0, %di
 e820_next:
+	movzbw	0x1e8, %ax
+	mov	$20, %dx
+	mul	%dx
+	add	$0x2d0, %ax
+	mov	%ax, %di
 	mov	$0xe820, %eax
 	mov	$20, %ecx
 	mov	$0x534d4150, %edx	/* "SMAP" */
 	int	$0x15
+	mov	%cs, %cx
+	sub	$0x20, %cx
+	mov	%cx, %ds
+	mov	%cx, %es
 	jc	e820_done
 	cmp	$0x534d4150, %eax
 	jne	e820_done
-	inc	%bp
-	add	$20, %di
+	incb	0x1e8
 	test	%ebx, %ebx
 	jz	e820_done
-	cmp	$128, %bp
+	cmpb	$128, 0x1e8
 	jb	e820_next
 e820_done:
-	mov	%bp, %ax
-	mov	%al, 0x1e8
 
 	/* Linear address of the zero page, and of our GDT for lgdt. */
 	xor	%esi, %esi
@@ -92,6 +103,12 @@ e820_done:
 	mov	%cr0, %eax
 	or	$1, %eax
 	mov	%eax, %cr0
+	/* Flat data segments (__BOOT_DS) before leaving 16-bit code, as the 32-bit protocol
+	 * requires; the cached real-mode bases would otherwise remain. */
+	mov	$0x18, %ax
+	mov	%ax, %ds
+	mov	%ax, %es
+	mov	%ax, %ss
 	/* Flat 32-bit code at __BOOT_CS (0x10), as the 32-bit boot protocol specifies. */
 	.byte	0x66, 0xea
 	.long	0x100000
