@@ -43,8 +43,11 @@ static void exit_port_io(struct vcpu *vcpu, uint64_t offset, uint8_t *data, uint
 static void post_io(struct vcpu *vcpu, uint64_t offset, uint8_t *data, uint32_t len,
 		    bool is_write, void *opaque)
 {
-	/* Linux uses port 0x80 as an I/O delay; firmware writes POST codes. Accept silently. */
-	(void)vcpu, (void)offset, (void)data, (void)len, (void)is_write, (void)opaque;
+	/* Firmware and boot code write progress codes here; Linux also uses it as an I/O delay.
+	 * Reads see zero. */
+	(void)vcpu, (void)offset, (void)len;
+	if (is_write)
+		vm_trace(opaque, "boot progress 0x%02x (port 0x80)", data[0]);
 }
 
 int platform_devices_setup(struct vm *vm, struct errmsg *err)

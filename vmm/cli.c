@@ -24,6 +24,8 @@ const char cli_run_usage[] =
 	"                         also size=SIZE[,hugepages=on]\n"
 	"  --serial MODE          COM1: stdio (default), off, or file=PATH\n"
 	"  --timeout SECONDS      stop the guest after this long, exit status 124\n"
+	"  --boot-trace           print to stderr the ms since start of each boot milestone\n"
+	"                         and of each guest write to port 0x80\n"
 	"  -v, --verbose          report unmapped guest port/MMIO accesses\n"
 	"  -h, --help             this help\n"
 	"  -V, --version          print the version\n"
@@ -32,7 +34,7 @@ const char cli_run_usage[] =
 
 enum {
 	OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-	OPT_TIMEOUT,
+	OPT_TIMEOUT, OPT_BOOT_TRACE,
 };
 
 static const struct option cli_run_options[] = {
@@ -43,6 +45,7 @@ static const struct option cli_run_options[] = {
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "boot-trace", no_argument, NULL, OPT_BOOT_TRACE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -105,7 +108,10 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 	uint64_t v;
 	int opt, ret;
 
+	struct timespec t_main = cfg->t_main;
+
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->t_main = t_main;
 	cfg->cpus = 1;
 	cfg->mem_size = VM_DEFAULT_MEM;
 	cfg->serial.mode = CHARDEV_STDIO;
@@ -149,6 +155,9 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 			break;
 		case 'v':
 			cfg->verbose = true;
+			break;
+		case OPT_BOOT_TRACE:
+			cfg->boot_trace = true;
 			break;
 		case 'h':
 			return CLI_HELP;

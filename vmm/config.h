@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 enum chardev_mode { CHARDEV_STDIO, CHARDEV_FILE, CHARDEV_OFF };
 
@@ -25,6 +26,18 @@ struct vm_config {
 	struct chardev_config serial;
 	unsigned timeout_sec;   /* 0: no timeout */
 	bool verbose;
+	bool boot_trace;        /* milestones and POST codes to stderr */
+	struct timespec t_main; /* when main() started: the origin of --boot-trace times */
 };
+
+/* Milliseconds since cfg->t_main. */
+static inline double config_elapsed_ms(const struct vm_config *cfg)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - cfg->t_main.tv_sec) * 1e3 +
+	       (double)(now.tv_nsec - cfg->t_main.tv_nsec) / 1e6;
+}
 
 #endif

@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "vmm/cli.h"
 #include "vmm/version.h"
@@ -15,9 +16,9 @@ static const char main_usage[] =
 	"  version    print the version\n"
 	"  help       this help\n";
 
-static int cmd_run(int argc, char **argv)
+static int cmd_run(int argc, char **argv, const struct timespec *t_main)
 {
-	struct vm_config cfg;
+	struct vm_config cfg = { .t_main = *t_main };
 	struct errmsg err = { "" };
 	struct vm vm;
 	int ret, status;
@@ -46,12 +47,18 @@ static int cmd_run(int argc, char **argv)
 	if (vm.stop_msg.text[0])
 		fprintf(stderr, "minivmm: %s\n", vm.stop_msg.text);
 	vm_destroy(&vm);
+	if (cfg.boot_trace)
+		fprintf(stderr, "minivmm: boot-trace: %8.3f ms VM torn down\n",
+			config_elapsed_ms(&cfg));
 	return status;
 }
 
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
+	struct timespec t_main;
+
+	clock_gettime(CLOCK_MONOTONIC, &t_main);
 
 	if (!cmd || !strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
 		fputs(main_usage, cmd ? stdout : stderr);
@@ -62,7 +69,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(cmd, "run"))
-		return cmd_run(argc - 1, argv + 1);
+		return cmd_run(argc - 1, argv + 1, &t_main);
 	fprintf(stderr, "minivmm: unknown command '%s' (see 'minivmm help')\n", cmd);
 	return 1;
 }

@@ -38,11 +38,21 @@ static const struct {
 
 double vm_elapsed_ms(const struct vm *vm)
 {
-	struct timespec now;
+	return config_elapsed_ms(vm->cfg);
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - vm->t_start.tv_sec) * 1e3 +
-	       (double)(now.tv_nsec - vm->t_start.tv_nsec) / 1e6;
+void vm_trace(const struct vm *vm, const char *fmt, ...)
+{
+	char what[160];
+	va_list ap;
+
+	if (!vm->cfg->boot_trace)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	/* One call per line so that lines from vCPU threads do not interleave. */
+	fprintf(stderr, "minivmm: boot-trace: %8.3f ms %s\n", vm_elapsed_ms(vm), what);
 }
 
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status, const char *fmt, ...)
@@ -101,14 +111,22 @@ static int vm_check_kvm(struct vm *vm, struct errmsg *err)
 
 static int vm_create_kvm_vm(struct vm *vm, struct errmsg *err)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	uint64_t identity = X86_KVM_IDENTITY_MAP_ADDR;
-
 	do {
 		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	} while (vm->vm_fd < 0 && errno == EINTR);
 	if (vm->vm_fd < 0)
 		return errmsg_set(err, -errno, "KVM_CREATE_VM: %s", strerror(errno));
+	return 0;
+}
+
+/* Called after the RAM memslots exist: adding a memslot once the in-kernel irqchip exists costs
+ * ~5 ms more on this host (measured: 0.3 ms before KVM_CREATE_IRQCHIP, 5.5 ms after), which
+ * was the largest single item of startup. */
+static int vm_create_platform(struct vm *vm, struct errmsg *err)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t identity = X86_KVM_IDENTITY_MAP_ADDR;
+
 	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0)
 		return errmsg_set(err, -errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_KVM_TSS_ADDR) < 0)
@@ -256,7 +274,6 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
-	clock_gettime(CLOCK_MONOTONIC, &vm->t_start);
 	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->stop_ev.fd = vm->signal_ev.fd = vm->timer_ev.fd = -1;
@@ -269,8 +286,15 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 
 	ret = vm_check_kvm(vm, err);
 	ret = ret ? ret : vm_create_kvm_vm(vm, err);
+	if (!ret)
+		vm_trace(vm, "VM created");
 	ret = ret ? ret : vm_setup_memory(vm, err);
+	ret = ret ? ret : vm_create_platform(vm, err);
+	if (!ret)
+		vm_trace(vm, "memory and irqchip ready");
 	ret = ret ? ret : x86_boot_load(&vm->mem, &args, &vm->boot, err);
+	if (!ret)
+		vm_trace(vm, "kernel loaded");
 	if (!ret && (ret = x86_write_boot_tables(&vm->mem, &vm->boot)))
 		errmsg_set(err, ret, "cannot write the boot page tables");
 	ret = ret ? ret : vm_setup_control_fds(vm, err);
@@ -279,6 +303,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 	if (!ret && (ret = vcpu_install_kick_handler()))
 		errmsg_set(err, ret, "sigaction: %s", strerror(-ret));
 	ret = ret ? ret : vm_setup_vcpus(vm, err);
+	if (!ret)
+		vm_trace(vm, "vCPUs ready");
 	if (ret)
 		vm_destroy(vm);
 	return ret;
@@ -298,10 +324,12 @@ int vm_run(struct vm *vm)
 	ret = evloop_run(&vm->loop);
 	if (ret)
 		vm_request_stop(vm, VM_STOP_ERROR, 1, "event loop: %s", strerror(-ret));
+	vm_trace(vm, "stop requested");
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
+	vm_trace(vm, "vCPUs joined");
 	term_restore(&vm->serial.term);
 	return vm->exit_status;
 }

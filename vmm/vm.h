@@ -45,7 +45,6 @@ struct vm {
 	struct x86_boot boot;
 	struct evloop loop;
 	struct serial_backend serial;
-	struct timespec t_start;
 
 	/* Stopping: the first request wins; the I/O thread then kicks and joins the vCPUs. */
 	pthread_mutex_t stop_lock;
@@ -78,7 +77,10 @@ static inline int vm_stopping(const struct vm *vm)
 	return atomic_load_explicit(&vm->stop_reason, memory_order_acquire) != VM_RUNNING;
 }
 
-/* Milliseconds since the process started (for --boot-trace style reporting). */
+/* Milliseconds since main() started. */
 double vm_elapsed_ms(const struct vm *vm);
+
+/* With --boot-trace, prints "minivmm: boot-trace: <ms> ms <what>" to stderr. */
+void vm_trace(const struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

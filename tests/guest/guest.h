@@ -11,6 +11,7 @@
 #include "bootkind.h"
 
 #define GUEST_EXIT_PORT 0xf4
+#define GUEST_POST_PORT 0x80
 #define GUEST_EXIT_FAIL 1
 #define GUEST_EXIT_USAGE 2
 #define GUEST_EXIT_CRASH 3

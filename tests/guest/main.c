@@ -72,8 +72,11 @@ void guest_main(int kind, uintptr_t info)
 	const char *name;
 	size_t len;
 
+	/* Progress codes on port 0x80, as firmware does: minivmm --boot-trace shows them. */
+	outb(GUEST_POST_PORT, 0x01);
 	idt_init();
 	con_init();
+	outb(GUEST_POST_PORT, 0x02);
 	bootinfo_init(kind, info);
 	name = cmdline_get("scenario", &len);
 	if (!name) {
@@ -90,5 +93,6 @@ void guest_main(int kind, uintptr_t info)
 		printk("'\n");
 		guest_exit(GUEST_EXIT_USAGE);
 	}
+	outb(GUEST_POST_PORT, 0x03);
 	guest_exit((unsigned)s->run());
 }

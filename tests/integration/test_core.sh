@@ -169,3 +169,24 @@ t_run "SIGTERM/SIGINT stop cleanly" t_sigterm_and_sigint
 t_run "--cpus 4" t_smp_boots
 t_run "--memory hugepages=on" t_hugepages
 t_run "--help, --version, bad commands" t_help_and_version
+
+t_boot_trace() {
+	vm --kernel "$GUEST" --boot-trace
+	expect_rc 0 && expect_out "Hello from the minivmm test guest" || return 1
+	local want=("VM created" "memory and irqchip ready" "kernel loaded" "vCPUs ready"
+		"first KVM_RUN" "boot progress 0x01 (port 0x80)" "boot progress 0x03 (port 0x80)"
+		"stop requested" "vCPUs joined" "VM torn down")
+	local w prev=0 line ms
+	for w in "${want[@]}"; do
+		line=$(grep -F -- "boot-trace:" <<<"$ERR" | grep -F -- "$w" | head -1)
+		[ -n "$line" ] || { echo "    no trace line for: $w"; return 1; }
+		ms=$(awk '{print $3}' <<<"$line")
+		awk -v a="$prev" -v b="$ms" 'BEGIN { exit !(b >= a) }' ||
+			{ echo "    '$w' at $ms ms is before the previous milestone ($prev ms)"; return 1; }
+		prev=$ms
+	done
+	# Without the flag, nothing is traced.
+	vm --kernel "$GUEST"
+	expect_no_err
+}
+t_run "--boot-trace milestones in order" t_boot_trace
