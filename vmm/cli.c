@@ -24,6 +24,9 @@ const char cli_run_usage[] =
 	"                         also size=SIZE[,hugepages=on]\n"
 	"  --serial MODE          COM1: stdio (default), off, or file=PATH\n"
 	"  --timeout SECONDS      stop the guest after this long, exit status 124\n"
+	"  --acpi on|off          ACPI tables (default on); off: MP table only\n"
+	"  --dump-acpi DIR        also write the ACPI tables to DIR/<SIG>.dat (for iasl -d)\n"
+	"  --on-reboot exit|fail  a guest reboot ends the VM with status 0 (exit, default) or 1\n"
 	"  --boot-trace           print to stderr the ms since start of each boot milestone\n"
 	"                         and of each guest write to port 0x80\n"
 	"  -v, --verbose          report unmapped guest port/MMIO accesses\n"
@@ -34,7 +37,7 @@ const char cli_run_usage[] =
 
 enum {
 	OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-	OPT_TIMEOUT, OPT_BOOT_TRACE,
+	OPT_TIMEOUT, OPT_BOOT_TRACE, OPT_ACPI, OPT_DUMP_ACPI, OPT_ON_REBOOT,
 };
 
 static const struct option cli_run_options[] = {
@@ -46,6 +49,9 @@ static const struct option cli_run_options[] = {
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "boot-trace", no_argument, NULL, OPT_BOOT_TRACE },
+	{ "acpi", required_argument, NULL, OPT_ACPI },
+	{ "dump-acpi", required_argument, NULL, OPT_DUMP_ACPI },
+	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -115,6 +121,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 	cfg->cpus = 1;
 	cfg->mem_size = VM_DEFAULT_MEM;
 	cfg->serial.mode = CHARDEV_STDIO;
+	cfg->acpi = true;
 	opterr = 0;
 	optind = 0; /* glibc: 0 also resets getopt's internal state */
 	while ((opt = getopt_long(argc, argv, ":vhV", cli_run_options, NULL)) != -1) {
@@ -159,6 +166,20 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 		case OPT_BOOT_TRACE:
 			cfg->boot_trace = true;
 			break;
+		case OPT_ACPI:
+			if (parse_bool(optarg, &cfg->acpi))
+				return errmsg_set(err, -EINVAL, "--acpi: '%s': expected on or off",
+						  optarg);
+			break;
+		case OPT_DUMP_ACPI:
+			cfg->dump_acpi = optarg;
+			break;
+		case OPT_ON_REBOOT:
+			if (strcmp(optarg, "exit") && strcmp(optarg, "fail"))
+				return errmsg_set(err, -EINVAL,
+						  "--on-reboot: '%s': expected exit or fail", optarg);
+			cfg->reboot_fails = !strcmp(optarg, "fail");
+			break;
 		case 'h':
 			return CLI_HELP;
 		case 'V':
@@ -173,5 +194,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 		return errmsg_set(err, -EINVAL, "unexpected argument '%s'", argv[optind]);
 	if (!cfg->kernel)
 		return errmsg_set(err, -EINVAL, "--kernel is required");
+	if (cfg->dump_acpi && !cfg->acpi)
+		return errmsg_set(err, -EINVAL, "--dump-acpi needs --acpi on");
 	return CLI_RUN;
 }

@@ -27,6 +27,9 @@ struct vm_config {
 	unsigned timeout_sec;   /* 0: no timeout */
 	bool verbose;
 	bool boot_trace;        /* milestones and POST codes to stderr */
+	bool acpi;              /* ACPI tables (default) or an MP table */
+	const char *dump_acpi;  /* directory to write the ACPI tables to, or NULL */
+	bool reboot_fails;      /* --on-reboot fail: a guest reboot exits with status 1 */
 	struct timespec t_main; /* when main() started: the origin of --boot-trace times */
 };
 

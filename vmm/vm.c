@@ -18,7 +18,9 @@
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/regs.h"
+#include "devices/acpi_pm.h"
 #include "devices/platform.h"
+#include "firmware/firmware.h"
 #include "vmm/vcpu.h"
 
 static const struct {
@@ -131,6 +133,18 @@ static int vm_create_platform(struct vm *vm, struct errmsg *err)
 		return errmsg_set(err, -errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_KVM_TSS_ADDR) < 0)
 		return errmsg_set(err, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+	/* APIC ids past 254 need 32-bit x2APIC ids in the in-kernel LAPIC. */
+	if (vm->cfg->cpus > 254) {
+		struct kvm_enable_cap cap = {
+			.cap = KVM_CAP_X2APIC_API,
+			.args[0] = KVM_X2APIC_API_USE_32BIT_IDS |
+				   KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+			return errmsg_set(err, -errno, "--cpus %u: KVM_CAP_X2APIC_API: %s",
+					  vm->cfg->cpus, strerror(errno));
+	}
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return errmsg_set(err, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
@@ -292,14 +306,16 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 	ret = ret ? ret : vm_create_platform(vm, err);
 	if (!ret)
 		vm_trace(vm, "memory and irqchip ready");
+	ret = ret ? ret : firmware_setup(&vm->mem, cfg, NULL, 0, &args.rsdp_addr, err);
 	ret = ret ? ret : x86_boot_load(&vm->mem, &args, &vm->boot, err);
 	if (!ret)
-		vm_trace(vm, "kernel loaded");
+		vm_trace(vm, "firmware tables and kernel loaded");
 	if (!ret && (ret = x86_write_boot_tables(&vm->mem, &vm->boot)))
 		errmsg_set(err, ret, "cannot write the boot page tables");
 	ret = ret ? ret : vm_setup_control_fds(vm, err);
 	ret = ret ? ret : serial_setup(vm, &vm->serial, &cfg->serial, err);
 	ret = ret ? ret : platform_devices_setup(vm, err);
+	ret = ret ? ret : acpi_pm_setup(vm, err);
 	if (!ret && (ret = vcpu_install_kick_handler()))
 		errmsg_set(err, ret, "sigaction: %s", strerror(-ret));
 	ret = ret ? ret : vm_setup_vcpus(vm, err);
@@ -331,6 +347,10 @@ int vm_run(struct vm *vm)
 		vcpu_join(&vm->vcpus[i]);
 	vm_trace(vm, "vCPUs joined");
 	term_restore(&vm->serial.term);
+	if (atomic_load(&vm->stop_reason) == VM_STOP_REBOOT && vm->cfg->reboot_fails) {
+		vm->exit_status = 1;
+		errmsg_prefix(&vm->stop_msg, 1, "--on-reboot fail");
+	}
 	return vm->exit_status;
 }
 

@@ -9,7 +9,8 @@ GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-buil
 	-I$(GUEST_DIR)
 GUEST_C_SRCS := $(wildcard $(GUEST_DIR)/*.c)
 GUEST_C_SRCS := $(filter-out $(GUEST_DIR)/mkbzimage.c,$(GUEST_C_SRCS))
-GUEST_OBJS := $(patsubst $(GUEST_DIR)/%.c,$(BUILD)/guest/%.o,$(GUEST_C_SRCS)) $(BUILD)/guest/head.o
+GUEST_OBJS := $(patsubst $(GUEST_DIR)/%.c,$(BUILD)/guest/%.o,$(GUEST_C_SRCS)) $(BUILD)/guest/head.o \
+	$(BUILD)/guest/trampoline.o
 GUEST_OUTPUTS := $(GUEST_DIR)/guest.bzImage $(GUEST_DIR)/guest.elf
 
 guest: $(GUEST_OUTPUTS)
@@ -19,6 +20,10 @@ $(BUILD)/guest/%.o: $(GUEST_DIR)/%.c $(wildcard $(GUEST_DIR)/*.h)
 	$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
 
 $(BUILD)/guest/head.o: $(GUEST_DIR)/head.S
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
+
+$(BUILD)/guest/trampoline.o: $(GUEST_DIR)/trampoline.S
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
 

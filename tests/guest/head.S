@@ -130,6 +130,7 @@ exc_stubs:
 
 	.section .data
 	.balign 16
+	.globl gdt
 gdt:
 	.quad 0
 	.quad 0x00cf9b000000ffff	/* 0x08: 32-bit code */

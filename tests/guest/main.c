@@ -13,6 +13,10 @@ static const struct scenario scenarios[] = {
 	{ "idle", scn_idle },
 	{ "reboot", scn_reboot },
 	{ "triple-fault", scn_triple_fault },
+	{ "acpi", scn_acpi },
+	{ "smp", scn_smp },
+	{ "poweroff", scn_poweroff },
+	{ "acpi-reset", scn_acpi_reset },
 };
 
 struct idt_gate {

@@ -13,4 +13,10 @@ int scn_idle(void);
 int scn_reboot(void);
 int scn_triple_fault(void);
 
+/* scn_platform.c */
+int scn_acpi(void);
+int scn_smp(void);
+int scn_poweroff(void);
+int scn_acpi_reset(void);
+
 #endif

@@ -15,5 +15,6 @@ Suite *suite_uart(void);
 Suite *suite_vcpu_exit(void);
 Suite *suite_cpuid(void);
 Suite *suite_term(void);
+Suite *suite_firmware(void);
 
 #endif

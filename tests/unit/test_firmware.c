@@ -1,0 +1,279 @@
+/* AML encoding, ACPI table construction and the MP table. */
+#include <errno.h>
+#include <string.h>
+
+#include "firmware/acpi.h"
+#include "firmware/aml.h"
+#include "firmware/mptable.h"
+#include "tests/unit/unit.h"
+
+static void expect_bytes(const struct aml *a, const uint8_t *want, size_t n)
+{
+	ck_assert_int_eq(aml_error(a), 0);
+	ck_assert_uint_eq(a->len, n);
+	ck_assert_mem_eq(a->data, want, n);
+}
+
+START_TEST(pkglen_one_to_four_bytes)
+{
+	uint8_t b[4];
+
+	/* 1 byte: body + 1 <= 63 */
+	ck_assert_int_eq(aml_pkglen_encode(0, b), 1);
+	ck_assert_uint_eq(b[0], 1);
+	ck_assert_int_eq(aml_pkglen_encode(62, b), 1);
+	ck_assert_uint_eq(b[0], 63);
+	/* 2 bytes: total = body + 2 < 4096; low nibble in byte 0, rest in byte 1 */
+	ck_assert_int_eq(aml_pkglen_encode(63, b), 2);
+	ck_assert_uint_eq(b[0], 0x40 | (65 & 0xf));
+	ck_assert_uint_eq(b[1], 65 >> 4);
+	ck_assert_int_eq(aml_pkglen_encode(4093, b), 2);
+	ck_assert_uint_eq(b[0], 0x4f);
+	ck_assert_uint_eq(b[1], 0xff);
+	/* 3 bytes */
+	ck_assert_int_eq(aml_pkglen_encode(4094, b), 3);
+	ck_assert_uint_eq(b[0], 0x80 | ((4097) & 0xf));
+	ck_assert_uint_eq(b[1], (4097 >> 4) & 0xff);
+	ck_assert_uint_eq(b[2], 4097 >> 12);
+	ck_assert_int_eq(aml_pkglen_encode((1 << 20) - 4, b), 3);
+	/* 4 bytes */
+	ck_assert_int_eq(aml_pkglen_encode((1 << 20) - 3, b), 4);
+	ck_assert_uint_eq(b[0], 0xc0 | (((1 << 20) + 1) & 0xf));
+	ck_assert_uint_eq(b[3], ((1 << 20) + 1) >> 20);
+	ck_assert_int_eq(aml_pkglen_encode((1 << 28) - 5, b), 4);
+	ck_assert_int_eq(aml_pkglen_encode((1 << 28) - 4, b), -EINVAL);
+}
+END_TEST
+
+START_TEST(integers_of_each_width)
+{
+	struct aml a;
+	static const struct {
+		uint64_t v;
+		uint8_t enc[9];
+		size_t n;
+	} cases[] = {
+		{ 0, { 0x00 }, 1 },
+		{ 1, { 0x01 }, 1 },
+		{ 2, { 0x0a, 0x02 }, 2 },
+		{ 0xff, { 0x0a, 0xff }, 2 },
+		{ 0x100, { 0x0b, 0x00, 0x01 }, 3 },
+		{ 0xffff, { 0x0b, 0xff, 0xff }, 3 },
+		{ 0x10000, { 0x0c, 0x00, 0x00, 0x01, 0x00 }, 5 },
+		{ 0xd0000000, { 0x0c, 0x00, 0x00, 0x00, 0xd0 }, 5 },
+		{ 0x100000000ULL, { 0x0e, 0, 0, 0, 0, 1, 0, 0, 0 }, 9 },
+		{ ~0ULL, { 0x0e, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, 9 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		aml_init(&a);
+		aml_integer(&a, cases[i].v);
+		expect_bytes(&a, cases[i].enc, cases[i].n);
+		aml_free(&a);
+	}
+}
+END_TEST
+
+START_TEST(names_strings_eisaid)
+{
+	struct aml a;
+
+	aml_init(&a);
+	aml_namestring(&a, "COM1");
+	expect_bytes(&a, (const uint8_t *)"COM1", 4);
+	aml_free(&a);
+
+	aml_init(&a);
+	aml_namestring(&a, "\\_SB");
+	expect_bytes(&a, (const uint8_t *)"\\_SB_", 5);
+	aml_free(&a);
+
+	aml_init(&a);
+	aml_namestring(&a, "_SB_.VR00");
+	expect_bytes(&a, (const uint8_t *)"\x2e_SB_VR00", 9);
+	aml_free(&a);
+
+	aml_init(&a);
+	aml_namestring(&a, "\\_SB_.PCI0.S08");
+	expect_bytes(&a, (const uint8_t *)"\\\x2f\x03_SB_PCI0S08_", 15);
+	aml_free(&a);
+
+	aml_init(&a);
+	aml_namestring(&a, "com1"); /* lower case is not a NameSeg */
+	ck_assert_int_eq(aml_error(&a), -EINVAL);
+	aml_free(&a);
+	aml_init(&a);
+	aml_namestring(&a, "TOOLONG");
+	ck_assert_int_eq(aml_error(&a), -EINVAL);
+	aml_free(&a);
+
+	aml_init(&a);
+	aml_name_string(&a, "_HID", "LNRO0005");
+	expect_bytes(&a, (const uint8_t *)"\x08_HID\x0dLNRO0005", 15);
+	aml_free(&a);
+
+	/* EISAID("PNP0501") is 0x0105D041 (as iasl and acpiexec show it). */
+	aml_init(&a);
+	aml_eisaid(&a, "PNP0501");
+	expect_bytes(&a, (const uint8_t[]){ 0x0c, 0x41, 0xd0, 0x05, 0x01 }, 5);
+	aml_free(&a);
+	aml_init(&a);
+	aml_eisaid(&a, "pnp0501");
+	ck_assert_int_eq(aml_error(&a), -EINVAL);
+	aml_free(&a);
+}
+END_TEST
+
+START_TEST(device_package_resources)
+{
+	struct aml a, body, res;
+
+	aml_init(&body);
+	aml_name_integer(&body, "_UID", 0);   /* 08 _UID 00: 6 bytes */
+	aml_init(&a);
+	aml_device(&a, "DEV0", &body);
+	expect_bytes(&a, (const uint8_t *)"\x5b\x82\x0b" "DEV0" "\x08_UID\x00", 13);
+	aml_free(&a);
+
+	aml_init(&a);
+	aml_package(&a, 2, &body);
+	ck_assert_uint_eq(a.data[0], 0x12);
+	ck_assert_uint_eq(a.data[1], 1 + 1 + body.len); /* PkgLength covers count + elements */
+	ck_assert_uint_eq(a.data[2], 2);
+	aml_free(&a);
+	aml_free(&body);
+
+	aml_init(&res);
+	aml_res_io(&res, 0x3f8, 8);
+	aml_res_irq_noflags(&res, 4);
+	aml_init(&a);
+	aml_resource_template(&a, &res);
+	expect_bytes(&a,
+		     (const uint8_t[]){ 0x11, 0x10, 0x0a, 0x0d, 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03,
+					0x01, 0x08, 0x22, 0x10, 0x00, 0x79, 0x00 },
+		     17);
+	aml_free(&a);
+	aml_free(&res);
+
+	aml_init(&res);
+	aml_res_memory32_fixed(&res, 0xd0000000, 0x1000, 1);
+	aml_res_interrupt(&res, 5, 0, 0);
+	expect_bytes(&res,
+		     (const uint8_t[]){ 0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xd0, 0x00, 0x10,
+					0x00, 0x00, 0x89, 0x06, 0x00, 0x03, 0x01, 0x05, 0x00, 0x00,
+					0x00 },
+		     21);
+	aml_free(&res);
+	aml_init(&res);
+	aml_res_irq_noflags(&res, 16);
+	ck_assert_int_eq(aml_error(&res), -EINVAL);
+	aml_free(&res);
+}
+END_TEST
+
+static const uint8_t *find_table(const struct acpi_tables *t, const char *sig)
+{
+	for (unsigned i = 0; i < t->nr_tables; i++)
+		if (!strcmp(t->tables[i].sig, sig))
+			return t->blob + t->tables[i].offset;
+	return NULL;
+}
+
+START_TEST(tables_checksums_and_links)
+{
+	struct acpi_mmio_dev v[2] = { { 0xd0000000, 0x1000, 5 }, { 0xd0001000, 0x1000, 6 } };
+	struct acpi_config cfg = { .nr_cpus = 300, .virtio = v, .nr_virtio = 2,
+				   .com1_port = 0x3f8, .com1_irq = 4 };
+	struct acpi_tables t;
+	const uint8_t *rsdp, *xsdt, *madt, *fadt, *dsdt;
+	uint64_t x;
+	uint32_t len;
+
+	ck_assert_int_eq(acpi_build(&cfg, 0xe0000, &t, NULL), 0);
+	rsdp = find_table(&t, "RSDP");
+	ck_assert_mem_eq(rsdp, "RSD PTR ", 8);
+	ck_assert_uint_eq(acpi_checksum(rsdp, 20), 0);
+	ck_assert_uint_eq(acpi_checksum(rsdp, 36), 0);
+	ck_assert_uint_eq(rsdp[15], 2);
+	for (unsigned i = 1; i < t.nr_tables; i++) {
+		const uint8_t *p = t.blob + t.tables[i].offset;
+
+		memcpy(&len, p + 4, 4);
+		ck_assert_uint_eq(len, t.tables[i].len);        /* lengths exact */
+		ck_assert_uint_eq(acpi_checksum(p, len), 0);    /* checksums right */
+		ck_assert_uint_eq(t.tables[i].offset % 8, 0);
+	}
+	xsdt = find_table(&t, "XSDT");
+	fadt = find_table(&t, "FACP");
+	madt = find_table(&t, "APIC");
+	dsdt = find_table(&t, "DSDT");
+	memcpy(&x, rsdp + 24, 8);
+	ck_assert_ptr_eq(t.blob + (x - 0xe0000), xsdt);
+	memcpy(&x, xsdt + 36, 8);
+	ck_assert_ptr_eq(t.blob + (x - 0xe0000), fadt);
+	memcpy(&x, fadt + 140, 8);
+	ck_assert_ptr_eq(t.blob + (x - 0xe0000), dsdt);
+	/* 255 xAPIC entries, 45 x2APIC entries, IOAPIC, 2 overrides, NMI. */
+	memcpy(&len, madt + 4, 4);
+	ck_assert_uint_eq(len, 44 + 255 * 8 + 45 * 16 + 12 + 20 + 6);
+	ck_assert_uint_eq(madt[44], 0);
+	ck_assert_uint_eq(madt[44 + 255 * 8], 9);
+	/* The DSDT carries both virtio devices and COM1. */
+	memcpy(&len, dsdt + 4, 4);
+	ck_assert_ptr_nonnull(memmem(dsdt, len, "LNRO0005", 8));
+	ck_assert_ptr_nonnull(memmem(dsdt, len, "VR01", 4));
+	ck_assert_ptr_nonnull(memmem(dsdt, len, "COM1", 4));
+	ck_assert_ptr_nonnull(memmem(dsdt, len, "_S5_", 4));
+	acpi_tables_free(&t);
+
+	cfg.nr_cpus = 0;
+	ck_assert_int_eq(acpi_build(&cfg, 0xe0000, &t, NULL), -EINVAL);
+	cfg.nr_cpus = 5000; /* MADT would overflow the 64 KiB reserved for the tables */
+	ck_assert_int_eq(acpi_build(&cfg, 0xe0000, &t, NULL), -E2BIG);
+}
+END_TEST
+
+START_TEST(mptable_checksums)
+{
+	static uint8_t buf[4096];
+	uint32_t mpc_addr;
+	uint16_t len;
+	int n = mptable_build(4, 0xf0000, buf, sizeof(buf));
+	uint8_t s = 0;
+
+	ck_assert_int_gt(n, 0);
+	ck_assert_mem_eq(buf, "_MP_", 4);
+	for (int i = 0; i < 16; i++)
+		s = (uint8_t)(s + buf[i]);
+	ck_assert_uint_eq(s, 0);
+	memcpy(&mpc_addr, buf + 4, 4);
+	ck_assert_uint_eq(mpc_addr, 0xf0010);
+	ck_assert_mem_eq(buf + 16, "PCMP", 4);
+	memcpy(&len, buf + 16 + 4, 2);
+	ck_assert_uint_eq(16 + len, (unsigned)n);
+	s = 0;
+	for (int i = 0; i < len; i++)
+		s = (uint8_t)(s + buf[16 + i]);
+	ck_assert_uint_eq(s, 0);
+	ck_assert_uint_eq(buf[16 + 44 + 3], 3);          /* CPU 0: enabled + BSP */
+	ck_assert_uint_eq(buf[16 + 44 + 20 + 3], 1);     /* CPU 1: enabled */
+	ck_assert_int_eq(mptable_build(0, 0xf0000, buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(mptable_build(255, 0xf0000, buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(mptable_build(100, 0xf0000, buf, 64), -E2BIG);
+}
+END_TEST
+
+Suite *suite_firmware(void)
+{
+	Suite *s = suite_create("firmware");
+	TCase *tc = tcase_create("aml");
+
+	tcase_add_test(tc, pkglen_one_to_four_bytes);
+	tcase_add_test(tc, integers_of_each_width);
+	tcase_add_test(tc, names_strings_eisaid);
+	tcase_add_test(tc, device_package_resources);
+	tcase_add_test(tc, tables_checksums_and_links);
+	tcase_add_test(tc, mptable_checksums);
+	suite_add_tcase(s, tc);
+	return s;
+}
