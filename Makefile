@@ -14,7 +14,8 @@ VMM_LIB_SRCS := \
 	arch/x86/e820.c arch/x86/bzimage.c arch/x86/pvh.c arch/x86/boot.c arch/x86/cpuid.c \
 	arch/x86/regs.c \
 	devices/uart.c devices/platform.c devices/acpi_pm.c \
-	firmware/aml.c firmware/acpi.c firmware/mptable.c firmware/firmware.c
+	firmware/aml.c firmware/acpi.c firmware/mptable.c firmware/firmware.c \
+	virtio/queue.c
 VMM_MAIN_SRCS := vmm/main.c
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/unit_main.c

@@ -16,5 +16,6 @@ Suite *suite_vcpu_exit(void);
 Suite *suite_cpuid(void);
 Suite *suite_term(void);
 Suite *suite_firmware(void);
+Suite *suite_virtqueue(void);
 
 #endif
