@@ -4,7 +4,7 @@ CC ?= gcc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -I. -MMD -MP
-LDLIBS := -lpthread
+LDLIBS := -luring -lpthread
 BUILD := build
 
 # Everything but main.c: unit tests link the same objects.
@@ -15,7 +15,7 @@ VMM_LIB_SRCS := \
 	arch/x86/regs.c \
 	devices/uart.c devices/platform.c devices/acpi_pm.c \
 	firmware/aml.c firmware/acpi.c firmware/mptable.c firmware/firmware.c \
-	virtio/queue.c
+	virtio/queue.c virtio/mmio.c virtio/blk.c block/engine.c block/disk.c block/raw.c
 VMM_MAIN_SRCS := vmm/main.c
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/unit_main.c
@@ -25,7 +25,7 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
-.PHONY: all deps test check check-asan integration test-integration clean bench guest
+.PHONY: all deps test check check-asan integration test-integration clean bench guest fuzz
 all: minivmm guest
 
 minivmm: $(call obj,rel,$(VMM_LIB_SRCS) $(VMM_MAIN_SRCS))
@@ -82,3 +82,10 @@ clean:
 # The VMM built with ASan/UBSan: the integration tests run the stop paths through it.
 $(BUILD)/minivmm-asan: $(call obj,asan,$(VMM_LIB_SRCS) $(VMM_MAIN_SRCS))
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+# libFuzzer targets (clang): make fuzz, then e.g. build/fuzz/fuzz_virtqueue -max_total_time=600
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined
+fuzz: $(BUILD)/fuzz/fuzz_virtqueue
+$(BUILD)/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c virtio/queue.c vmm/memory.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^

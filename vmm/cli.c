@@ -23,6 +23,8 @@ const char cli_run_usage[] =
 	"  --memory SIZE          guest RAM, K/M/G suffixes (default 512M);\n"
 	"                         also size=SIZE[,hugepages=on]\n"
 	"  --serial MODE          COM1: stdio (default), off, or file=PATH\n"
+	"  --disk path=FILE[,readonly=on][,id=NAME][,engine=io_uring|sync][,direct=on]\n"
+	"         [,num_queues=N] a virtio-blk disk on a raw image (repeatable)\n"
 	"  --timeout SECONDS      stop the guest after this long, exit status 124\n"
 	"  --acpi on|off          ACPI tables (default on); off: MP table only\n"
 	"  --dump-acpi DIR        also write the ACPI tables to DIR/<SIG>.dat (for iasl -d)\n"
@@ -37,7 +39,7 @@ const char cli_run_usage[] =
 
 enum {
 	OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-	OPT_TIMEOUT, OPT_BOOT_TRACE, OPT_ACPI, OPT_DUMP_ACPI, OPT_ON_REBOOT,
+	OPT_TIMEOUT, OPT_DISK, OPT_BOOT_TRACE, OPT_ACPI, OPT_DUMP_ACPI, OPT_ON_REBOOT,
 };
 
 static const struct option cli_run_options[] = {
@@ -48,6 +50,7 @@ static const struct option cli_run_options[] = {
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "boot-trace", no_argument, NULL, OPT_BOOT_TRACE },
 	{ "acpi", required_argument, NULL, OPT_ACPI },
 	{ "dump-acpi", required_argument, NULL, OPT_DUMP_ACPI },
@@ -109,6 +112,58 @@ int cli_parse_chardev(const char *flag, char *arg, struct chardev_config *out,
 	return 0;
 }
 
+int cli_parse_disk(char *arg, struct vm_config *cfg, struct errmsg *err)
+{
+	struct disk_config *d;
+	char *cursor = arg, *key, *value;
+	uint64_t n;
+
+	if (cfg->nr_disks == VM_MAX_DISKS)
+		return errmsg_set(err, -E2BIG, "--disk: at most %d disks", VM_MAX_DISKS);
+	d = &cfg->disks[cfg->nr_disks];
+	memset(d, 0, sizeof(*d));
+	d->num_queues = 1;
+	while (parse_next_kv(&cursor, &key, &value)) {
+		bool b;
+
+		if (!value)
+			return errmsg_set(err, -EINVAL, "--disk: '%s' needs a value (key=value)", key);
+		if (!strcmp(key, "path")) {
+			d->path = value;
+		} else if (!strcmp(key, "readonly") || !strcmp(key, "direct")) {
+			if (parse_bool(value, &b))
+				return errmsg_set(err, -EINVAL, "--disk: %s=%s: expected on or off",
+						  key, value);
+			if (key[0] == 'r')
+				d->readonly = b;
+			else
+				d->direct = b;
+		} else if (!strcmp(key, "id")) {
+			if (strlen(value) > 20)
+				return errmsg_set(err, -EINVAL,
+						  "--disk: id=%s: at most 20 characters", value);
+			d->id = value;
+		} else if (!strcmp(key, "engine")) {
+			if (strcmp(value, "io_uring") && strcmp(value, "sync"))
+				return errmsg_set(err, -EINVAL,
+						  "--disk: engine=%s: expected io_uring or sync", value);
+			d->engine = strcmp(value, "sync") ? BLK_ENGINE_IO_URING : BLK_ENGINE_SYNC;
+			d->engine_set = true;
+		} else if (!strcmp(key, "num_queues")) {
+			if (parse_uint(value, 1, 16, &n))
+				return errmsg_set(err, -EINVAL,
+						  "--disk: num_queues=%s: expected 1 to 16", value);
+			d->num_queues = (unsigned)n;
+		} else {
+			return errmsg_set(err, -EINVAL, "--disk: unknown option '%s'", key);
+		}
+	}
+	if (!d->path || !*d->path)
+		return errmsg_set(err, -EINVAL, "--disk: path=FILE is required");
+	cfg->nr_disks++;
+	return 0;
+}
+
 int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *err)
 {
 	uint64_t v;
@@ -162,6 +217,11 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 			break;
 		case 'v':
 			cfg->verbose = true;
+			break;
+		case OPT_DISK:
+			ret = cli_parse_disk(optarg, cfg, err);
+			if (ret)
+				return ret;
 			break;
 		case OPT_BOOT_TRACE:
 			cfg->boot_trace = true;

@@ -17,6 +17,9 @@ int cli_parse_memory(char *arg, struct vm_config *cfg, struct errmsg *err);
 int cli_parse_chardev(const char *flag, char *arg, struct chardev_config *out,
 		      struct errmsg *err);
 
+/* "path=FILE,readonly=on,..." for --disk (repeatable). */
+int cli_parse_disk(char *arg, struct vm_config *cfg, struct errmsg *err);
+
 extern const char cli_run_usage[];
 
 #endif

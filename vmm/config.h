@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "block/disk.h"
+
 enum chardev_mode { CHARDEV_STDIO, CHARDEV_FILE, CHARDEV_OFF };
 
 struct chardev_config {
@@ -15,6 +17,7 @@ struct chardev_config {
 
 #define VM_DEFAULT_MEM (512ULL << 20)
 #define VM_MIN_MEM (2ULL << 20)
+#define VM_MAX_DISKS 8
 
 struct vm_config {
 	const char *kernel;
@@ -24,6 +27,8 @@ struct vm_config {
 	uint64_t mem_size;
 	bool hugepages;
 	struct chardev_config serial;
+	struct disk_config disks[VM_MAX_DISKS];
+	unsigned nr_disks;
 	unsigned timeout_sec;   /* 0: no timeout */
 	bool verbose;
 	bool boot_trace;        /* milestones and POST codes to stderr */

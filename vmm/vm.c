@@ -21,6 +21,8 @@
 #include "devices/acpi_pm.h"
 #include "devices/platform.h"
 #include "firmware/firmware.h"
+#include "virtio/blk.h"
+#include "virtio/device.h"
 #include "vmm/vcpu.h"
 
 static const struct {
@@ -279,12 +281,39 @@ static int vm_setup_vcpus(struct vm *vm, struct errmsg *err)
 	return 0;
 }
 
+/* virtio-mmio devices, then the command line that announces them (for kernels with
+ * CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES; the DSDT announces them to the rest). */
+static int vm_setup_virtio(struct vm *vm, struct acpi_mmio_dev *acpi_devs, struct errmsg *err)
+{
+	const char *user = vm->cfg->cmdline ? vm->cfg->cmdline : "";
+	size_t len = strlen(user) + 1 + VM_MAX_VIRTIO * 48;
+	int ret;
+
+	for (unsigned i = 0; i < vm->cfg->nr_disks; i++) {
+		ret = virtio_blk_create(vm, &vm->cfg->disks[i], &vm->blks[vm->nr_blks], err);
+		if (ret)
+			return ret;
+		vm->nr_blks++;
+	}
+	vm->cmdline = malloc(len);
+	if (!vm->cmdline)
+		return errmsg_set(err, -ENOMEM, "out of memory");
+	snprintf(vm->cmdline, len, "%s", user);
+	for (unsigned i = 0; i < vm->nr_virtio; i++) {
+		const struct virtio_dev *d = vm->virtio[i];
+		size_t used = strlen(vm->cmdline);
+
+		snprintf(vm->cmdline + used, len - used, "%svirtio_mmio.device=4K@0x%llx:%u",
+			 used ? " " : "", (unsigned long long)d->base, d->irq);
+		acpi_devs[i] = (struct acpi_mmio_dev){ d->base, VIRTIO_MMIO_SIZE, d->irq };
+	}
+	return 0;
+}
+
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 {
-	struct x86_boot_args args = {
-		.kernel = cfg->kernel, .initrd = cfg->initrd,
-		.cmdline = cfg->cmdline ? cfg->cmdline : "",
-	};
+	struct x86_boot_args args = { .kernel = cfg->kernel, .initrd = cfg->initrd };
+	struct acpi_mmio_dev acpi_devs[VM_MAX_VIRTIO];
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
@@ -306,16 +335,19 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 	ret = ret ? ret : vm_create_platform(vm, err);
 	if (!ret)
 		vm_trace(vm, "memory and irqchip ready");
-	ret = ret ? ret : firmware_setup(&vm->mem, cfg, NULL, 0, &args.rsdp_addr, err);
-	ret = ret ? ret : x86_boot_load(&vm->mem, &args, &vm->boot, err);
-	if (!ret)
-		vm_trace(vm, "firmware tables and kernel loaded");
-	if (!ret && (ret = x86_write_boot_tables(&vm->mem, &vm->boot)))
-		errmsg_set(err, ret, "cannot write the boot page tables");
 	ret = ret ? ret : vm_setup_control_fds(vm, err);
 	ret = ret ? ret : serial_setup(vm, &vm->serial, &cfg->serial, err);
 	ret = ret ? ret : platform_devices_setup(vm, err);
 	ret = ret ? ret : acpi_pm_setup(vm, err);
+	ret = ret ? ret : vm_setup_virtio(vm, acpi_devs, err);
+	args.cmdline = vm->cmdline;
+	ret = ret ? ret : firmware_setup(&vm->mem, cfg, acpi_devs, vm->nr_virtio, &args.rsdp_addr,
+					 err);
+	ret = ret ? ret : x86_boot_load(&vm->mem, &args, &vm->boot, err);
+	if (!ret)
+		vm_trace(vm, "devices, firmware tables and kernel loaded");
+	if (!ret && (ret = x86_write_boot_tables(&vm->mem, &vm->boot)))
+		errmsg_set(err, ret, "cannot write the boot page tables");
 	if (!ret && (ret = vcpu_install_kick_handler()))
 		errmsg_set(err, ret, "sigaction: %s", strerror(-ret));
 	ret = ret ? ret : vm_setup_vcpus(vm, err);
@@ -373,6 +405,14 @@ void vm_destroy(struct vm *vm)
 	vm->nr_vcpus = 0;
 	free(vm->cpuid);
 	vm->cpuid = NULL;
+	for (unsigned i = 0; i < vm->nr_blks; i++)
+		virtio_blk_destroy(vm->blks[i]);
+	vm->nr_blks = 0;
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		virtio_mmio_destroy(vm->virtio[i]);
+	vm->nr_virtio = 0;
+	free(vm->cmdline);
+	vm->cmdline = NULL;
 	if (vm->serial.vm)
 		serial_teardown(&vm->serial);
 	close_fd(&vm->timer_ev.fd);

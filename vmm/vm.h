@@ -17,6 +17,9 @@
 
 struct vcpu;
 struct kvm_cpuid2;
+struct virtio_dev;
+
+#define VM_MAX_VIRTIO 16
 
 enum vm_stop_reason {
 	VM_RUNNING = 0,
@@ -45,6 +48,11 @@ struct vm {
 	struct x86_boot boot;
 	struct evloop loop;
 	struct serial_backend serial;
+	struct virtio_dev *virtio[VM_MAX_VIRTIO];
+	unsigned nr_virtio;
+	struct virtio_blk *blks[VM_MAX_DISKS];
+	unsigned nr_blks;
+	char *cmdline;                /* the user's, plus virtio_mmio.device= announcements */
 
 	/* Stopping: the first request wins; the I/O thread then kicks and joins the vCPUs. */
 	pthread_mutex_t stop_lock;

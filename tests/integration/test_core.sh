@@ -173,7 +173,7 @@ t_run "--help, --version, bad commands" t_help_and_version
 t_boot_trace() {
 	vm --kernel "$GUEST" --boot-trace
 	expect_rc 0 && expect_out "Hello from the minivmm test guest" || return 1
-	local want=("VM created" "memory and irqchip ready" "firmware tables and kernel loaded" "vCPUs ready"
+	local want=("VM created" "memory and irqchip ready" "devices, firmware tables and kernel loaded" "vCPUs ready"
 		"first KVM_RUN" "boot progress 0x01 (port 0x80)" "boot progress 0x03 (port 0x80)"
 		"stop requested" "vCPUs joined" "VM torn down")
 	local w prev=0 line ms

@@ -1,0 +1,108 @@
+#include "block/disk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DISK_ENGINE_DEPTH 256
+#define QCOW2_MAGIC "QFI\xfb"
+
+int disk_open(const struct disk_config *cfg, struct evloop *loop, struct disk **out,
+	      struct errmsg *err)
+{
+	int flags = (cfg->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | (cfg->direct ? O_DIRECT : 0);
+	struct disk *d = calloc(1, sizeof(*d));
+	struct stat st;
+	char magic[4];
+	int ret;
+
+	if (!d)
+		return errmsg_set(err, -ENOMEM, "--disk: out of memory");
+	d->fd = -1;
+	snprintf(d->path, sizeof(d->path), "%s", cfg->path);
+	d->readonly = cfg->readonly;
+	d->fd = open(cfg->path, flags);
+	if (d->fd < 0) {
+		ret = errmsg_set(err, -errno, "--disk path=%s: %s", cfg->path, strerror(errno));
+		goto fail;
+	}
+	if (fstat(d->fd, &st) < 0) {
+		ret = errmsg_set(err, -errno, "--disk path=%s: %s", cfg->path, strerror(errno));
+		goto fail;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(d->fd, BLKGETSIZE64, &d->size) < 0) {
+			ret = errmsg_set(err, -errno, "--disk path=%s: BLKGETSIZE64: %s", cfg->path,
+					 strerror(errno));
+			goto fail;
+		}
+	} else if (S_ISREG(st.st_mode)) {
+		d->size = (uint64_t)st.st_size;
+	} else {
+		ret = errmsg_set(err, -EINVAL, "--disk path=%s: not a regular file or block device",
+				 cfg->path);
+		goto fail;
+	}
+	/* Never guess a format from content the guest controls, but refuse to expose a qcow2
+	 * image as raw bytes: a guest could rewrite its header. */
+	if (pread(d->fd, magic, 4, 0) == 4 && !memcmp(magic, QCOW2_MAGIC, 4)) {
+		ret = errmsg_set(err, -ENOTSUP,
+				 "--disk path=%s: this is a qcow2 image; qcow2 is not supported yet",
+				 cfg->path);
+		goto fail;
+	}
+	d->size &= ~511ULL; /* whole sectors only */
+	d->fmt = &disk_format_raw;
+	ret = blk_engine_create(cfg->engine_set ? cfg->engine : BLK_ENGINE_IO_URING,
+				DISK_ENGINE_DEPTH, loop, &d->engine);
+	if (ret == -ENOSYS && !cfg->engine_set)
+		ret = blk_engine_create(BLK_ENGINE_SYNC, DISK_ENGINE_DEPTH, loop, &d->engine);
+	if (ret) {
+		errmsg_set(err, ret, "--disk path=%s: cannot start the %s engine: %s", cfg->path,
+			   cfg->engine == BLK_ENGINE_SYNC ? "sync" : "io_uring", strerror(-ret));
+		goto fail;
+	}
+	*out = d;
+	return 0;
+fail:
+	disk_close(d);
+	return ret;
+}
+
+void disk_close(struct disk *d)
+{
+	if (!d)
+		return;
+	blk_engine_destroy(d->engine);
+	if (d->fd >= 0)
+		close(d->fd);
+	free(d);
+}
+
+int disk_submit(struct disk *d, struct disk_req *r)
+{
+	uint64_t len = r->len;
+
+	if (r->op == BLK_OP_READ || r->op == BLK_OP_WRITE) {
+		len = 0;
+		for (int i = 0; i < r->iovcnt; i++)
+			len += r->iov[i].iov_len;
+		r->expect = len;
+	}
+	if (r->op != BLK_OP_FLUSH && (r->offset > d->size || len > d->size - r->offset))
+		return -ERANGE;
+	if (d->readonly && r->op != BLK_OP_READ && r->op != BLK_OP_FLUSH)
+		return -EROFS;
+	return d->fmt->submit(d, r);
+}
+
+void disk_kick(struct disk *d)
+{
+	blk_engine_kick(d->engine);
+}

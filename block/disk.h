@@ -1,0 +1,64 @@
+/* A virtual disk: an image format (raw now; qcow2 in block/qcow2*.c later) over an I/O engine.
+ * Requests are in virtual-disk bytes; the format maps them to image I/O. */
+#ifndef MINIVMM_BLOCK_DISK_H
+#define MINIVMM_BLOCK_DISK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "block/engine.h"
+#include "vmm/errmsg.h"
+#include "vmm/evloop.h"
+
+struct disk_config {
+	const char *path;
+	bool readonly;
+	bool direct;                     /* O_DIRECT */
+	enum blk_engine_kind engine;
+	bool engine_set;                 /* false: io_uring, falling back to sync */
+	const char *id;                  /* serial reported by GET_ID */
+	unsigned num_queues;
+};
+
+struct disk_req;
+typedef void (*disk_done_fn)(struct disk_req *r, int err);
+
+struct disk_req {
+	enum blk_op op;
+	uint64_t offset, len;            /* bytes; len is implied by iov for read/write */
+	const struct iovec *iov;
+	int iovcnt;
+	disk_done_fn done;               /* err: 0 or -errno */
+	void *opaque;
+	uint64_t expect;                 /* bytes a read/write must move */
+	struct blk_io io;                /* format-private */
+};
+
+struct disk;
+
+struct disk_format_ops {
+	const char *name;
+	/* Queues @r (bounds are already checked against the virtual size). */
+	int (*submit)(struct disk *d, struct disk_req *r);
+};
+
+struct disk {
+	const struct disk_format_ops *fmt;
+	struct blk_engine *engine;
+	int fd;
+	uint64_t size;                   /* virtual size in bytes */
+	bool readonly;
+	char path[256];
+};
+
+int disk_open(const struct disk_config *cfg, struct evloop *loop, struct disk **out,
+	      struct errmsg *err) __attribute__((warn_unused_result));
+void disk_close(struct disk *d);
+/* Bounds-checks and queues @r; completion through r->done. */
+int disk_submit(struct disk *d, struct disk_req *r);
+void disk_kick(struct disk *d);
+
+/* The raw format (block/raw.c). */
+extern const struct disk_format_ops disk_format_raw;
+
+#endif

@@ -1,0 +1,17 @@
+/* virtio-blk over a block/disk (raw now): VERSION_1, FLUSH, BLK_SIZE, SEG_MAX, SIZE_MAX, RO,
+ * DISCARD, WRITE_ZEROES, GET_ID, MQ, EVENT_IDX, INDIRECT_DESC. */
+#ifndef MINIVMM_VIRTIO_BLK_H
+#define MINIVMM_VIRTIO_BLK_H
+
+#include "block/disk.h"
+#include "vmm/errmsg.h"
+
+struct vm;
+struct virtio_blk;
+
+/* Opens the disk and creates the device in the next virtio-mmio slot. */
+int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, struct virtio_blk **out,
+		      struct errmsg *err) __attribute__((warn_unused_result));
+void virtio_blk_destroy(struct virtio_blk *b);
+
+#endif
