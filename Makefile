@@ -56,7 +56,7 @@ check: $(BUILD)/unit $(BUILD)/unit-asan
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 CK_FORK=no $(BUILD)/unit-asan
 
 # Boots the test guest through the real binary.
-test-integration integration: minivmm guest $(BUILD)/minivmm-asan
+test-integration integration: minivmm guest $(BUILD)/minivmm-asan $(BUILD)/blkpattern
 	tests/integration/run.sh
 
 test: check test-integration
@@ -89,3 +89,7 @@ fuzz: $(BUILD)/fuzz/fuzz_virtqueue
 $(BUILD)/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c virtio/queue.c vmm/memory.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^
+
+$(BUILD)/blkpattern: tests/tools/blkpattern.c tests/guest/pattern.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -I. -o $@ $<

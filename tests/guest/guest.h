@@ -32,6 +32,7 @@ size_t strlen(const char *s);
 int strncmp(const char *a, const char *b, size_t n);
 /* Decimal or 0x-hex; false on garbage. */
 bool parse_u64(const char *s, size_t len, uint64_t *out);
+const char *strstr_guest(const char *hay, const char *needle);
 
 /* console.c: COM1, polled */
 void con_init(void);

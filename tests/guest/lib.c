@@ -88,3 +88,13 @@ bool parse_u64(const char *s, size_t len, uint64_t *out)
 	*out = v;
 	return true;
 }
+
+const char *strstr_guest(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; *hay; hay++)
+		if (!strncmp(hay, needle, n))
+			return hay;
+	return NULL;
+}

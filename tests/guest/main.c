@@ -17,6 +17,11 @@ static const struct scenario scenarios[] = {
 	{ "smp", scn_smp },
 	{ "poweroff", scn_poweroff },
 	{ "acpi-reset", scn_acpi_reset },
+	{ "blk-rw", scn_blk_rw },
+	{ "blk-ro", scn_blk_ro },
+	{ "blk-bounds", scn_blk_bounds },
+	{ "blk-discard", scn_blk_discard },
+	{ "blk-hostile", scn_blk_hostile },
 };
 
 struct idt_gate {

@@ -19,4 +19,11 @@ int scn_smp(void);
 int scn_poweroff(void);
 int scn_acpi_reset(void);
 
+/* scn_blk.c, scn_hostile.c */
+int scn_blk_rw(void);
+int scn_blk_ro(void);
+int scn_blk_bounds(void);
+int scn_blk_discard(void);
+int scn_blk_hostile(void);
+
 #endif

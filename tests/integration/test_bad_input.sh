@@ -1,6 +1,6 @@
 # Bad input: each case must print one line naming the input and exit 1, never crash.
 
-bad_case() { # EXPECTED-SUBSTRING ARGS...
+bad_case() { # EXPECTED-SUBSTRING ARGS... (used by other test files too)
 	local want=$1
 	shift
 	vm "$@"

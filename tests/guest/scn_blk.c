@@ -1,0 +1,382 @@
+/* virtio-blk scenarios: data integrity with many requests in flight, read-only disks, bounds
+ * and request types, discard / write-zeroes, and one hostile scenario per attack class. */
+#include "guest.h"
+#include "pattern.h"
+#include "scenarios.h"
+#include "virtio.h"
+
+#define T_IN 0
+#define T_OUT 1
+#define T_FLUSH 4
+#define T_GET_ID 8
+#define T_DISCARD 11
+#define T_WRITE_ZEROES 13
+#define S_OK 0
+#define S_IOERR 1
+#define S_UNSUPP 2
+#define F_SIZE_MAX 1
+#define F_SEG_MAX 2
+#define F_RO 5
+#define F_BLK_SIZE 6
+#define F_FLUSH 9
+#define F_DISCARD 13
+#define F_WRITE_ZEROES 14
+#define SECTOR 512
+#define MAX_SECTORS 128
+#define SLOTS 16
+#define WAIT_SPINS 2000000UL
+
+struct blk_hdr {
+	uint32_t type, reserved;
+	uint64_t sector;
+};
+
+struct slot {
+	struct blk_hdr *hdr;
+	uint8_t *data;
+	volatile uint8_t *status;
+	uint64_t sector;
+	uint32_t sectors;
+	int head;            /* -1: free */
+	bool is_read;
+};
+
+struct blkdev {
+	struct gdev dev;
+	uint64_t capacity;   /* sectors */
+	uint64_t seed;
+	struct slot slots[SLOTS];
+};
+
+static const uint64_t blk_wanted = (1ULL << F_RO) | (1ULL << F_FLUSH) | (1ULL << F_BLK_SIZE) |
+				   (1ULL << F_SEG_MAX) | (1ULL << F_SIZE_MAX) |
+				   (1ULL << F_DISCARD) | (1ULL << F_WRITE_ZEROES) |
+				   (1ULL << VIRTIO_RING_F_EVENT_IDX) |
+				   (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+
+static bool blk_open(struct blkdev *b, unsigned nth, uint64_t wanted)
+{
+	memset(b, 0, sizeof(*b));
+	if (!virtio_find(VIRTIO_ID_BLOCK, nth, &b->dev)) {
+		printk("blk: no virtio-blk device #%u (virtio_mmio.device= on the command line?)\n", nth);
+		return false;
+	}
+	if (!virtio_negotiate(&b->dev, wanted) || !virtio_setup_queue(&b->dev, 0, 128))
+		return false;
+	b->capacity = (uint64_t)vmmio_read(&b->dev, 0x100) |
+		      (uint64_t)vmmio_read(&b->dev, 0x104) << 32;
+	for (unsigned i = 0; i < SLOTS; i++) {
+		b->slots[i].hdr = galloc(4096);
+		b->slots[i].status = (volatile uint8_t *)b->slots[i].hdr + 64;
+		b->slots[i].data = galloc(MAX_SECTORS * SECTOR);
+		b->slots[i].head = -1;
+	}
+	virtio_driver_ok(&b->dev);
+	return true;
+}
+
+static void fill_sectors(uint8_t *buf, uint64_t sector, uint32_t n, uint64_t seed)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t *q = (uint64_t *)(buf + (uint64_t)i * SECTOR), v = pattern_fill(sector + i, seed);
+		size_t cnt = 63;
+		uint64_t *p = q + 1;
+
+		q[0] = pattern_head(sector + i, seed);
+		__asm__ volatile("rep stosq" : "+D"(p), "+c"(cnt) : "a"(v) : "memory");
+	}
+}
+
+static bool check_sectors(const uint8_t *buf, uint64_t sector, uint32_t n, uint64_t seed)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const uint64_t *q = (const uint64_t *)(buf + (uint64_t)i * SECTOR);
+		const uint64_t *p = q + 1;
+		uint64_t v = pattern_fill(sector + i, seed);
+		size_t cnt = 63;
+		uint8_t ne;
+
+		if (q[0] != pattern_head(sector + i, seed)) {
+			printk("blk: sector %lu: head 0x%lx\n", sector + i, q[0]);
+			return false;
+		}
+		__asm__ volatile("repe scasq\n\tsetne %2" : "+D"(p), "+c"(cnt), "=q"(ne) : "a"(v) : "memory", "cc");
+		if (ne) {
+			printk("blk: sector %lu: body differs\n", sector + i);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Submits one request in slot @s: [header][data][status]. */
+static bool blk_submit(struct blkdev *b, struct slot *s, uint32_t type, uint64_t sector,
+		       void *data, uint32_t len, bool data_write, bool indirect)
+{
+	struct gbuf bufs[3];
+	unsigned n = 0;
+
+	s->hdr->type = type;
+	s->hdr->reserved = 0;
+	s->hdr->sector = sector;
+	*s->status = 0xff;
+	bufs[n++] = (struct gbuf){ s->hdr, sizeof(struct blk_hdr), false };
+	if (len)
+		bufs[n++] = (struct gbuf){ data, len, data_write };
+	bufs[n++] = (struct gbuf){ (const void *)s->status, 1, true };
+	s->head = gvq_add(&b->dev.vqs[0], bufs, n, indirect);
+	return s->head >= 0;
+}
+
+/* Waits for any completion; returns its slot. */
+static struct slot *blk_reap(struct blkdev *b, uint32_t *len)
+{
+	uint16_t head;
+
+	if (!gvq_wait(&b->dev.vqs[0], &head, len, WAIT_SPINS)) {
+		printk("blk: no completion (device status 0x%x)\n", vmmio_read(&b->dev, 0x70));
+		return NULL;
+	}
+	for (unsigned i = 0; i < SLOTS; i++)
+		if (b->slots[i].head == head) {
+			b->slots[i].head = -1;
+			return &b->slots[i];
+		}
+	printk("blk: completion for unknown head %u\n", head);
+	return NULL;
+}
+
+/* One synchronous request in slot 0; returns the status byte (or -1 on timeout). */
+static int blk_sync(struct blkdev *b, uint32_t type, uint64_t sector, void *data, uint32_t len,
+		    bool data_write)
+{
+	uint32_t got;
+
+	if (!blk_submit(b, &b->slots[0], type, sector, data, len, data_write, false))
+		return -1;
+	gvq_kick(&b->dev.vqs[0]);
+	return blk_reap(b, &got) ? *b->slots[0].status : -1;
+}
+
+static const uint32_t sizes[] = { 8, 1, 32, 3, 128, 16, 2, 64 };
+
+/* Writes (or reads and verifies) the pattern over the whole disk, SLOTS requests in flight,
+ * mixed sizes, every other request through an indirect table. */
+static bool blk_sweep(struct blkdev *b, bool write)
+{
+	uint64_t next = 0, done = 0;
+	unsigned k = 0, inflight = 0;
+
+	while (done < b->capacity) {
+		bool queued = false;
+
+		for (unsigned i = 0; i < SLOTS && next < b->capacity; i++) {
+			struct slot *s = &b->slots[i];
+			uint32_t n = sizes[k++ % 8];
+
+			if (s->head >= 0)
+				continue;
+			if (n > b->capacity - next)
+				n = (uint32_t)(b->capacity - next);
+			s->sector = next;
+			s->sectors = n;
+			s->is_read = !write;
+			if (write)
+				fill_sectors(s->data, next, n, b->seed);
+			if (!blk_submit(b, s, write ? T_OUT : T_IN, next, s->data, n * SECTOR, !write,
+					k & 1))
+				break;
+			next += n;
+			inflight++;
+			queued = true;
+		}
+		if (queued)
+			gvq_kick(&b->dev.vqs[0]);
+		while (inflight) {
+			uint32_t len;
+			struct slot *s = blk_reap(b, &len);
+
+			if (!s)
+				return false;
+			inflight--;
+			if (*s->status != S_OK) {
+				printk("blk: %s of sector %lu: status %u\n", write ? "write" : "read",
+				       s->sector, *s->status);
+				return false;
+			}
+			if (!write && (len != s->sectors * SECTOR + 1 ||
+				       !check_sectors(s->data, s->sector, s->sectors, b->seed)))
+				return false;
+			done += s->sectors;
+			if (next < b->capacity)
+				break; /* refill before waiting for more */
+		}
+	}
+	return true;
+}
+
+int scn_blk_rw(void)
+{
+	struct blkdev b;
+	uint64_t seed = 1;
+
+	cmdline_get_u64("seed", &seed);
+	if (!blk_open(&b, 0, blk_wanted))
+		return GUEST_EXIT_FAIL;
+	b.seed = seed;
+	printk("blk-rw: %lu sectors, features 0x%lx\n", b.capacity, b.dev.features);
+	if (virtio_has(&b.dev, F_RO)) {
+		printk("blk-rw: disk is read-only\n");
+		return GUEST_EXIT_FAIL;
+	}
+	if (!blk_sweep(&b, true))
+		return GUEST_EXIT_FAIL;
+	if (blk_sync(&b, T_FLUSH, 0, NULL, 0, false) != S_OK) {
+		printk("blk-rw: flush failed\n");
+		return GUEST_EXIT_FAIL;
+	}
+	if (!blk_sweep(&b, false))
+		return GUEST_EXIT_FAIL;
+	printk("blk-rw: wrote, flushed, read back and verified %lu sectors\n", b.capacity);
+	return 0;
+}
+
+int scn_blk_ro(void)
+{
+	struct blkdev b;
+	uint64_t seed = 1;
+
+	cmdline_get_u64("seed", &seed);
+	if (!blk_open(&b, 0, blk_wanted))
+		return GUEST_EXIT_FAIL;
+	b.seed = seed;
+	if (!virtio_has(&b.dev, F_RO)) {
+		printk("blk-ro: VIRTIO_BLK_F_RO not offered\n");
+		return GUEST_EXIT_FAIL;
+	}
+	if (!blk_sweep(&b, false))
+		return GUEST_EXIT_FAIL;
+	fill_sectors(b.slots[1].data, 0, 1, 99);
+	if (blk_sync(&b, T_OUT, 0, b.slots[1].data, SECTOR, false) != S_IOERR) {
+		printk("blk-ro: a write did not fail with IOERR\n");
+		return GUEST_EXIT_FAIL;
+	}
+	if (blk_sync(&b, T_IN, 0, b.slots[1].data, SECTOR, true) != S_OK ||
+	    !check_sectors(b.slots[1].data, 0, 1, seed)) {
+		printk("blk-ro: the refused write changed the disk\n");
+		return GUEST_EXIT_FAIL;
+	}
+	printk("blk-ro: %lu sectors verified, writes refused with IOERR\n", b.capacity);
+	return 0;
+}
+
+static bool expect_status(const char *what, int got, int want)
+{
+	if (got == want) {
+		printk("blk-bounds: %s: status %d as expected\n", what, got);
+		return true;
+	}
+	printk("blk-bounds: %s: status %d, expected %d\n", what, got, want);
+	return false;
+}
+
+int scn_blk_bounds(void)
+{
+	struct blkdev b;
+	uint8_t *buf;
+	bool ok = true;
+	uint32_t len;
+
+	if (!blk_open(&b, 0, blk_wanted))
+		return GUEST_EXIT_FAIL;
+	buf = b.slots[1].data;
+	ok &= expect_status("read at capacity", blk_sync(&b, T_IN, b.capacity, buf, SECTOR, true), S_IOERR);
+	ok &= expect_status("read across the end", blk_sync(&b, T_IN, b.capacity - 1, buf, 2 * SECTOR, true), S_IOERR);
+	ok &= expect_status("read at sector 2^63", blk_sync(&b, T_IN, 1ULL << 63, buf, SECTOR, true), S_IOERR);
+	ok &= expect_status("write across the end", blk_sync(&b, T_OUT, b.capacity - 1, buf, 2 * SECTOR, false), S_IOERR);
+	ok &= expect_status("read of 100 bytes", blk_sync(&b, T_IN, 0, buf, 100, true), S_IOERR);
+	ok &= expect_status("unknown type 99", blk_sync(&b, 99, 0, buf, SECTOR, true), S_UNSUPP);
+	ok &= expect_status("legacy SCSI type 2", blk_sync(&b, 2, 0, buf, SECTOR, true), S_UNSUPP);
+	fill_sectors(buf, b.capacity - 1, 1, 7);
+	ok &= expect_status("write of the last sector", blk_sync(&b, T_OUT, b.capacity - 1, buf, SECTOR, false), S_OK);
+	memset(buf, 0, SECTOR);
+	ok &= expect_status("read of the last sector", blk_sync(&b, T_IN, b.capacity - 1, buf, SECTOR, true), S_OK);
+	ok &= check_sectors(buf, b.capacity - 1, 1, 7);
+	ok &= expect_status("flush", blk_sync(&b, T_FLUSH, 0, NULL, 0, false), S_OK);
+	memset(buf, 0, 64);
+	if (!blk_submit(&b, &b.slots[0], T_GET_ID, 0, buf, 20, true, false))
+		return GUEST_EXIT_FAIL;
+	gvq_kick(&b.dev.vqs[0]);
+	if (!blk_reap(&b, &len))
+		return GUEST_EXIT_FAIL;
+	ok &= expect_status("get id", *b.slots[0].status, S_OK);
+	buf[20] = 0;
+	printk("blk-bounds: id '%s'\n", (const char *)buf);
+	return ok ? 0 : GUEST_EXIT_FAIL;
+}
+
+struct range_seg {
+	uint64_t sector;
+	uint32_t num, flags;
+};
+
+static int blk_range_req(struct blkdev *b, uint32_t type, uint64_t sector, uint32_t num,
+			 uint32_t flags)
+{
+	struct range_seg *seg = (struct range_seg *)b->slots[2].data;
+
+	seg->sector = sector;
+	seg->num = num;
+	seg->flags = flags;
+	return blk_sync(b, type, 0, seg, sizeof(*seg), false);
+}
+
+static bool all_zero(const uint8_t *p, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+int scn_blk_discard(void)
+{
+	struct blkdev b;
+	uint8_t *buf;
+
+	if (!blk_open(&b, 0, blk_wanted))
+		return GUEST_EXIT_FAIL;
+	if (!virtio_has(&b.dev, F_DISCARD) || !virtio_has(&b.dev, F_WRITE_ZEROES)) {
+		printk("blk-discard: DISCARD/WRITE_ZEROES not offered\n");
+		return GUEST_EXIT_FAIL;
+	}
+	buf = b.slots[1].data;
+	fill_sectors(buf, 0, 64, 3);
+	if (blk_sync(&b, T_OUT, 0, buf, 64 * SECTOR, false) != S_OK)
+		return GUEST_EXIT_FAIL;
+	if (blk_range_req(&b, T_DISCARD, 8, 8, 0) != S_OK ||
+	    blk_range_req(&b, T_WRITE_ZEROES, 24, 8, 0) != S_OK ||
+	    blk_range_req(&b, T_WRITE_ZEROES, 40, 8, 1 /* UNMAP */) != S_OK) {
+		printk("blk-discard: a range request failed\n");
+		return GUEST_EXIT_FAIL;
+	}
+	if (blk_range_req(&b, T_DISCARD, b.capacity - 4, 8, 0) != S_IOERR ||
+	    blk_range_req(&b, T_DISCARD, 0, 8, 1) != S_UNSUPP) {
+		printk("blk-discard: out-of-range or UNMAP discard not refused\n");
+		return GUEST_EXIT_FAIL;
+	}
+	memset(buf, 0xaa, 64 * SECTOR);
+	if (blk_sync(&b, T_IN, 0, buf, 64 * SECTOR, true) != S_OK)
+		return GUEST_EXIT_FAIL;
+	for (uint64_t s = 0; s < 64; s += 8) {
+		bool zeroed = s == 8 || s == 24 || s == 40;
+		const uint8_t *p = buf + s * SECTOR;
+
+		if (zeroed ? !all_zero(p, 8 * SECTOR) : !check_sectors(p, s, 8, 3)) {
+			printk("blk-discard: sectors %lu-%lu wrong\n", s, s + 7);
+			return GUEST_EXIT_FAIL;
+		}
+	}
+	printk("blk-discard: discard and write-zeroes read back as zeroes, the rest intact\n");
+	return 0;
+}
