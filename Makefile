@@ -25,7 +25,7 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
-.PHONY: all deps test check check-asan integration test-integration clean bench guest fuzz
+.PHONY: all deps test check check-asan integration test-integration test-oracle clean bench guest fuzz
 all: minivmm guest
 
 minivmm: $(call obj,rel,$(VMM_LIB_SRCS) $(VMM_MAIN_SRCS))
@@ -59,7 +59,12 @@ check: $(BUILD)/unit $(BUILD)/unit-asan
 test-integration integration: minivmm guest $(BUILD)/minivmm-asan $(BUILD)/blkpattern
 	tests/integration/run.sh
 
-test: check test-integration
+# The same guest under QEMU microvm with QEMU's devices: checks our guest drivers against an
+# independent implementation.
+test-oracle: guest $(BUILD)/blkpattern
+	tests/oracle/run.sh
+
+test: check test-integration test-oracle
 
 bench: minivmm guest
 	bench/startup.sh

@@ -7,7 +7,6 @@
 #define UART_DLL 0
 #define UART_IER 1
 #define UART_DLM 1
-#define UART_FCR 2
 #define UART_LCR 3
 #define UART_MCR 4
 #define UART_LSR 5
@@ -21,7 +20,8 @@ void con_init(void)
 	outb(COM1 + UART_DLL, 1);      /* 115200 baud */
 	outb(COM1 + UART_DLM, 0);
 	outb(COM1 + UART_LCR, 0x03);   /* 8n1 */
-	outb(COM1 + UART_FCR, 0x05);   /* FIFO on, clear TX only: keep input that arrived early */
+	/* FCR untouched: changing its FIFO-enable bit clears the receive FIFO on some UARTs
+	 * (QEMU's, per the datasheet), losing input that arrived before this point. */
 	outb(COM1 + UART_MCR, 0x03);   /* DTR, RTS */
 }
 

@@ -13,6 +13,7 @@ static const struct scenario scenarios[] = {
 	{ "idle", scn_idle },
 	{ "reboot", scn_reboot },
 	{ "triple-fault", scn_triple_fault },
+	{ "cmdline", scn_cmdline },
 	{ "acpi", scn_acpi },
 	{ "smp", scn_smp },
 	{ "poweroff", scn_poweroff },

@@ -12,6 +12,7 @@ int scn_initrd(void);
 int scn_idle(void);
 int scn_reboot(void);
 int scn_triple_fault(void);
+int scn_cmdline(void);
 
 /* scn_platform.c */
 int scn_acpi(void);

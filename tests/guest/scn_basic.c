@@ -212,3 +212,10 @@ int scn_triple_fault(void)
 	__asm__ volatile("lidt %0\n\tud2" : : "m"(empty));
 	return GUEST_EXIT_FAIL;
 }
+
+/* Prints the command line as the guest received it (what the loader appended shows here). */
+int scn_cmdline(void)
+{
+	printk("cmdline: %s\n", bootinfo.cmdline);
+	return 0;
+}

