@@ -9,7 +9,7 @@ BUILD := build
 
 # Everything but main.c: unit tests link the same objects.
 VMM_LIB_SRCS := \
-	vmm/errmsg.c vmm/parse.c vmm/bus.c vmm/memory.c vmm/evloop.c vmm/term.c vmm/serial.c \
+	vmm/errmsg.c vmm/parse.c vmm/bus.c vmm/memory.c vmm/evloop.c vmm/term.c vmm/serial.c vmm/stdin_input.c \
 	vmm/vcpu.c vmm/vm.c vmm/cli.c \
 	arch/x86/e820.c arch/x86/bzimage.c arch/x86/pvh.c arch/x86/boot.c arch/x86/cpuid.c \
 	arch/x86/regs.c \

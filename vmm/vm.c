@@ -321,7 +321,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->stop_ev.fd = vm->signal_ev.fd = vm->timer_ev.fd = -1;
 	vm->loop.epfd = -1;
-	vm->serial.in_ev.fd = vm->serial.ready_ev.fd = vm->serial.out_fd = -1;
+	vm->serial.out_fd = -1;
+	stdin_input_init(&vm->input);
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	atomic_init(&vm->stop_reason, VM_RUNNING);
 	bus_init(&vm->pio_bus, "pio");
@@ -367,7 +368,8 @@ int vm_run(struct vm *vm)
 	if (ret)
 		vm_request_stop(vm, VM_STOP_ERROR, 1, "cannot start vCPU threads: %s",
 				strerror(-ret));
-	if (!ret && (ret = serial_start_input(&vm->serial)))
+	if (!ret && vm->cfg->serial.mode == CHARDEV_STDIO &&
+	    (ret = stdin_input_start(&vm->input, vm, serial_push_input, &vm->serial)))
 		vm_request_stop(vm, VM_STOP_ERROR, 1, "serial input: %s", strerror(-ret));
 	ret = evloop_run(&vm->loop);
 	if (ret)
@@ -378,7 +380,7 @@ int vm_run(struct vm *vm)
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
 	vm_trace(vm, "vCPUs joined");
-	term_restore(&vm->serial.term);
+	stdin_input_stop(&vm->input);
 	if (atomic_load(&vm->stop_reason) == VM_STOP_REBOOT && vm->cfg->reboot_fails) {
 		vm->exit_status = 1;
 		errmsg_prefix(&vm->stop_msg, 1, "--on-reboot fail");
@@ -413,6 +415,7 @@ void vm_destroy(struct vm *vm)
 	vm->nr_virtio = 0;
 	free(vm->cmdline);
 	vm->cmdline = NULL;
+	stdin_input_stop(&vm->input);
 	if (vm->serial.vm)
 		serial_teardown(&vm->serial);
 	close_fd(&vm->timer_ev.fd);

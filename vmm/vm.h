@@ -14,6 +14,7 @@
 #include "vmm/evloop.h"
 #include "vmm/memory.h"
 #include "vmm/serial.h"
+#include "vmm/stdin_input.h"
 
 struct vcpu;
 struct kvm_cpuid2;
@@ -48,6 +49,7 @@ struct vm {
 	struct x86_boot boot;
 	struct evloop loop;
 	struct serial_backend serial;
+	struct stdin_input input;     /* stdin → COM1 or virtio-console */
 	struct virtio_dev *virtio[VM_MAX_VIRTIO];
 	unsigned nr_virtio;
 	struct virtio_blk *blks[VM_MAX_DISKS];
