@@ -15,7 +15,7 @@ VMM_LIB_SRCS := \
 	arch/x86/regs.c \
 	devices/uart.c devices/platform.c devices/acpi_pm.c \
 	firmware/aml.c firmware/acpi.c firmware/mptable.c firmware/firmware.c \
-	virtio/queue.c virtio/mmio.c virtio/blk.c block/engine.c block/disk.c block/raw.c
+	virtio/queue.c virtio/mmio.c virtio/blk.c virtio/console.c block/engine.c block/disk.c block/raw.c
 VMM_MAIN_SRCS := vmm/main.c
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/unit_main.c

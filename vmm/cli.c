@@ -23,6 +23,8 @@ const char cli_run_usage[] =
 	"  --memory SIZE          guest RAM, K/M/G suffixes (default 512M);\n"
 	"                         also size=SIZE[,hugepages=on]\n"
 	"  --serial MODE          COM1: stdio (default), off, or file=PATH\n"
+	"  --console MODE         virtio-console: off (default), stdio (or virtio), file=PATH;\n"
+	"                         on stdio it takes stdin from COM1\n"
 	"  --disk path=FILE[,readonly=on][,id=NAME][,engine=io_uring|sync][,direct=on]\n"
 	"         [,num_queues=N] a virtio-blk disk on a raw image (repeatable)\n"
 	"  --timeout SECONDS      stop the guest after this long, exit status 124\n"
@@ -39,7 +41,7 @@ const char cli_run_usage[] =
 
 enum {
 	OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-	OPT_TIMEOUT, OPT_DISK, OPT_BOOT_TRACE, OPT_ACPI, OPT_DUMP_ACPI, OPT_ON_REBOOT,
+	OPT_TIMEOUT, OPT_DISK, OPT_CONSOLE, OPT_BOOT_TRACE, OPT_ACPI, OPT_DUMP_ACPI, OPT_ON_REBOOT,
 };
 
 static const struct option cli_run_options[] = {
@@ -51,6 +53,7 @@ static const struct option cli_run_options[] = {
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "boot-trace", no_argument, NULL, OPT_BOOT_TRACE },
 	{ "acpi", required_argument, NULL, OPT_ACPI },
 	{ "dump-acpi", required_argument, NULL, OPT_DUMP_ACPI },
@@ -96,7 +99,7 @@ int cli_parse_memory(char *arg, struct vm_config *cfg, struct errmsg *err)
 	return 0;
 }
 
-int cli_parse_chardev(const char *flag, char *arg, struct chardev_config *out,
+int cli_parse_chardev(const char *flag, const char *arg, struct chardev_config *out,
 		      struct errmsg *err)
 {
 	if (!strcmp(arg, "stdio")) {
@@ -177,6 +180,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 	cfg->mem_size = VM_DEFAULT_MEM;
 	cfg->serial.mode = CHARDEV_STDIO;
 	cfg->acpi = true;
+	cfg->console.mode = CHARDEV_OFF;
 	opterr = 0;
 	optind = 0; /* glibc: 0 also resets getopt's internal state */
 	while ((opt = getopt_long(argc, argv, ":vhV", cli_run_options, NULL)) != -1) {
@@ -217,6 +221,12 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 			break;
 		case 'v':
 			cfg->verbose = true;
+			break;
+		case OPT_CONSOLE:
+			ret = cli_parse_chardev("--console", !strcmp(optarg, "virtio") ? "stdio" : optarg,
+						&cfg->console, err);
+			if (ret)
+				return ret;
 			break;
 		case OPT_DISK:
 			ret = cli_parse_disk(optarg, cfg, err);

@@ -14,7 +14,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 /* Pieces reused by later flags: "--memory 1G" or "size=1G,hugepages=on". */
 int cli_parse_memory(char *arg, struct vm_config *cfg, struct errmsg *err);
 /* "stdio", "off", "file=PATH" for --serial (and later --console). */
-int cli_parse_chardev(const char *flag, char *arg, struct chardev_config *out,
+int cli_parse_chardev(const char *flag, const char *arg, struct chardev_config *out,
 		      struct errmsg *err);
 
 /* "path=FILE,readonly=on,..." for --disk (repeatable). */

@@ -27,6 +27,7 @@ struct vm_config {
 	uint64_t mem_size;
 	bool hugepages;
 	struct chardev_config serial;
+	struct chardev_config console;  /* virtio-console; off by default */
 	struct disk_config disks[VM_MAX_DISKS];
 	unsigned nr_disks;
 	unsigned timeout_sec;   /* 0: no timeout */

@@ -22,6 +22,7 @@
 #include "devices/platform.h"
 #include "firmware/firmware.h"
 #include "virtio/blk.h"
+#include "virtio/console.h"
 #include "virtio/device.h"
 #include "vmm/vcpu.h"
 
@@ -295,6 +296,9 @@ static int vm_setup_virtio(struct vm *vm, struct acpi_mmio_dev *acpi_devs, struc
 			return ret;
 		vm->nr_blks++;
 	}
+	if (vm->cfg->console.mode != CHARDEV_OFF &&
+	    (ret = virtio_console_create(vm, &vm->cfg->console, &vm->console, err)))
+		return ret;
 	vm->cmdline = malloc(len);
 	if (!vm->cmdline)
 		return errmsg_set(err, -ENOMEM, "out of memory");
@@ -368,9 +372,13 @@ int vm_run(struct vm *vm)
 	if (ret)
 		vm_request_stop(vm, VM_STOP_ERROR, 1, "cannot start vCPU threads: %s",
 				strerror(-ret));
-	if (!ret && vm->cfg->serial.mode == CHARDEV_STDIO &&
-	    (ret = stdin_input_start(&vm->input, vm, serial_push_input, &vm->serial)))
-		vm_request_stop(vm, VM_STOP_ERROR, 1, "serial input: %s", strerror(-ret));
+	/* stdin belongs to the virtio console when it is on stdio, else to COM1. */
+	if (!ret && vm->cfg->console.mode == CHARDEV_STDIO)
+		ret = stdin_input_start(&vm->input, vm, virtio_console_push_input, vm->console);
+	else if (!ret && vm->cfg->serial.mode == CHARDEV_STDIO)
+		ret = stdin_input_start(&vm->input, vm, serial_push_input, &vm->serial);
+	if (ret)
+		vm_request_stop(vm, VM_STOP_ERROR, 1, "console input: %s", strerror(-ret));
 	ret = evloop_run(&vm->loop);
 	if (ret)
 		vm_request_stop(vm, VM_STOP_ERROR, 1, "event loop: %s", strerror(-ret));
@@ -410,6 +418,8 @@ void vm_destroy(struct vm *vm)
 	for (unsigned i = 0; i < vm->nr_blks; i++)
 		virtio_blk_destroy(vm->blks[i]);
 	vm->nr_blks = 0;
+	virtio_console_destroy(vm->console);
+	vm->console = NULL;
 	for (unsigned i = 0; i < vm->nr_virtio; i++)
 		virtio_mmio_destroy(vm->virtio[i]);
 	vm->nr_virtio = 0;

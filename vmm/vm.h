@@ -53,6 +53,7 @@ struct vm {
 	struct virtio_dev *virtio[VM_MAX_VIRTIO];
 	unsigned nr_virtio;
 	struct virtio_blk *blks[VM_MAX_DISKS];
+	struct virtio_console *console;
 	unsigned nr_blks;
 	char *cmdline;                /* the user's, plus virtio_mmio.device= announcements */
 

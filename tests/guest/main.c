@@ -23,6 +23,7 @@ static const struct scenario scenarios[] = {
 	{ "blk-bounds", scn_blk_bounds },
 	{ "blk-discard", scn_blk_discard },
 	{ "blk-hostile", scn_blk_hostile },
+	{ "console", scn_console },
 };
 
 struct idt_gate {

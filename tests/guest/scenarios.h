@@ -27,4 +27,7 @@ int scn_blk_bounds(void);
 int scn_blk_discard(void);
 int scn_blk_hostile(void);
 
+/* scn_console.c */
+int scn_console(void);
+
 #endif

@@ -77,6 +77,18 @@ o_blk_discard() {
 	expect_rc 0 && expect_out "read back as zeroes"
 }
 
+o_console() {
+	printf 'alpha\nbeta\n.\n' >"$TMP/cin"
+	timeout -s KILL 60 "$QEMU" -accel kvm -M microvm,acpi=off -global virtio-mmio.force-legacy=false \
+		-m 512M -nodefaults -no-user-config -display none -serial none \
+		-device isa-debug-exit,iobase=0xf4,iosize=4 -kernel "$GUEST_ELF" \
+		-chardev stdio,id=c0 -device virtio-serial-device -device virtconsole,chardev=c0 \
+		-append "scenario=console" >"$TMP/out" 2>"$TMP/err" <"$TMP/cin"
+	RC=$((($? - 1) / 2))
+	OUT=$(cat "$TMP/out")
+	expect_rc 0 && expect_out "virtio-console: hello" && expect_out "virtio-console: beta"
+}
+
 echo "== oracle: QEMU $("$QEMU" --version | head -1 | awk '{print $4}') -M microvm"
 t_run "oracle: hello" o_hello
 t_run "oracle: exit code" o_exit
@@ -90,4 +102,5 @@ t_run "oracle: blk-rw" o_blk_rw
 t_run "oracle: blk-ro" o_blk_ro
 t_run "oracle: blk-bounds" o_blk_bounds
 t_run "oracle: blk-discard" o_blk_discard
+t_run "oracle: console (virtio-serial port 0)" o_console
 t_summary
