@@ -98,3 +98,6 @@ $(BUILD)/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c virtio/queue.c vmm/mem
 $(BUILD)/blkpattern: tests/tools/blkpattern.c tests/guest/pattern.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -I. -o $@ $<
+
+$(BUILD)/blk_bench: bench/blk_bench.c $(call obj,rel,$(VMM_LIB_SRCS))
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)

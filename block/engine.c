@@ -20,7 +20,15 @@ struct blk_engine {
 	unsigned inflight, depth;
 	struct blk_io *backlog, **backlog_tail;  /* io_uring: waiting for a free SQE */
 	struct blk_io *done, **done_tail;        /* sync: finished, waiting to be reported */
+	void (*batch_done)(void *opaque);
+	void *batch_opaque;
 };
+
+void blk_engine_set_batch_done(struct blk_engine *e, void (*fn)(void *opaque), void *opaque)
+{
+	e->batch_done = fn;
+	e->batch_opaque = opaque;
+}
 
 static int fallocate_mode(enum blk_op op)
 {
@@ -98,11 +106,21 @@ static bool uring_prep(struct blk_engine *e, struct blk_io *io)
 	if (!sqe)
 		return false;
 	switch (io->op) {
+	/* One buffer (the common case for large I/O): the plain ops, which take the kernel's
+	 * faster non-vectored path. */
 	case BLK_OP_READ:
-		io_uring_prep_readv(sqe, io->fd, io->iov, (unsigned)io->iovcnt, io->offset);
+		if (io->iovcnt == 1)
+			io_uring_prep_read(sqe, io->fd, io->iov[0].iov_base,
+					   (unsigned)io->iov[0].iov_len, io->offset);
+		else
+			io_uring_prep_readv(sqe, io->fd, io->iov, (unsigned)io->iovcnt, io->offset);
 		break;
 	case BLK_OP_WRITE:
-		io_uring_prep_writev(sqe, io->fd, io->iov, (unsigned)io->iovcnt, io->offset);
+		if (io->iovcnt == 1)
+			io_uring_prep_write(sqe, io->fd, io->iov[0].iov_base,
+					    (unsigned)io->iov[0].iov_len, io->offset);
+		else
+			io_uring_prep_writev(sqe, io->fd, io->iov, (unsigned)io->iovcnt, io->offset);
 		break;
 	case BLK_OP_FLUSH:
 		io_uring_prep_fsync(sqe, io->fd, IORING_FSYNC_DATASYNC);
@@ -157,16 +175,18 @@ void blk_engine_poll(struct blk_engine *e)
 {
 	if (e->kind == BLK_ENGINE_IO_URING) {
 		uring_reap(e);
-		return;
-	}
-	while (e->done) {
-		struct blk_io *io = e->done;
+	} else {
+		while (e->done) {
+			struct blk_io *io = e->done;
 
-		e->done = io->next_done;
-		if (!e->done)
-			e->done_tail = &e->done;
-		io->done(io, io->result);
+			e->done = io->next_done;
+			if (!e->done)
+				e->done_tail = &e->done;
+			io->done(io, io->result);
+		}
 	}
+	if (e->batch_done)
+		e->batch_done(e->batch_opaque);
 }
 
 int blk_engine_create(enum blk_engine_kind kind, unsigned depth, struct evloop *loop,

@@ -44,6 +44,10 @@ void blk_engine_kick(struct blk_engine *e);
 /* Runs pending completions now (tests and benchmarks without an event loop). */
 void blk_engine_poll(struct blk_engine *e);
 
+/* Called after each batch of completions, so the owner can notify once per batch (one guest
+ * interrupt for many requests) instead of once per request. */
+void blk_engine_set_batch_done(struct blk_engine *e, void (*fn)(void *opaque), void *opaque);
+
 const char *blk_engine_name(const struct blk_engine *e);
 
 #endif

@@ -37,6 +37,7 @@ struct virtio_blk {
 	unsigned nr_queues;
 	unsigned inflight;
 	bool draining;                         /* reset with requests in flight */
+	uint32_t completed_mask;               /* queues with completions not yet signalled */
 	struct blk_req *reqs;                  /* [queue][head] */
 	struct vq_chain chain;                 /* scratch for vq_pop */
 };
@@ -71,13 +72,27 @@ static uint8_t *last_writable_byte(const struct vq_chain *c)
 	return (uint8_t *)v->iov_base + v->iov_len - 1;
 }
 
+/* Returns a request to the driver; the interrupt is sent once per completion batch. */
 static void blk_finish(struct blk_req *r, uint8_t status)
 {
 	struct virtio_dev *d = r->blk->vdev;
 
 	*r->status = status;
 	vq_push(&d->vqs[r->q], r->head, r->written + 1);
-	virtio_dev_used(d, r->q);
+	r->blk->completed_mask |= 1U << r->q;
+}
+
+static void blk_batch_done(void *opaque)
+{
+	struct virtio_blk *b = opaque;
+	struct virtio_dev *d = b->vdev;
+
+	pthread_mutex_lock(&d->lock);
+	for (unsigned q = 0; q < b->nr_queues; q++)
+		if (b->completed_mask & (1U << q))
+			virtio_dev_used(d, q);
+	b->completed_mask = 0;
+	pthread_mutex_unlock(&d->lock);
 }
 
 static void blk_done(struct disk_req *dr, int err)
@@ -303,6 +318,7 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, struct virti
 	}
 	if (b->nr_queues > 1)
 		features |= 1ULL << VIRTIO_BLK_F_MQ;
+	blk_engine_set_batch_done(b->disk->engine, blk_batch_done, b);
 	ret = virtio_mmio_create(vm, &blk_ops, b, b->nr_queues, features, sizeof(b->config),
 				 &b->vdev);
 	if (ret) {

@@ -42,23 +42,28 @@ int evloop_del(struct evloop *loop, struct ev_handler *h)
 	return evloop_ctl(loop, EPOLL_CTL_DEL, h, 0);
 }
 
-int evloop_run(struct evloop *loop)
+int evloop_run_once(struct evloop *loop, int timeout_ms)
 {
 	struct epoll_event evs[EVLOOP_BATCH];
+	int n = epoll_wait(loop->epfd, evs, EVLOOP_BATCH, timeout_ms);
 
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n && !loop->stop; i++) {
+		struct ev_handler *h = evs[i].data.ptr;
+
+		h->fn(h, evs[i].events);
+	}
+	return n;
+}
+
+int evloop_run(struct evloop *loop)
+{
 	while (!loop->stop) {
-		int n = epoll_wait(loop->epfd, evs, EVLOOP_BATCH, -1);
+		int n = evloop_run_once(loop, -1);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		for (int i = 0; i < n && !loop->stop; i++) {
-			struct ev_handler *h = evs[i].data.ptr;
-
-			h->fn(h, evs[i].events);
-		}
+		if (n < 0)
+			return n;
 	}
 	return 0;
 }

@@ -31,4 +31,8 @@ int evloop_del(struct evloop *loop, struct ev_handler *h);
 /* Dispatches events until a handler sets loop->stop. Returns 0 or -errno. */
 int evloop_run(struct evloop *loop);
 
+/* Waits up to @timeout_ms (-1: forever) and dispatches what is ready once. Returns the number of
+ * events handled or -errno (benchmarks and tests that drive devices without vCPUs). */
+int evloop_run_once(struct evloop *loop, int timeout_ms);
+
 #endif
