@@ -17,5 +17,6 @@ Suite *suite_cpuid(void);
 Suite *suite_term(void);
 Suite *suite_firmware(void);
 Suite *suite_virtqueue(void);
+Suite *suite_virtio_mmio(void);
 
 #endif
