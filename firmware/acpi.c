@@ -78,6 +78,18 @@ static void acpi_finish(uint8_t *t, uint32_t len)
 }
 
 /* Generic Address Structure for a byte-wide I/O port. */
+/* MADT Interrupt Source Override: ISA @irq arrives on @gsi with MPS INTI @flags. */
+static uint8_t *madt_override(uint8_t *e, uint8_t irq, uint32_t gsi, uint16_t flags)
+{
+	e[0] = MADT_INT_SRC_OVERRIDE;
+	e[1] = 10;
+	e[2] = 0; /* bus: ISA */
+	e[3] = irq;
+	put32(e + 4, gsi);
+	put16(e + 8, flags);
+	return e + 10;
+}
+
 static void gas_io(uint8_t *g, uint16_t port)
 {
 	g[0] = GAS_SYSTEM_IO;
@@ -243,20 +255,8 @@ int acpi_build(const struct acpi_config *cfg, uint64_t base, struct acpi_tables 
 		put32(e + 8, 0); /* GSI base */
 		e += 12;
 		/* ISA IRQ 0 (PIT) arrives on pin 2; IRQ 9 (SCI on real boards) is level/high. */
-		e[0] = MADT_INT_SRC_OVERRIDE;
-		e[1] = 10;
-		e[2] = 0;
-		e[3] = 0;
-		put32(e + 4, 2);
-		put16(e + 8, 0);
-		e += 10;
-		e[0] = MADT_INT_SRC_OVERRIDE;
-		e[1] = 10;
-		e[2] = 0;
-		e[3] = 9;
-		put32(e + 4, 9);
-		put16(e + 8, MPS_INTI_POLARITY_HIGH | MPS_INTI_TRIGGER_LEVEL);
-		e += 10;
+		e = madt_override(e, 0, 2, 0);
+		e = madt_override(e, 9, 9, MPS_INTI_POLARITY_HIGH | MPS_INTI_TRIGGER_LEVEL);
 		/* LINT1 of every processor is NMI. */
 		e[0] = MADT_LOCAL_APIC_NMI;
 		e[1] = 6;

@@ -278,12 +278,15 @@ bool vq_set_notify(struct virtqueue *vq, bool enable)
 	return ld16(avail_idx(vq)) != vq->last_avail_idx;
 }
 
-size_t vq_chain_read(const struct vq_chain *c, size_t offset, void *dst, size_t len)
+/* Copies between @buf and the chain's iovecs [first, first + count), starting @offset bytes in. */
+static size_t chain_copy(const struct vq_chain *c, unsigned first, unsigned count, size_t offset,
+			 void *buf, size_t len, bool to_chain)
 {
 	size_t done = 0;
 
-	for (unsigned i = 0; i < c->nr_readable && done < len; i++) {
+	for (unsigned i = first; i < first + count && done < len; i++) {
 		size_t l = c->iov[i].iov_len;
+		uint8_t *p = (uint8_t *)c->iov[i].iov_base;
 
 		if (offset >= l) {
 			offset -= l;
@@ -292,31 +295,22 @@ size_t vq_chain_read(const struct vq_chain *c, size_t offset, void *dst, size_t 
 		l -= offset;
 		if (l > len - done)
 			l = len - done;
-		memcpy((uint8_t *)dst + done, (uint8_t *)c->iov[i].iov_base + offset, l);
+		if (to_chain)
+			memcpy(p + offset, (const uint8_t *)buf + done, l);
+		else
+			memcpy((uint8_t *)buf + done, p + offset, l);
 		done += l;
 		offset = 0;
 	}
 	return done;
 }
 
+size_t vq_chain_read(const struct vq_chain *c, size_t offset, void *dst, size_t len)
+{
+	return chain_copy(c, 0, c->nr_readable, offset, dst, len, false);
+}
+
 size_t vq_chain_write(const struct vq_chain *c, size_t offset, const void *src, size_t len)
 {
-	size_t done = 0;
-
-	for (unsigned i = c->nr_readable; i < (unsigned)c->nr_readable + c->nr_writable && done < len;
-	     i++) {
-		size_t l = c->iov[i].iov_len;
-
-		if (offset >= l) {
-			offset -= l;
-			continue;
-		}
-		l -= offset;
-		if (l > len - done)
-			l = len - done;
-		memcpy((uint8_t *)c->iov[i].iov_base + offset, (const uint8_t *)src + done, l);
-		done += l;
-		offset = 0;
-	}
-	return done;
+	return chain_copy(c, c->nr_readable, c->nr_writable, offset, (void *)src, len, true);
 }

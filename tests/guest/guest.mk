@@ -19,11 +19,11 @@ $(BUILD)/guest/%.o: $(GUEST_DIR)/%.c $(wildcard $(GUEST_DIR)/*.h)
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
 
-$(BUILD)/guest/head.o: $(GUEST_DIR)/head.S
+$(BUILD)/guest/head.o: $(GUEST_DIR)/head.S $(GUEST_DIR)/longmode.h $(GUEST_DIR)/bootkind.h
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
 
-$(BUILD)/guest/trampoline.o: $(GUEST_DIR)/trampoline.S
+$(BUILD)/guest/trampoline.o: $(GUEST_DIR)/trampoline.S $(GUEST_DIR)/longmode.h
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
 

@@ -5,11 +5,7 @@
  * All three switch to our own GDT, identity page tables (static, 4 GiB in 2 MiB pages),
  * stack, and call guest_main(kind, info). */
 #include "bootkind.h"
-
-#define MSR_EFER 0xc0000080
-#define EFER_LME 0x100
-#define CR4_PAE 0x20
-#define CR0_PG_PE 0x80000001
+#include "longmode.h"
 
 	.section .head, "ax"
 	.code32
@@ -47,18 +43,7 @@ common32:
 	mov	%eax, %ds
 	mov	%eax, %es
 	mov	%eax, %ss
-	mov	$pml4, %eax
-	mov	%eax, %cr3
-	mov	%cr4, %eax
-	or	$CR4_PAE, %eax
-	mov	%eax, %cr4
-	mov	$MSR_EFER, %ecx
-	rdmsr
-	or	$EFER_LME, %eax
-	wrmsr
-	mov	%cr0, %eax
-	or	$CR0_PG_PE, %eax
-	mov	%eax, %cr0
+	enable_long_mode
 	ljmp	$0x10, $start64
 
 	.code64

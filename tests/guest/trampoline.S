@@ -1,8 +1,9 @@
 /* Application processor start-up, as firmware and kernels do it: a SIPI starts the AP in real
  * mode at vector << 12; this code (copied to AP_TRAMPOLINE by the BSP) goes to protected mode,
  * then long mode with the guest's page tables, and calls ap_main() on its own stack. */
+#include "longmode.h"
+
 #define AP_TRAMPOLINE 0x8000
-#define MSR_EFER 0xc0000080
 #define REL(x) ((x) - ap_trampoline_start + AP_TRAMPOLINE)
 
 	.section .rodata
@@ -25,18 +26,7 @@ ap_pm32:
 	mov	%eax, %ds
 	mov	%eax, %es
 	mov	%eax, %ss
-	mov	$pml4, %eax
-	mov	%eax, %cr3
-	mov	%cr4, %eax
-	or	$0x20, %eax		/* PAE */
-	mov	%eax, %cr4
-	mov	$MSR_EFER, %ecx
-	rdmsr
-	or	$0x100, %eax		/* LME */
-	wrmsr
-	mov	%cr0, %eax
-	or	$0x80000001, %eax
-	mov	%eax, %cr0
+	enable_long_mode
 	ljmp	$0x10, $ap_long_mode
 	.balign 8
 tramp_gdt_desc:
