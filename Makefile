@@ -12,7 +12,7 @@ VMM_LIB_SRCS := \
 	vmm/errmsg.c vmm/parse.c vmm/bus.c vmm/memory.c vmm/evloop.c vmm/term.c vmm/serial.c vmm/stdin_input.c \
 	vmm/vcpu.c vmm/vm.c vmm/cli.c \
 	arch/x86/e820.c arch/x86/bzimage.c arch/x86/pvh.c arch/x86/boot.c arch/x86/cpuid.c \
-	arch/x86/regs.c \
+	arch/x86/regs.c arch/x86/host_quirks.c \
 	devices/uart.c devices/platform.c devices/acpi_pm.c \
 	firmware/aml.c firmware/acpi.c firmware/mptable.c firmware/firmware.c \
 	virtio/queue.c virtio/mmio.c virtio/blk.c virtio/console.c block/engine.c block/disk.c block/raw.c
@@ -25,7 +25,7 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
-.PHONY: all deps test check check-asan integration test-integration test-oracle clean bench guest fuzz
+.PHONY: all deps test check check-asan integration test-integration test-oracle test-linux linux-guest clean bench guest fuzz
 all: minivmm guest
 
 minivmm: $(call obj,rel,$(VMM_LIB_SRCS) $(VMM_MAIN_SRCS))
@@ -64,14 +64,23 @@ test-integration integration: minivmm guest $(BUILD)/minivmm-asan $(BUILD)/blkpa
 test-oracle: guest $(BUILD)/blkpattern
 	tests/oracle/run.sh
 
-test: check test-integration test-oracle
+# The tiny Linux guest from Debian's linux-source (cached in /var/cache/minivmm/linux).
+linux-guest:
+	tests/linux/build.sh
+
+# Linux's own drivers against our devices.
+test-linux: minivmm
+	tests/linux/run.sh
+
+test: check test-integration test-oracle test-linux
 
 bench: minivmm guest
 	bench/startup.sh
 
 DEPS := build-essential pkg-config linux-libc-dev check liburing-dev libcap-ng-dev libfdt-dev \
 	zlib1g-dev libzstd-dev libseccomp-dev libjansson-dev qemu-utils acpica-tools \
-	clang libclang-rt-14-dev
+	clang libclang-rt-14-dev fio e2fsprogs \
+	linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio
 # QEMU is the oracle and benchmark peer; its GUI recommends are not needed.
 DEPS_NORECOMMENDS := qemu-system-x86
 deps:

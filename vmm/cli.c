@@ -29,6 +29,8 @@ const char cli_run_usage[] =
 	"         [,num_queues=N] a virtio-blk disk on a raw image (repeatable)\n"
 	"  --timeout SECONDS      stop the guest after this long, exit status 124\n"
 	"  --acpi on|off          ACPI tables (default on); off: MP table only\n"
+	"  --virtio-cmdline on|off  also announce virtio devices as virtio_mmio.device= on the\n"
+	"                         kernel command line (default on; the DSDT always has them)\n"
 	"  --dump-acpi DIR        also write the ACPI tables to DIR/<SIG>.dat (for iasl -d)\n"
 	"  --on-reboot exit|fail  a guest reboot ends the VM with status 0 (exit, default) or 1\n"
 	"  --boot-trace           print to stderr the ms since start of each boot milestone\n"
@@ -41,7 +43,7 @@ const char cli_run_usage[] =
 
 enum {
 	OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-	OPT_TIMEOUT, OPT_DISK, OPT_CONSOLE, OPT_BOOT_TRACE, OPT_ACPI, OPT_DUMP_ACPI, OPT_ON_REBOOT,
+	OPT_TIMEOUT, OPT_DISK, OPT_CONSOLE, OPT_BOOT_TRACE, OPT_ACPI, OPT_VIRTIO_CMDLINE, OPT_DUMP_ACPI, OPT_ON_REBOOT,
 };
 
 static const struct option cli_run_options[] = {
@@ -56,6 +58,7 @@ static const struct option cli_run_options[] = {
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "boot-trace", no_argument, NULL, OPT_BOOT_TRACE },
 	{ "acpi", required_argument, NULL, OPT_ACPI },
+	{ "virtio-cmdline", required_argument, NULL, OPT_VIRTIO_CMDLINE },
 	{ "dump-acpi", required_argument, NULL, OPT_DUMP_ACPI },
 	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -180,6 +183,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 	cfg->mem_size = VM_DEFAULT_MEM;
 	cfg->serial.mode = CHARDEV_STDIO;
 	cfg->acpi = true;
+	cfg->virtio_cmdline = true;
 	cfg->console.mode = CHARDEV_OFF;
 	opterr = 0;
 	optind = 0; /* glibc: 0 also resets getopt's internal state */
@@ -240,6 +244,11 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 			if (parse_bool(optarg, &cfg->acpi))
 				return errmsg_set(err, -EINVAL, "--acpi: '%s': expected on or off",
 						  optarg);
+			break;
+		case OPT_VIRTIO_CMDLINE:
+			if (parse_bool(optarg, &cfg->virtio_cmdline))
+				return errmsg_set(err, -EINVAL,
+						  "--virtio-cmdline: '%s': expected on or off", optarg);
 			break;
 		case OPT_DUMP_ACPI:
 			cfg->dump_acpi = optarg;

@@ -34,6 +34,7 @@ struct vm_config {
 	bool verbose;
 	bool boot_trace;        /* milestones and POST codes to stderr */
 	bool acpi;              /* ACPI tables (default) or an MP table */
+	bool virtio_cmdline;    /* announce virtio-mmio devices on the kernel command line too */
 	const char *dump_acpi;  /* directory to write the ACPI tables to, or NULL */
 	bool reboot_fails;      /* --on-reboot fail: a guest reboot exits with status 1 */
 	struct timespec t_main; /* when main() started: the origin of --boot-trace times */

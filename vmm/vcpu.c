@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "arch/x86/cpuid.h"
+#include "arch/x86/host_quirks.h"
 #include "arch/x86/regs.h"
 #include "vmm/vm.h"
 
@@ -149,6 +150,8 @@ enum vcpu_exit_action vcpu_handle_exit(struct vm *vm, struct vcpu *v, struct kvm
 			vm_request_stop(vm, VM_STOP_REBOOT, 0, "guest requested a reset");
 		return VCPU_STOP;
 	case KVM_EXIT_INTERNAL_ERROR:
+		if (x86_quirk_emulation_failure(v->fd, &vm->mem, run) == 0)
+			return VCPU_CONTINUE;
 		vcpu_report_internal_error(vm, v, run);
 		return VCPU_STOP;
 	case KVM_EXIT_FAIL_ENTRY:

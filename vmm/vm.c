@@ -307,8 +307,9 @@ static int vm_setup_virtio(struct vm *vm, struct acpi_mmio_dev *acpi_devs, struc
 		const struct virtio_dev *d = vm->virtio[i];
 		size_t used = strlen(vm->cmdline);
 
-		snprintf(vm->cmdline + used, len - used, "%svirtio_mmio.device=4K@0x%llx:%u",
-			 used ? " " : "", (unsigned long long)d->base, d->irq);
+		if (vm->cfg->virtio_cmdline)
+			snprintf(vm->cmdline + used, len - used, "%svirtio_mmio.device=4K@0x%llx:%u",
+				 used ? " " : "", (unsigned long long)d->base, d->irq);
 		acpi_devs[i] = (struct acpi_mmio_dev){ d->base, VIRTIO_MMIO_SIZE, d->irq };
 	}
 	return 0;

@@ -66,6 +66,7 @@ bool cmdline_get_u64(const char *key, uint64_t *out);
 
 /* main.c */
 void guest_exit(unsigned code) __attribute__((noreturn));
+extern volatile unsigned guest_bp_count;
 extern char _end[];
 
 /* Scenarios return the exit code. */

@@ -98,11 +98,29 @@ exc_stub_\n:
 	exc_noerr 18
 	exc_noerr 19
 exc_common:
-	mov	%rsp, %rdi		/* -> struct exc_frame */
+	/* Handlers that return resume the interrupted code (used for #BP). */
+	push	%rax
+	push	%rcx
+	push	%rdx
+	push	%rsi
+	push	%rdi
+	push	%r8
+	push	%r9
+	push	%r10
+	push	%r11
+	lea	72(%rsp), %rdi		/* -> struct exc_frame */
 	call	guest_exception
-3:	cli
-	hlt
-	jmp	3b
+	pop	%r11
+	pop	%r10
+	pop	%r9
+	pop	%r8
+	pop	%rdi
+	pop	%rsi
+	pop	%rdx
+	pop	%rcx
+	pop	%rax
+	add	$16, %rsp		/* vector, error code */
+	iretq
 
 	.section .rodata
 	.balign 8

@@ -14,6 +14,8 @@ static const struct scenario scenarios[] = {
 	{ "reboot", scn_reboot },
 	{ "triple-fault", scn_triple_fault },
 	{ "cmdline", scn_cmdline },
+	{ "int3", scn_int3 },
+	{ "fwait", scn_fwait },
 	{ "acpi", scn_acpi },
 	{ "smp", scn_smp },
 	{ "poweroff", scn_poweroff },
@@ -51,9 +53,16 @@ void guest_exit(unsigned code)
 		__asm__ volatile("cli; hlt");
 }
 
+volatile unsigned guest_bp_count;
+
 void guest_exception(const struct exc_frame *f)
 {
 	uint64_t cr2;
+
+	if (f->vector == 3) {
+		guest_bp_count++; /* int3 is a trap: return past it */
+		return;
+	}
 
 	__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
 	printk("guest: exception %lu (error 0x%lx) at RIP 0x%lx, CR2 0x%lx\n", f->vector, f->error,

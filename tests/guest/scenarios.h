@@ -13,6 +13,8 @@ int scn_idle(void);
 int scn_reboot(void);
 int scn_triple_fault(void);
 int scn_cmdline(void);
+int scn_int3(void);
+int scn_fwait(void);
 
 /* scn_platform.c */
 int scn_acpi(void);

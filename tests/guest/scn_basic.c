@@ -219,3 +219,21 @@ int scn_cmdline(void)
 	printk("cmdline: %s\n", bootinfo.cmdline);
 	return 0;
 }
+
+/* int3 in ring 0 must reach our #BP handler and continue after the instruction (on KVMs that
+ * cannot emulate it, minivmm injects the #BP: arch/x86/host_quirks.c). */
+int scn_int3(void)
+{
+	__asm__ volatile("int3" ::: "memory");
+	__asm__ volatile("int3" ::: "memory");
+	printk("int3: %u breakpoints delivered and returned\n", guest_bp_count);
+	return guest_bp_count == 2 ? 0 : GUEST_EXIT_FAIL;
+}
+
+/* fwait in ring 0 (what Linux's fpu__drop runs at every task exit) must just continue. */
+int scn_fwait(void)
+{
+	__asm__ volatile("fwait" ::: "memory");
+	printk("fwait: continued\n");
+	return 0;
+}

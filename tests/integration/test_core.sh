@@ -190,3 +190,12 @@ t_boot_trace() {
 	expect_no_err
 }
 t_run "--boot-trace milestones in order" t_boot_trace
+
+t_ring0_int3_fwait() {
+	# Hardware KVM runs these natively; software-emulating KVMs need arch/x86/host_quirks.c.
+	vm --kernel "$GUEST" --cmdline "scenario=int3"
+	expect_rc 0 && expect_out "int3: 2 breakpoints delivered and returned" || return 1
+	vm --kernel "$GUEST" --cmdline "scenario=fwait"
+	expect_rc 0 && expect_out "fwait: continued"
+}
+t_run "int3 and fwait in guest ring 0" t_ring0_int3_fwait

@@ -1,0 +1,52 @@
+# Helpers for the Linux-guest tests: boot the test kernel in the background, wait for log lines,
+# stop the VM from the host.
+
+LINUX_DIR=${LINUX_DIR:-}
+# What this host needs (../shared/KVM-NOTES.md): its KVM emulates guest ring-0 code and cannot
+# run XSAVE, several SSE/BMI instructions or CMPXCHG16B there. Hardware VT-x/SVM needs nothing.
+if [ -n "${MINIVMM_LINUX_ARGS+x}" ]; then
+	HOST_ARGS=$MINIVMM_LINUX_ARGS
+elif grep -qwE 'vmx|svm' /proc/cpuinfo; then
+	HOST_ARGS=""
+else
+	HOST_ARGS="noxsave mitigations=off rodata=off clearcpuid=erms,fsrm,smap,popcnt,ssse3,sse4_1,sse4_2,pclmulqdq,aes,movbe,rtm,hle,clwb,movdiri,movdir64b,gfni,bmi1,bmi2,adx,sha_ni,cx16"
+fi
+
+# rootfs IMG [SIZE]: an ext4 image holding /init (the test kernel's spinning init) and /dev.
+rootfs() {
+	local img=$1 size=${2:-16M} d="$TMP/rootdir"
+	rm -rf "$d"
+	mkdir -p "$d/dev" "$d/proc"
+	cp "$LINUX_DIR/init" "$d/init"
+	rm -f "$img"
+	mke2fs -q -t ext4 -d "$d" -L minivmm-root "$img" "$size"
+}
+
+# linux_start ARGS...: minivmm run --kernel bzImage ARGS in the background (output in $TMP/lout).
+linux_start() {
+	"${VMM_BIN:-$VMM}" run --kernel "${LINUX_KERNEL:-$LINUX_DIR/bzImage}" --memory 128M "$@" \
+		>"$TMP/lout" 2>"$TMP/lerr" </dev/null &
+	LPID=$!
+	LSTART=$SECONDS
+}
+
+# wait_line TEXT [SECONDS]: true once TEXT appears in the guest's output.
+wait_line() {
+	local text=$1 limit=${2:-60}
+	while [ $((SECONDS - LSTART)) -lt "$limit" ]; do
+		grep -qF -- "$text" "$TMP/lout" 2>/dev/null && return 0
+		kill -0 "$LPID" 2>/dev/null || { grep -qF -- "$text" "$TMP/lout"; return; }
+		sleep 0.1
+	done
+	echo "    no '$text' within ${limit}s"
+	return 1
+}
+
+# linux_stop: SIGTERM, wait; status in RC, output in OUT/ERR.
+linux_stop() {
+	kill -TERM "$LPID" 2>/dev/null
+	wait "$LPID"
+	RC=$?
+	OUT=$(cat "$TMP/lout")
+	ERR=$(cat "$TMP/lerr")
+}

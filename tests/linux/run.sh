@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Linux's own drivers against our devices: the tiny kernel from Debian's linux-source (built or
+# reused by tests/linux/build.sh), booted by minivmm. Part of `make test`.
+set -u
+source "$(dirname "$0")/../integration/lib.sh"
+source "$(dirname "$0")/lib.sh"
+
+if [ ! -c /dev/kvm ]; then
+	echo "SKIP Linux guest tests: no /dev/kvm"
+	echo "0 passed, 0 failed, 1 skipped"
+	exit 0
+fi
+if [ -z "$LINUX_DIR" ]; then
+	LINUX_DIR=$("$ROOT/tests/linux/build.sh") || { echo "FAIL building the test kernel"; echo "0 passed, 1 failed"; exit 1; }
+fi
+echo "== Linux guest: $LINUX_DIR (host args: ${HOST_ARGS:-none})"
+for f in "$ROOT"/tests/linux/test_*.sh; do
+	source "$f"
+done
+t_summary
