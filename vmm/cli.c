@@ -29,8 +29,9 @@ const char cli_run_usage[] =
 	"         [,num_queues=N] a virtio-blk disk on a raw image (repeatable)\n"
 	"  --timeout SECONDS      stop the guest after this long, exit status 124\n"
 	"  --acpi on|off          ACPI tables (default on); off: MP table only\n"
-	"  --virtio-cmdline on|off  also announce virtio devices as virtio_mmio.device= on the\n"
-	"                         kernel command line (default on; the DSDT always has them)\n"
+	"  --virtio-cmdline auto|on|off  announce virtio devices as virtio_mmio.device= on the\n"
+	"                         kernel command line; auto (default): only with --acpi off\n"
+	"                         (with ACPI the DSDT announces them)\n"
 	"  --dump-acpi DIR        also write the ACPI tables to DIR/<SIG>.dat (for iasl -d)\n"
 	"  --on-reboot exit|fail  a guest reboot ends the VM with status 0 (exit, default) or 1\n"
 	"  --boot-trace           print to stderr the ms since start of each boot milestone\n"
@@ -183,7 +184,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 	cfg->mem_size = VM_DEFAULT_MEM;
 	cfg->serial.mode = CHARDEV_STDIO;
 	cfg->acpi = true;
-	cfg->virtio_cmdline = true;
+	cfg->virtio_cmdline = VIRTIO_CMDLINE_AUTO;
 	cfg->console.mode = CHARDEV_OFF;
 	opterr = 0;
 	optind = 0; /* glibc: 0 also resets getopt's internal state */
@@ -245,11 +246,19 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 				return errmsg_set(err, -EINVAL, "--acpi: '%s': expected on or off",
 						  optarg);
 			break;
-		case OPT_VIRTIO_CMDLINE:
-			if (parse_bool(optarg, &cfg->virtio_cmdline))
+		case OPT_VIRTIO_CMDLINE: {
+			bool on;
+
+			if (!strcmp(optarg, "auto"))
+				cfg->virtio_cmdline = VIRTIO_CMDLINE_AUTO;
+			else if (!parse_bool(optarg, &on))
+				cfg->virtio_cmdline = on ? VIRTIO_CMDLINE_ON : VIRTIO_CMDLINE_OFF;
+			else
 				return errmsg_set(err, -EINVAL,
-						  "--virtio-cmdline: '%s': expected on or off", optarg);
+						  "--virtio-cmdline: '%s': expected auto, on or off",
+						  optarg);
 			break;
+		}
 		case OPT_DUMP_ACPI:
 			cfg->dump_acpi = optarg;
 			break;

@@ -34,7 +34,12 @@ struct vm_config {
 	bool verbose;
 	bool boot_trace;        /* milestones and POST codes to stderr */
 	bool acpi;              /* ACPI tables (default) or an MP table */
-	bool virtio_cmdline;    /* announce virtio-mmio devices on the kernel command line too */
+	/* Announce virtio-mmio devices as virtio_mmio.device= on the kernel command line. Default
+	 * (auto): only without ACPI. With a hardware-reduced FADT, Linux sets up no legacy PIC, so
+	 * a raw IRQ number from the command line has no descriptor (request_irq fails, -EINVAL);
+	 * the DSDT's GSI is mapped through the IOAPIC instead. Both at once make Linux probe every
+	 * device twice. */
+	enum { VIRTIO_CMDLINE_AUTO, VIRTIO_CMDLINE_ON, VIRTIO_CMDLINE_OFF } virtio_cmdline;
 	const char *dump_acpi;  /* directory to write the ACPI tables to, or NULL */
 	bool reboot_fails;      /* --on-reboot fail: a guest reboot exits with status 1 */
 	struct timespec t_main; /* when main() started: the origin of --boot-trace times */

@@ -282,12 +282,14 @@ static int vm_setup_vcpus(struct vm *vm, struct errmsg *err)
 	return 0;
 }
 
-/* virtio-mmio devices, then the command line that announces them (for kernels with
- * CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES; the DSDT announces them to the rest). */
+/* virtio-mmio devices, then the command line (announcing them there for kernels without ACPI,
+ * which need CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES; see struct vm_config). */
 static int vm_setup_virtio(struct vm *vm, struct acpi_mmio_dev *acpi_devs, struct errmsg *err)
 {
 	const char *user = vm->cfg->cmdline ? vm->cfg->cmdline : "";
 	size_t len = strlen(user) + 1 + VM_MAX_VIRTIO * 48;
+	bool announce = vm->cfg->virtio_cmdline == VIRTIO_CMDLINE_ON ||
+			(vm->cfg->virtio_cmdline == VIRTIO_CMDLINE_AUTO && !vm->cfg->acpi);
 	int ret;
 
 	for (unsigned i = 0; i < vm->cfg->nr_disks; i++) {
@@ -307,7 +309,7 @@ static int vm_setup_virtio(struct vm *vm, struct acpi_mmio_dev *acpi_devs, struc
 		const struct virtio_dev *d = vm->virtio[i];
 		size_t used = strlen(vm->cmdline);
 
-		if (vm->cfg->virtio_cmdline)
+		if (announce)
 			snprintf(vm->cmdline + used, len - used, "%svirtio_mmio.device=4K@0x%llx:%u",
 				 used ? " " : "", (unsigned long long)d->base, d->irq);
 		acpi_devs[i] = (struct acpi_mmio_dev){ d->base, VIRTIO_MMIO_SIZE, d->irq };
@@ -389,6 +391,17 @@ int vm_run(struct vm *vm)
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
 	vm_trace(vm, "vCPUs joined");
+	/* Stopped from outside while running: say where each vCPU was (--verbose). */
+	if (vm->cfg->verbose && (atomic_load(&vm->stop_reason) == VM_STOP_SIGNAL ||
+				 atomic_load(&vm->stop_reason) == VM_STOP_TIMEOUT)) {
+		for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+			struct kvm_regs regs;
+
+			if (ioctl(vm->vcpus[i].fd, KVM_GET_REGS, &regs) == 0)
+				fprintf(stderr, "minivmm: vcpu %u stopped at RIP 0x%llx RSP 0x%llx\n",
+					i, (unsigned long long)regs.rip, (unsigned long long)regs.rsp);
+		}
+	}
 	stdin_input_stop(&vm->input);
 	if (atomic_load(&vm->stop_reason) == VM_STOP_REBOOT && vm->cfg->reboot_fails) {
 		vm->exit_status = 1;

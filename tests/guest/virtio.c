@@ -1,5 +1,6 @@
 #include "virtio.h"
 
+#include "acpi.h"
 #include "guest.h"
 
 #define MMIO_MAGIC 0x000
@@ -113,10 +114,31 @@ unsigned virtio_discover(uintptr_t *bases, unsigned *irqs, unsigned max)
 	return n;
 }
 
+/* Devices announced in the DSDT as LNRO0005 (what ACPI kernels use). */
+static unsigned virtio_discover_acpi(uintptr_t *bases, unsigned *irqs, unsigned max)
+{
+	static struct platform p;
+	unsigned n = 0;
+
+	if (!platform_discover(&p, false) || !p.acpi)
+		return 0;
+	for (unsigned i = 0; i < p.nr_devs && n < max; i++) {
+		if (strncmp(p.devs[i].hid, "LNRO0005", 8) || !p.devs[i].mem_len)
+			continue;
+		bases[n] = (uintptr_t)p.devs[i].mem_base;
+		irqs[n] = (unsigned)p.devs[i].irq;
+		n++;
+	}
+	return n;
+}
+
 bool virtio_find(uint32_t device_id, unsigned nth, struct gdev *dev)
 {
 	uintptr_t bases[16];
 	unsigned irqs[16], n = virtio_discover(bases, irqs, 16);
+
+	if (n == 0)
+		n = virtio_discover_acpi(bases, irqs, 16);
 
 	for (unsigned i = 0; i < n; i++) {
 		struct gdev d = { .base = bases[i], .irq = irqs[i] };

@@ -60,7 +60,8 @@ struct gbuf {
 
 /* Number of virtio_mmio.device= entries on the command line; fills @bases/@irqs. */
 unsigned virtio_discover(uintptr_t *bases, unsigned *irqs, unsigned max);
-/* The @nth device with @device_id, or false. */
+/* The @nth device with @device_id, or false. Devices come from the command line, or when it
+ * names none, from the DSDT (LNRO0005 devices), as Linux finds them. */
 bool virtio_find(uint32_t device_id, unsigned nth, struct gdev *dev);
 
 uint32_t vmmio_read(const struct gdev *d, unsigned off);

@@ -94,3 +94,23 @@ t_run "blk-discard: discard and write-zeroes" t_blk_discard
 t_run "blk hostile: every attack class → NEEDS_RESET, VMM up" t_blk_hostile
 t_run "virtio devices in the DSDT" t_blk_devices_announced
 t_run "--disk bad input" t_blk_bad_flags
+
+t_blk_discovery_paths() {
+	truncate -s 1M "$TMP/dp.img"
+	# Default (ACPI on): announced in the DSDT only.
+	vm --kernel "$GUEST" --disk "path=$TMP/dp.img" --cmdline "scenario=cmdline"
+	expect_rc 0 && ! grep -q "virtio_mmio.device" <<<"$OUT" || { echo "    cmdline announcement with ACPI"; return 1; }
+	vm --kernel "$GUEST" --disk "path=$TMP/dp.img" --cmdline "scenario=blk-rw seed=31" --timeout 60
+	expect_rc 0 || return 1
+	# --acpi off: on the command line, as kernels without ACPI need.
+	vm --kernel "$GUEST" --acpi off --disk "path=$TMP/dp.img" --cmdline "scenario=cmdline"
+	expect_out "virtio_mmio.device=4K@0xd0000000:5" || return 1
+	vm --kernel "$GUEST" --acpi off --disk "path=$TMP/dp.img" --cmdline "scenario=blk-rw seed=32" --timeout 60
+	expect_rc 0 || return 1
+	# Forced either way.
+	vm --kernel "$GUEST" --virtio-cmdline on --disk "path=$TMP/dp.img" --cmdline "scenario=cmdline"
+	expect_out "virtio_mmio.device=4K@0xd0000000:5" || return 1
+	vm --kernel "$GUEST" --virtio-cmdline sometimes --disk "path=$TMP/dp.img"
+	expect_rc 1 && expect_err "--virtio-cmdline: 'sometimes'"
+}
+t_run "virtio discovery: DSDT by default, command line with --acpi off" t_blk_discovery_paths

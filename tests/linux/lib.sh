@@ -24,7 +24,7 @@ rootfs() {
 
 # linux_start ARGS...: minivmm run --kernel bzImage ARGS in the background (output in $TMP/lout).
 linux_start() {
-	"${VMM_BIN:-$VMM}" run --kernel "${LINUX_KERNEL:-$LINUX_DIR/bzImage}" --memory 128M "$@" \
+	"${VMM_BIN:-$VMM}" run --kernel "${LINUX_KERNEL:-$LINUX_DIR/vmlinux}" --memory 128M "$@" \
 		>"$TMP/lout" 2>"$TMP/lerr" </dev/null &
 	LPID=$!
 	LSTART=$SECONDS

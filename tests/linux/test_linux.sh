@@ -59,8 +59,8 @@ l_smp() {
 }
 l_acpi_discovery() {
 	rootfs "$TMP/root.img"
-	# No virtio_mmio.device= on the command line: the kernel finds the disk in the DSDT.
-	linux_start --virtio-cmdline off --disk "path=$TMP/root.img" \
+	# The default with ACPI: no virtio_mmio.device= on the command line, the DSDT has the disk.
+	linux_start --disk "path=$TMP/root.img" \
 		--cmdline "console=ttyS0 $ROOTARGS ro $HOST_ARGS"
 	wait_line "Run /init as init process" 60
 	local ok=$?
