@@ -54,9 +54,12 @@ static const uint64_t blk_wanted = (1ULL << F_RO) | (1ULL << F_FLUSH) | (1ULL <<
 				   (1ULL << VIRTIO_RING_F_EVENT_IDX) |
 				   (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 
+/* Opens the @nth disk; the pattern seed comes from seed= on the command line (default 1). */
 static bool blk_open(struct blkdev *b, unsigned nth, uint64_t wanted)
 {
 	memset(b, 0, sizeof(*b));
+	b->seed = 1;
+	cmdline_get_u64("seed", &b->seed);
 	if (!virtio_find(VIRTIO_ID_BLOCK, nth, &b->dev)) {
 		printk("blk: no virtio-blk device #%u (virtio_mmio.device= on the command line?)\n", nth);
 		return false;
@@ -218,12 +221,9 @@ static bool blk_sweep(struct blkdev *b, bool write)
 int scn_blk_rw(void)
 {
 	struct blkdev b;
-	uint64_t seed = 1;
 
-	cmdline_get_u64("seed", &seed);
 	if (!blk_open(&b, 0, blk_wanted))
 		return GUEST_EXIT_FAIL;
-	b.seed = seed;
 	printk("blk-rw: %lu sectors, features 0x%lx\n", b.capacity, b.dev.features);
 	if (virtio_has(&b.dev, F_RO)) {
 		printk("blk-rw: disk is read-only\n");
@@ -244,12 +244,9 @@ int scn_blk_rw(void)
 int scn_blk_ro(void)
 {
 	struct blkdev b;
-	uint64_t seed = 1;
 
-	cmdline_get_u64("seed", &seed);
 	if (!blk_open(&b, 0, blk_wanted))
 		return GUEST_EXIT_FAIL;
-	b.seed = seed;
 	if (!virtio_has(&b.dev, F_RO)) {
 		printk("blk-ro: VIRTIO_BLK_F_RO not offered\n");
 		return GUEST_EXIT_FAIL;
@@ -262,7 +259,7 @@ int scn_blk_ro(void)
 		return GUEST_EXIT_FAIL;
 	}
 	if (blk_sync(&b, T_IN, 0, b.slots[1].data, SECTOR, true) != S_OK ||
-	    !check_sectors(b.slots[1].data, 0, 1, seed)) {
+	    !check_sectors(b.slots[1].data, 0, 1, b.seed)) {
 		printk("blk-ro: the refused write changed the disk\n");
 		return GUEST_EXIT_FAIL;
 	}
