@@ -46,6 +46,17 @@ expect_no_err() {
 	return 1
 }
 
+# bad_case EXPECTED-SUBSTRING ARGS...: minivmm must refuse ARGS with one line naming the input,
+# exit status 1, and no guest output.
+bad_case() {
+	local want=$1
+	shift
+	vm "$@"
+	expect_rc 1 && expect_err "$want" || return 1
+	[ "$(wc -l <<<"$ERR")" -eq 1 ] || { echo "    more than one line on stderr"; return 1; }
+	[ -z "$OUT" ] || { echo "    guest output on a failed start"; return 1; }
+}
+
 skip() {
 	echo "    skipped: $*"
 	return 77

@@ -1,14 +1,5 @@
 # Bad input: each case must print one line naming the input and exit 1, never crash.
 
-bad_case() { # EXPECTED-SUBSTRING ARGS... (used by other test files too)
-	local want=$1
-	shift
-	vm "$@"
-	expect_rc 1 && expect_err "$want" || return 1
-	[ "$(wc -l <<<"$ERR")" -eq 1 ] || { echo "    more than one line on stderr"; return 1; }
-	[ -z "$OUT" ] || { echo "    guest output on a failed start"; return 1; }
-}
-
 t_bad_inputs() {
 	local big="$TMP/big-init.bzImage" trunc="$TMP/trunc.bzImage" empty="$TMP/empty"
 	: >"$empty"
