@@ -68,11 +68,11 @@ test-oracle: guest $(BUILD)/blkpattern
 linux-guest:
 	tests/linux/build.sh
 
-# Linux's own drivers against our devices. Not yet part of `make test`: see README (status).
+# Linux's own drivers against our devices (builds or reuses the kernel first).
 test-linux: minivmm
 	tests/linux/run.sh
 
-test: check test-integration test-oracle
+test: check test-integration test-oracle test-linux
 
 bench: minivmm guest
 	bench/startup.sh

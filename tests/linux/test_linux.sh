@@ -2,7 +2,7 @@
 # with Linux's own drivers. Each test a few seconds; the kernel spins in /init at the end, so
 # tests stop the VM from the host once the kernel has shown what they check.
 
-ROOTARGS="root=/dev/vda"
+ROOTARGS="root=/dev/vda init=/init"
 
 l_boot_serial() {
 	rootfs "$TMP/root.img"
@@ -20,8 +20,9 @@ l_boot_hvc0() {
 	wait_line "Run /init as init process" 60
 	local ok=$?
 	linux_stop
-	# The whole log, replayed to hvc0 when it registers, through virtio-console.
-	[ $ok -eq 0 ] && expect_out "Linux version 6.1" && expect_out "VFS: Mounted root"
+	# The log through virtio-console from hvc0's registration on (tinyconfig's small log buffer
+	# no longer holds the first lines by then): the root mount and /init.
+	[ $ok -eq 0 ] && expect_out "VFS: Mounted root" && expect_out "Run /init as init process"
 }
 l_readonly_disk() {
 	rootfs "$TMP/root.img"
@@ -50,6 +51,11 @@ l_write_flush() {
 	e2fsck -fn "$TMP/root.img" >"$TMP/fsck2" 2>&1 || { echo "    e2fsck found damage:"; cat "$TMP/fsck2"; return 1; }
 }
 l_smp() {
+	# Measured here: the kernel's PV IPIs use vmcall, which never returns at CPL 0 on KVMs that
+	# emulate guest kernel code (vcpu 1 stuck in __send_ipi_mask). Hardware KVM runs it.
+	if [ -z "${MINIVMM_LINUX_ARGS+x}" ] && ! grep -qwE 'vmx|svm' /proc/cpuinfo; then
+		skip "this host's KVM cannot run the guest's PV-IPI vmcall at CPL 0 (no VT-x/SVM)"
+	fi
 	rootfs "$TMP/root.img"
 	linux_start --cpus 4 --disk "path=$TMP/root.img" --cmdline "console=ttyS0 $ROOTARGS ro $HOST_ARGS"
 	wait_line "Run /init as init process" 90
