@@ -57,9 +57,10 @@ bad_case() {
 	[ -z "$OUT" ] || { echo "    guest output on a failed start"; return 1; }
 }
 
+# skip REASON: ends the current test as skipped (tests run in a subshell of t_run).
 skip() {
 	echo "    skipped: $*"
-	return 77
+	exit 77
 }
 
 t_run() {
