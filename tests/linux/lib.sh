@@ -32,7 +32,7 @@ linux_start() {
 
 # wait_line TEXT [SECONDS]: true once TEXT appears in the guest's output.
 wait_line() {
-	local text=$1 limit=${2:-60}
+	local text=$1 limit=${2:-180}
 	while [ $((SECONDS - LSTART)) -lt "$limit" ]; do
 		grep -qF -- "$text" "$TMP/lout" 2>/dev/null && return 0
 		kill -0 "$LPID" 2>/dev/null || { grep -qF -- "$text" "$TMP/lout"; return; }

@@ -7,7 +7,7 @@ ROOTARGS="root=/dev/vda init=/init"
 l_boot_serial() {
 	rootfs "$TMP/root.img"
 	linux_start --disk "path=$TMP/root.img" --cmdline "console=ttyS0 $ROOTARGS ro $HOST_ARGS"
-	wait_line "Run /init as init process" 60
+	wait_line "Run /init as init process" 180
 	local ok=$?
 	linux_stop
 	[ $ok -eq 0 ] && expect_out "Linux version 6.1" && expect_out "virtio_blk virtio0: [vda]" &&
@@ -17,7 +17,7 @@ l_boot_hvc0() {
 	rootfs "$TMP/root.img"
 	linux_start --disk "path=$TMP/root.img" --console stdio --serial off \
 		--cmdline "console=hvc0 $ROOTARGS ro $HOST_ARGS"
-	wait_line "Run /init as init process" 60
+	wait_line "Run /init as init process" 180
 	local ok=$?
 	linux_stop
 	# The log through virtio-console from hvc0's registration on (tinyconfig's small log buffer
@@ -28,7 +28,7 @@ l_readonly_disk() {
 	rootfs "$TMP/root.img"
 	cp "$TMP/root.img" "$TMP/root.orig"
 	linux_start --disk "path=$TMP/root.img,readonly=on" --cmdline "console=ttyS0 $ROOTARGS rw $HOST_ARGS"
-	wait_line "Run /init as init process" 60
+	wait_line "Run /init as init process" 180
 	local ok=$?
 	linux_stop
 	[ $ok -eq 0 ] && expect_out "VFS: Mounted root (ext4 filesystem) readonly" || return 1
@@ -40,7 +40,7 @@ l_write_flush() {
 	before=$(dumpe2fs -h "$TMP/root.img" 2>/dev/null | awk -F: '/^Mount count/ {gsub(/ /,"",$2); print $2}')
 	linux_start --disk "path=$TMP/root.img" \
 		--cmdline "console=ttyS0 $ROOTARGS rw rootflags=commit=1 $HOST_ARGS"
-	wait_line "Run /init as init process" 60 || { linux_stop; return 1; }
+	wait_line "Run /init as init process" 180 || { linux_stop; return 1; }
 	sleep 3 # > commit=1: the superblock update is flushed to the image
 	linux_stop
 	after=$(dumpe2fs -h "$TMP/root.img" 2>/dev/null | awk -F: '/^Mount count/ {gsub(/ /,"",$2); print $2}')
@@ -58,7 +58,7 @@ l_smp() {
 	fi
 	rootfs "$TMP/root.img"
 	linux_start --cpus 4 --disk "path=$TMP/root.img" --cmdline "console=ttyS0 $ROOTARGS ro $HOST_ARGS"
-	wait_line "Run /init as init process" 90
+	wait_line "Run /init as init process" 180
 	local ok=$?
 	linux_stop
 	[ $ok -eq 0 ] && expect_out "smp: Brought up 1 node, 4 CPUs"
@@ -68,7 +68,7 @@ l_acpi_discovery() {
 	# The default with ACPI: no virtio_mmio.device= on the command line, the DSDT has the disk.
 	linux_start --disk "path=$TMP/root.img" \
 		--cmdline "console=ttyS0 $ROOTARGS ro $HOST_ARGS"
-	wait_line "Run /init as init process" 60
+	wait_line "Run /init as init process" 180
 	local ok=$?
 	linux_stop
 	[ $ok -eq 0 ] && expect_out "virtio_blk virtio0: [vda]" && expect_out "VFS: Mounted root" &&
@@ -78,7 +78,7 @@ l_pvh_vmlinux() {
 	rootfs "$TMP/root.img"
 	LINUX_KERNEL=$LINUX_DIR/vmlinux linux_start --disk "path=$TMP/root.img" \
 		--cmdline "console=ttyS0 $ROOTARGS ro $HOST_ARGS"
-	wait_line "Run /init as init process" 60
+	wait_line "Run /init as init process" 180
 	local ok=$?
 	linux_stop
 	[ $ok -eq 0 ] && expect_out "Linux version 6.1"
