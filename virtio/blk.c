@@ -82,17 +82,22 @@ static void blk_finish(struct blk_req *r, uint8_t status)
 	r->blk->completed_mask |= 1U << r->q;
 }
 
+/* Interrupts the driver for every queue that had completions since the last call. */
+static void blk_signal_locked(struct virtio_blk *b)
+{
+	for (unsigned q = 0; q < b->nr_queues; q++)
+		if (b->completed_mask & (1U << q))
+			virtio_dev_used(b->vdev, q);
+	b->completed_mask = 0;
+}
+
 static void blk_batch_done(void *opaque)
 {
 	struct virtio_blk *b = opaque;
-	struct virtio_dev *d = b->vdev;
 
-	pthread_mutex_lock(&d->lock);
-	for (unsigned q = 0; q < b->nr_queues; q++)
-		if (b->completed_mask & (1U << q))
-			virtio_dev_used(d, q);
-	b->completed_mask = 0;
-	pthread_mutex_unlock(&d->lock);
+	pthread_mutex_lock(&b->vdev->lock);
+	blk_signal_locked(b);
+	pthread_mutex_unlock(&b->vdev->lock);
 }
 
 static void blk_done(struct disk_req *dr, int err)
@@ -208,7 +213,6 @@ static void blk_notify(struct virtio_dev *d, unsigned q)
 {
 	struct virtio_blk *b = d->priv;
 	struct virtqueue *vq = &d->vqs[q];
-	bool completed = false;
 	const char *why;
 	int ret;
 
@@ -232,11 +236,8 @@ static void blk_notify(struct virtio_dev *d, unsigned q)
 			r->gen = d->generation;
 			r->status = last_writable_byte(c);
 			st = blk_start(b, c, r);
-			if (st >= 0) {
-				*r->status = (uint8_t)st;
-				vq_push(vq, r->head, r->written + 1);
-				completed = true;
-			}
+			if (st >= 0)
+				blk_finish(r, (uint8_t)st); /* answered without I/O */
 		}
 		if (ret < 0) {
 			virtio_dev_fail(d, "queue %u: %s", q, why);
@@ -244,8 +245,7 @@ static void blk_notify(struct virtio_dev *d, unsigned q)
 		}
 	} while (vq_set_notify(vq, true));
 	disk_kick(b->disk);
-	if (completed)
-		virtio_dev_used(d, q);
+	blk_signal_locked(b);
 }
 
 static void blk_read_config(struct virtio_dev *d, uint32_t offset, void *data, uint32_t len)

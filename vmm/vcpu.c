@@ -110,12 +110,9 @@ static void vcpu_report_internal_error(struct vm *vm, struct vcpu *v, struct kvm
 	if (v->fd >= 0 && ioctl(v->fd, KVM_GET_REGS, &regs) == 0 &&
 	    ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0) {
 		uint8_t insn[8];
-		uint64_t lin = sregs.cs.base + regs.rip;
-		struct kvm_translation tr = { .linear_address = lin };
 
 		rip = regs.rip;
-		if (ioctl(v->fd, KVM_TRANSLATE, &tr) == 0 && tr.valid &&
-		    gm_read(&vm->mem, tr.physical_address, insn, sizeof(insn)) == 0) {
+		if (x86_read_at_rip(v->fd, &vm->mem, &regs, &sregs, insn, sizeof(insn)) == 0) {
 			int off = snprintf(bytes, sizeof(bytes), ", bytes at RIP:");
 
 			for (unsigned i = 0; i < sizeof(insn) && off < (int)sizeof(bytes); i++)

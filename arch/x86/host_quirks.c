@@ -1,8 +1,9 @@
 #include "arch/x86/host_quirks.h"
 
 #include <errno.h>
-#include <string.h>
 #include <sys/ioctl.h>
+
+#include "arch/x86/regs.h"
 
 #define INT3_OPCODE 0xcc
 #define FWAIT_OPCODE 0x9b
@@ -11,7 +12,6 @@
 int x86_quirk_emulation_failure(int vcpu_fd, const struct guest_mem *gm,
 				const struct kvm_run *run)
 {
-	struct kvm_translation tr;
 	struct kvm_vcpu_events ev;
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
@@ -23,10 +23,7 @@ int x86_quirk_emulation_failure(int vcpu_fd, const struct guest_mem *gm,
 		return -ENOTSUP;
 	if (sregs.cs.dpl != 0)
 		return -ENOTSUP;
-	memset(&tr, 0, sizeof(tr));
-	tr.linear_address = sregs.cs.base + regs.rip;
-	if (ioctl(vcpu_fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid ||
-	    gm_read(gm, tr.physical_address, &op, 1) ||
+	if (x86_read_at_rip(vcpu_fd, gm, &regs, &sregs, &op, 1) ||
 	    (op != INT3_OPCODE && op != FWAIT_OPCODE))
 		return -ENOTSUP;
 	/* Both are one byte; #BP is a trap, delivered with RIP already past the instruction. */

@@ -130,6 +130,18 @@ int x86_vcpu_set_boot_regs(int vcpu_fd, const struct x86_boot *boot)
 	return 0;
 }
 
+int x86_read_at_rip(int vcpu_fd, const struct guest_mem *gm, const struct kvm_regs *regs,
+		    const struct kvm_sregs *sregs, void *buf, size_t len)
+{
+	struct kvm_translation tr = { .linear_address = sregs->cs.base + regs->rip };
+
+	if (ioctl(vcpu_fd, KVM_TRANSLATE, &tr) < 0)
+		return -errno;
+	if (!tr.valid)
+		return -EFAULT;
+	return gm_read(gm, tr.physical_address, buf, len);
+}
+
 int x86_vcpu_init_msrs(int vcpu_fd)
 {
 	static const struct { uint32_t index; uint64_t value; } init[] = {
