@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "vmm/cli.h"
+#include "vmm/img.h"
 #include "vmm/version.h"
 #include "vmm/vm.h"
 
@@ -13,6 +14,7 @@ static const char main_usage[] =
 	"\n"
 	"commands:\n"
 	"  run        boot a VM (minivmm run --help)\n"
+	"  img        create, inspect and check disk images (minivmm img --help)\n"
 	"  version    print the version\n"
 	"  help       this help\n";
 
@@ -70,6 +72,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1, &t_main);
+	if (!strcmp(cmd, "img"))
+		return img_main(argc - 1, argv + 1);
 	fprintf(stderr, "minivmm: unknown command '%s' (see 'minivmm help')\n", cmd);
 	return 1;
 }

@@ -1,0 +1,334 @@
+/* qcow2 cluster mapping: guest offset → L1 → L2 → host cluster; allocation and copy-on-write
+ * for writes; zeroing and discard. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "block/qcow2_impl.h"
+
+int qcow2_check_l2_entry(struct qcow2 *q, uint64_t e, uint64_t l2_off, uint64_t idx)
+{
+	if (e & QCOW2_OFLAG_COMPRESSED) {
+		uint64_t host, len;
+
+		if (e & QCOW2_OFLAG_COPIED)
+			return qcow2_corrupt(q, "L2 table 0x%" PRIx64 " entry %" PRIu64 ": compressed with COPIED set",
+					     l2_off, idx);
+		qcow2_compressed_range(q, e, &host, &len);
+		if (host > QCOW2_OFFSET_MASK || host < q->cluster_size)
+			return qcow2_corrupt(q, "L2 table 0x%" PRIx64 " entry %" PRIu64 ": compressed data at 0x%" PRIx64,
+					     l2_off, idx, host);
+		return 0;
+	}
+	if (e & QCOW2_L2_RESERVED)
+		return qcow2_corrupt(q, "L2 table 0x%" PRIx64 " entry %" PRIu64 ": reserved bits set (0x%" PRIx64 ")",
+				     l2_off, idx, e);
+	if ((e & QCOW2_OFLAG_ZERO) && q->h.version < 3)
+		return qcow2_corrupt(q, "L2 table 0x%" PRIx64 " entry %" PRIu64 ": zero flag in a version 2 image",
+				     l2_off, idx);
+	if ((e & QCOW2_OFFSET_MASK) & (q->cluster_size - 1))
+		return qcow2_corrupt(q, "L2 table 0x%" PRIx64 " entry %" PRIu64 ": offset 0x%" PRIx64 " not cluster-aligned",
+				     l2_off, idx, e & QCOW2_OFFSET_MASK);
+	if ((e & QCOW2_OFLAG_COPIED) && !(e & QCOW2_OFFSET_MASK))
+		return qcow2_corrupt(q, "L2 table 0x%" PRIx64 " entry %" PRIu64 ": COPIED without an offset",
+				     l2_off, idx);
+	if ((e & QCOW2_OFFSET_MASK) && (e & QCOW2_OFFSET_MASK) < q->cluster_size)
+		return qcow2_corrupt(q, "L2 table 0x%" PRIx64 " entry %" PRIu64 ": data in the header cluster",
+				     l2_off, idx);
+	return 0;
+}
+
+int qcow2_get_l2(struct qcow2 *q, uint64_t l1_idx, uint8_t **l2)
+{
+	uint64_t off = q->l1[l1_idx] & QCOW2_OFFSET_MASK;
+
+	*l2 = NULL;
+	if (!off)
+		return 0;
+	return qcow2_cache_get(q, &q->l2_cache, off, false, l2);
+}
+
+static void l1_mark_dirty(struct qcow2 *q, uint32_t idx)
+{
+	if (q->l1_dirty_lo >= q->l1_dirty_hi) {
+		q->l1_dirty_lo = idx;
+		q->l1_dirty_hi = idx + 1;
+	} else {
+		if (idx < q->l1_dirty_lo)
+			q->l1_dirty_lo = idx;
+		if (idx + 1 > q->l1_dirty_hi)
+			q->l1_dirty_hi = idx + 1;
+	}
+}
+
+/* The L2 table for @l1_idx, made writable: allocated when missing, copied when shared (an L1
+ * entry without COPIED belongs to a snapshot too). */
+static int get_writable_l2(struct qcow2 *q, uint32_t l1_idx, uint8_t **l2)
+{
+	uint64_t e = q->l1[l1_idx], old = e & QCOW2_OFFSET_MASK, off;
+	bool fresh;
+	int ret;
+
+	if (old && (e & QCOW2_OFLAG_COPIED))
+		return qcow2_cache_get(q, &q->l2_cache, old, false, l2);
+	if (old) {
+		uint8_t *src;
+
+		if ((ret = qcow2_cache_get(q, &q->l2_cache, old, false, &src)))
+			return ret;
+		memcpy(q->tmp, src, q->cluster_size);
+	}
+	if ((ret = qcow2_alloc_cluster(q, &off, &fresh)) ||
+	    (ret = qcow2_cache_get(q, &q->l2_cache, off, true, l2)) ||
+	    (ret = qcow2_set_add(&q->meta, off >> q->cluster_bits)))
+		return ret;
+	if (old) {
+		memcpy(*l2, q->tmp, q->cluster_size);
+		if ((ret = qcow2_free_later(q, old)))
+			return ret;
+	}
+	q->l1[l1_idx] = off | QCOW2_OFLAG_COPIED;
+	l1_mark_dirty(q, l1_idx);
+	return 0;
+}
+
+static enum qcow2_run_kind entry_kind(uint64_t e)
+{
+	if (e & QCOW2_OFLAG_COMPRESSED)
+		return QCOW2_RUN_COMPRESSED;
+	if (e & QCOW2_OFLAG_ZERO)
+		return QCOW2_RUN_ZERO;
+	if (!(e & QCOW2_OFFSET_MASK))
+		return QCOW2_RUN_BACKING;
+	return QCOW2_RUN_DATA;
+}
+
+int qcow2_map(struct qcow2 *q, uint64_t off, uint64_t len, struct qcow2_run *run)
+{
+	uint64_t cs = q->cluster_size, cl = off >> q->cluster_bits;
+	uint64_t l1_idx = cl >> q->l2_bits, l2_idx = cl & (q->l2_entries - 1);
+	uint64_t in = off & (cs - 1), avail = cs - in;
+	uint8_t *l2;
+	uint64_t e;
+	int ret;
+
+	if (off >= q->h.size || len == 0 || len > q->h.size - off)
+		return -ERANGE;
+	if ((ret = qcow2_get_l2(q, l1_idx, &l2)))
+		return ret;
+	if (!l2) {
+		/* The whole L2 range is unallocated. */
+		uint64_t to_end = (q->l2_entries - l2_idx) * cs - in;
+
+		*run = (struct qcow2_run){ QCOW2_RUN_BACKING, 0, len < to_end ? len : to_end };
+		return 0;
+	}
+	e = qcow2_get_be64(l2, l2_idx);
+	if ((ret = qcow2_check_l2_entry(q, e, q->l1[l1_idx] & QCOW2_OFFSET_MASK, l2_idx)))
+		return ret;
+	run->kind = entry_kind(e);
+	run->host = run->kind == QCOW2_RUN_DATA ? (e & QCOW2_OFFSET_MASK) + in : 0;
+	run->len = avail < len ? avail : len;
+	if (run->kind == QCOW2_RUN_COMPRESSED)
+		return 0;
+	/* Extend over following entries of the same table with the same kind (and, for data,
+	 * contiguous host clusters). */
+	for (uint64_t i = l2_idx + 1; i < q->l2_entries && run->len < len; i++) {
+		uint64_t n = qcow2_get_be64(l2, i), step = len - run->len < cs ? len - run->len : cs;
+
+		if (entry_kind(n) != run->kind || qcow2_check_l2_entry(q, n, 0, i))
+			break;
+		if (run->kind == QCOW2_RUN_DATA &&
+		    (n & QCOW2_OFFSET_MASK) != (e & QCOW2_OFFSET_MASK) + (i - l2_idx) * cs)
+			break;
+		run->len += step;
+	}
+	return 0;
+}
+
+/* Reads the current content of guest cluster @gcl (described by L2 entry @e) into q->tmp,
+ * or returns *zero when it reads as zeros. */
+static int old_cluster_content(struct qcow2 *q, uint64_t gcl, uint64_t e, bool *zero)
+{
+	uint64_t cs = q->cluster_size, goff = gcl << q->cluster_bits;
+	int ret;
+
+	*zero = false;
+	switch (entry_kind(e)) {
+	case QCOW2_RUN_COMPRESSED:
+		if ((ret = qcow2_decompress_cluster(q, e)))
+			return ret;
+		memcpy(q->tmp, q->dbuf, cs);
+		return 0;
+	case QCOW2_RUN_ZERO:
+		*zero = true;
+		return 0;
+	case QCOW2_RUN_BACKING:
+		if (!q->backing.q && q->backing.fd < 0) {
+			*zero = true;
+			return 0;
+		}
+		return qcow2_backing_read(q, q->tmp, goff + cs > q->h.size ? q->h.size - goff : cs, goff);
+	case QCOW2_RUN_DATA:
+		ret = qcow2_read_at(q->fd, q->tmp, cs, e & QCOW2_OFFSET_MASK);
+		if (ret == -ENODATA) {
+			/* Allocated past the end of the file: never written, zeros. */
+			memset(q->tmp, 0, cs);
+			ret = pread(q->fd, q->tmp, cs, (off_t)(e & QCOW2_OFFSET_MASK)) < 0 ? -errno : 0;
+		}
+		return ret;
+	}
+	return -EINVAL;
+}
+
+static int drop_entry(struct qcow2 *q, uint64_t e)
+{
+	if (e & QCOW2_OFLAG_COMPRESSED)
+		return qcow2_free_compressed_later(q, e);
+	if (e & QCOW2_OFFSET_MASK)
+		return qcow2_free_later(q, e & QCOW2_OFFSET_MASK);
+	return 0;
+}
+
+/* Makes guest cluster @gcl writable in place; @head / @tail_start bound the bytes the caller
+ * will overwrite, the rest is filled from the old content. Returns the host cluster. */
+static int make_writable(struct qcow2 *q, uint64_t gcl, uint64_t head, uint64_t tail_start,
+			 uint64_t *host)
+{
+	uint64_t cs = q->cluster_size, l2_idx = gcl & (q->l2_entries - 1), e, off;
+	uint32_t l1_idx = (uint32_t)(gcl >> q->l2_bits);
+	uint8_t *l2;
+	bool zero, fresh;
+	int ret;
+
+	if ((ret = get_writable_l2(q, l1_idx, &l2)))
+		return ret;
+	e = qcow2_get_be64(l2, l2_idx);
+	if ((ret = qcow2_check_l2_entry(q, e, q->l1[l1_idx] & QCOW2_OFFSET_MASK, l2_idx)))
+		return ret;
+	if (entry_kind(e) == QCOW2_RUN_DATA && (e & QCOW2_OFLAG_COPIED)) {
+		off = e & QCOW2_OFFSET_MASK;
+		if (qcow2_set_has(&q->meta, off >> q->cluster_bits))
+			return qcow2_corrupt(q, "L2 entry for guest 0x%" PRIx64 " points into metadata at 0x%" PRIx64,
+					     gcl << q->cluster_bits, off);
+		*host = off;
+		return 0;
+	}
+	if (head > 0 || tail_start < cs) {
+		if ((ret = old_cluster_content(q, gcl, e, &zero)))
+			return ret;
+	} else {
+		zero = true;
+	}
+	if ((ret = qcow2_alloc_cluster(q, &off, &fresh)))
+		return ret;
+	if (!zero || !fresh) {
+		if (zero)
+			memset(q->tmp, 0, cs);
+		if (head && (ret = qcow2_write_at(q->fd, q->tmp, head, off)))
+			return ret;
+		if (tail_start < cs &&
+		    (ret = qcow2_write_at(q->fd, q->tmp + tail_start, cs - tail_start, off + tail_start)))
+			return ret;
+	}
+	/* The allocation may have evicted our table: look it up again. */
+	if ((ret = get_writable_l2(q, l1_idx, &l2)))
+		return ret;
+	if ((ret = drop_entry(q, e)))
+		return ret;
+	qcow2_set_be64(l2, l2_idx, off | QCOW2_OFLAG_COPIED);
+	qcow2_cache_mark_dirty(&q->l2_cache, l2);
+	*host = off;
+	return 0;
+}
+
+int qcow2_prepare_write(struct qcow2 *q, uint64_t off, uint64_t len, uint64_t *host,
+			uint64_t *run_len)
+{
+	uint64_t cs = q->cluster_size, done = 0;
+
+	if (q->readonly)
+		return -EROFS;
+	if (off >= q->h.size || len == 0 || len > q->h.size - off)
+		return -ERANGE;
+	while (done < len) {
+		uint64_t pos = off + done, in = pos & (cs - 1);
+		uint64_t n = cs - in < len - done ? cs - in : len - done, h = 0;
+		int ret = make_writable(q, pos >> q->cluster_bits, in, in + n, &h);
+
+		if (ret)
+			return done ? 0 : ret;
+		if (done == 0)
+			*host = h + in;
+		else if (h + in != *host + done)
+			break;
+		done += n;
+		*run_len = done;
+	}
+	return 0;
+}
+
+static int zero_whole_cluster(struct qcow2 *q, uint64_t gcl)
+{
+	uint64_t l2_idx = gcl & (q->l2_entries - 1), e, ne;
+	uint32_t l1_idx = (uint32_t)(gcl >> q->l2_bits);
+	bool has_backing = q->backing.q || q->backing.fd >= 0;
+	uint8_t *l2;
+	int ret;
+
+	if (!(q->l1[l1_idx] & QCOW2_OFFSET_MASK) && !has_backing)
+		return 0;
+	if ((ret = get_writable_l2(q, l1_idx, &l2)))
+		return ret;
+	e = qcow2_get_be64(l2, l2_idx);
+	if ((ret = qcow2_check_l2_entry(q, e, q->l1[l1_idx] & QCOW2_OFFSET_MASK, l2_idx)))
+		return ret;
+	ne = has_backing ? QCOW2_OFLAG_ZERO : 0;
+	if (e == ne)
+		return 0;
+	if ((ret = drop_entry(q, e)))
+		return ret;
+	qcow2_set_be64(l2, l2_idx, ne);
+	qcow2_cache_mark_dirty(&q->l2_cache, l2);
+	return 0;
+}
+
+int qcow2_zero(struct qcow2 *q, uint64_t off, uint64_t len, bool unmap)
+{
+	uint64_t cs = q->cluster_size, done = 0;
+	bool has_backing = q->backing.q || q->backing.fd >= 0;
+
+	(void)unmap; /* whole clusters are always deallocated: reads return zeros either way */
+	if (q->readonly)
+		return -EROFS;
+	if (off > q->h.size || len > q->h.size - off)
+		return -ERANGE;
+	while (done < len) {
+		uint64_t pos = off + done, in = pos & (cs - 1);
+		uint64_t n = cs - in < len - done ? cs - in : len - done;
+		int ret;
+
+		if (n == cs && (q->h.version >= 3 || !has_backing)) {
+			ret = zero_whole_cluster(q, pos >> q->cluster_bits);
+		} else {
+			struct qcow2_run r;
+
+			ret = qcow2_map(q, pos, n, &r);
+			if (!ret && !(r.kind == QCOW2_RUN_ZERO ||
+				      (r.kind == QCOW2_RUN_BACKING && !has_backing))) {
+				uint64_t h = 0, rl = 0;
+
+				ret = qcow2_prepare_write(q, pos, n, &h, &rl);
+				if (!ret) {
+					memset(q->tmp, 0, n);
+					ret = qcow2_write_at(q->fd, q->tmp, n, h);
+				}
+			}
+		}
+		if (ret)
+			return ret;
+		done += n;
+	}
+	return 0;
+}

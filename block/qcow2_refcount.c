@@ -1,0 +1,335 @@
+/* qcow2 refcounts: lookup, update, cluster allocation, refcount-table growth, deferred frees.
+ *
+ * Ordering (crash consistency): a new refcount block is written before the table entry that
+ * points to it; refcounts of a new cluster are written before any L2/L1 entry that uses it
+ * (qcow2_writeback writes refcount blocks first); a reference is dropped only after the table
+ * that held it was written without it (qcow2_free_later). A crash can leak clusters, never
+ * leave one referenced with a refcount that is too low. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "block/qcow2_impl.h"
+
+static uint64_t rb_get(const struct qcow2 *q, const uint8_t *rb, uint64_t idx)
+{
+	switch (q->refcount_bits) {
+	case 1:
+	case 2:
+	case 4: {
+		unsigned per = 8 / q->refcount_bits, shift = (unsigned)(idx % per) * q->refcount_bits;
+
+		return (rb[idx / per] >> shift) & ((1u << q->refcount_bits) - 1);
+	}
+	case 8:
+		return rb[idx];
+	case 16:
+		return (uint64_t)rb[idx * 2] << 8 | rb[idx * 2 + 1];
+	case 32: {
+		uint32_t v;
+
+		memcpy(&v, rb + idx * 4, 4);
+		return be32toh(v);
+	}
+	default:
+		return qcow2_get_be64(rb, idx);
+	}
+}
+
+static void rb_set(const struct qcow2 *q, uint8_t *rb, uint64_t idx, uint64_t val)
+{
+	switch (q->refcount_bits) {
+	case 1:
+	case 2:
+	case 4: {
+		unsigned per = 8 / q->refcount_bits, shift = (unsigned)(idx % per) * q->refcount_bits;
+		uint8_t mask = (uint8_t)(((1u << q->refcount_bits) - 1) << shift);
+
+		rb[idx / per] = (uint8_t)((rb[idx / per] & ~mask) | ((val << shift) & mask));
+		break;
+	}
+	case 8:
+		rb[idx] = (uint8_t)val;
+		break;
+	case 16:
+		rb[idx * 2] = (uint8_t)(val >> 8);
+		rb[idx * 2 + 1] = (uint8_t)val;
+		break;
+	case 32: {
+		uint32_t v = htobe32((uint32_t)val);
+
+		memcpy(rb + idx * 4, &v, 4);
+		break;
+	}
+	default:
+		qcow2_set_be64(rb, idx, val);
+	}
+}
+
+/* The refcount block covering @cluster, or NULL (*@rb) when it has none. */
+static int get_rb(struct qcow2 *q, uint64_t cluster, uint8_t **rb)
+{
+	uint64_t ti = cluster >> q->rb_bits, off;
+
+	*rb = NULL;
+	if (ti >= q->rt_entries || !(off = q->rt[ti] & QCOW2_OFFSET_MASK))
+		return 0;
+	return qcow2_cache_get(q, &q->rb_cache, off, false, rb);
+}
+
+int qcow2_refcount_get(struct qcow2 *q, uint64_t cluster, uint64_t *val)
+{
+	uint8_t *rb;
+	int ret = get_rb(q, cluster, &rb);
+
+	*val = 0;
+	if (ret || !rb)
+		return ret;
+	*val = rb_get(q, rb, cluster & (q->rb_entries - 1));
+	return 0;
+}
+
+int qcow2_refcount_update(struct qcow2 *q, uint64_t off, int delta)
+{
+	uint64_t cluster = off >> q->cluster_bits, v;
+	uint8_t *rb;
+	int ret = get_rb(q, cluster, &rb);
+
+	if (ret)
+		return ret;
+	if (!rb)
+		return qcow2_corrupt(q, "refcount of cluster 0x%" PRIx64 ": no refcount block", off);
+	v = rb_get(q, rb, cluster & (q->rb_entries - 1));
+	if ((delta < 0 && v == 0) || (delta > 0 && v == q->refcount_max))
+		return qcow2_corrupt(q, "refcount of cluster 0x%" PRIx64 " would %s", off,
+				     delta < 0 ? "drop below 0" : "overflow");
+	rb_set(q, rb, cluster & (q->rb_entries - 1), delta < 0 ? v - 1 : v + 1);
+	qcow2_cache_mark_dirty(&q->rb_cache, rb);
+	if (delta < 0 && v == 1 && cluster < q->free_hint)
+		q->free_hint = cluster;
+	return 0;
+}
+
+int qcow2_write_refcount_table(struct qcow2 *q)
+{
+	uint64_t lo = q->rt_dirty_lo, hi = q->rt_dirty_hi;
+	uint64_t *be;
+	int ret;
+
+	if (lo >= hi)
+		return 0;
+	be = malloc((hi - lo) * 8);
+	if (!be)
+		return -ENOMEM;
+	for (uint64_t i = lo; i < hi; i++)
+		be[i - lo] = htobe64(q->rt[i]);
+	ret = qcow2_write_at(q->fd, be, (hi - lo) * 8, q->h.rt_offset + lo * 8);
+	free(be);
+	if (!ret)
+		q->rt_dirty_lo = q->rt_dirty_hi = 0;
+	return ret;
+}
+
+static void rt_mark_dirty(struct qcow2 *q, uint64_t idx)
+{
+	if (q->rt_dirty_lo >= q->rt_dirty_hi) {
+		q->rt_dirty_lo = idx;
+		q->rt_dirty_hi = idx + 1;
+	} else {
+		if (idx < q->rt_dirty_lo)
+			q->rt_dirty_lo = idx;
+		if (idx + 1 > q->rt_dirty_hi)
+			q->rt_dirty_hi = idx + 1;
+	}
+}
+
+/* Grows the refcount table: new refcount blocks for the area the new structures occupy and a
+ * bigger table, all placed at the end of the image and describing themselves; then the header
+ * is switched to the new table (stable before and after) and the old table freed. */
+static int grow_refcount_table(struct qcow2 *q)
+{
+	uint64_t cs = q->cluster_size, start = q->hwm, new_entries, k_rt = 0, k_rb = 0, end;
+	uint64_t first_rb_idx, last_rb_idx, old_off = q->h.rt_offset;
+	uint32_t old_clusters = q->h.rt_clusters;
+	uint64_t *nrt = NULL;
+	uint8_t hdr[12];
+	int ret;
+
+	new_entries = q->rt_entries * 2;
+	for (int iter = 0;; iter++) {
+		uint64_t need, prev_rb = k_rb, prev_rt = k_rt;
+
+		if (iter == 64)
+			return qcow2_corrupt(q, "refcount table growth does not converge");
+		end = start + k_rb + k_rt;
+		need = ((end - 1) >> q->rb_bits) + 1;
+		if (need > new_entries)
+			new_entries = need;
+		k_rt = qcow2_align_up(new_entries * 8, cs) / cs;
+		first_rb_idx = start >> q->rb_bits;
+		last_rb_idx = (start + k_rb + k_rt - 1) >> q->rb_bits;
+		k_rb = 0;
+		for (uint64_t i = first_rb_idx; i <= last_rb_idx; i++)
+			if (i >= q->rt_entries || !q->rt[i])
+				k_rb++;
+		if (k_rb == prev_rb && k_rt == prev_rt && iter > 0)
+			break;
+	}
+	if (k_rt * cs > QCOW2_MAX_RT_BYTES)
+		return qcow2_corrupt(q, "refcount table would exceed 8 MiB");
+	new_entries = k_rt * cs / 8;
+	nrt = calloc(new_entries, 8);
+	if (!nrt)
+		return -ENOMEM;
+	memcpy(nrt, q->rt, q->rt_entries * 8);
+	/* Dirty refcount blocks (and table entries that point to them) first. */
+	if ((ret = qcow2_cache_write_dirty(q, &q->rb_cache)) || (ret = fdatasync(q->fd) ? -errno : 0))
+		goto out;
+	{
+		uint64_t c = start;
+		uint64_t *old_rt = q->rt, old_entries = q->rt_entries;
+
+		for (uint64_t i = first_rb_idx; i <= last_rb_idx; i++) {
+			uint8_t *rb;
+
+			if (i < old_entries && old_rt[i])
+				continue;
+			if ((ret = qcow2_cache_get(q, &q->rb_cache, c * cs, true, &rb)))
+				goto out;
+			nrt[i] = c * cs;
+			ret = qcow2_set_add(&q->meta, c);
+			if (ret)
+				goto out;
+			c++;
+		}
+		/* Switch the in-memory table so refcount updates find the new blocks. */
+		q->rt = nrt;
+		q->rt_entries = new_entries;
+		nrt = old_rt;
+		for (uint64_t cl = start; cl < start + k_rb + k_rt; cl++)
+			if ((ret = qcow2_refcount_update(q, cl * cs, +1)))
+				goto out;
+		if ((ret = qcow2_cache_write_dirty(q, &q->rb_cache)))
+			goto out;
+		q->h.rt_offset = c * cs;
+		q->h.rt_clusters = (uint32_t)k_rt;
+		q->rt_dirty_lo = 0;
+		q->rt_dirty_hi = new_entries;
+		if ((ret = qcow2_write_refcount_table(q)) || (ret = fdatasync(q->fd) ? -errno : 0))
+			goto out;
+		for (uint64_t cl = c; cl < c + k_rt; cl++)
+			if ((ret = qcow2_set_add(&q->meta, cl)))
+				goto out;
+	}
+	{
+		uint64_t v = htobe64(q->h.rt_offset);
+		uint32_t n = htobe32(q->h.rt_clusters);
+
+		memcpy(hdr, &v, 8);
+		memcpy(hdr + 8, &n, 4);
+	}
+	if ((ret = qcow2_write_at(q->fd, hdr, 12, 48)) || (ret = fdatasync(q->fd) ? -errno : 0))
+		goto out;
+	q->hwm = start + k_rb + k_rt;
+	/* The old table is referenced by nothing stable any more. */
+	for (uint32_t i = 0; i < old_clusters; i++) {
+		qcow2_set_del(&q->meta, (old_off >> q->cluster_bits) + i);
+		if ((ret = qcow2_refcount_update(q, old_off + (uint64_t)i * cs, -1)))
+			goto out;
+	}
+out:
+	free(nrt);
+	return ret;
+}
+
+int qcow2_alloc_cluster(struct qcow2 *q, uint64_t *off, bool *fresh)
+{
+	for (;;) {
+		uint64_t c = q->free_hint, v, ti;
+		int ret;
+
+		/* Find a cluster with refcount 0 (one without a refcount block counts as 0). */
+		for (;; c++) {
+			if ((c << q->cluster_bits) >> q->cluster_bits != c ||
+			    (c << q->cluster_bits) > QCOW2_OFFSET_MASK)
+				return -ENOSPC;
+			if ((ret = qcow2_refcount_get(q, c, &v)))
+				return ret;
+			if (v == 0 && !qcow2_set_has(&q->meta, c) && c != 0)
+				break;
+		}
+		q->free_hint = c;
+		ti = c >> q->rb_bits;
+		if (ti >= q->rt_entries) {
+			if ((ret = grow_refcount_table(q)))
+				return ret;
+			continue;
+		}
+		if (!q->rt[ti]) {
+			/* No refcount block here yet: the cluster becomes one that covers itself. */
+			uint8_t *rb;
+
+			if ((ret = qcow2_cache_get(q, &q->rb_cache, c << q->cluster_bits, true, &rb)))
+				return ret;
+			rb_set(q, rb, c & (q->rb_entries - 1), 1);
+			q->rt[ti] = c << q->cluster_bits;
+			rt_mark_dirty(q, ti);
+			if ((ret = qcow2_set_add(&q->meta, c)))
+				return ret;
+			if (c + 1 > q->hwm)
+				q->hwm = c + 1;
+			q->free_hint = c + 1;
+			continue;
+		}
+		if ((ret = qcow2_refcount_update(q, c << q->cluster_bits, +1)))
+			return ret;
+		*fresh = c >= q->hwm;
+		if (c + 1 > q->hwm)
+			q->hwm = c + 1;
+		q->free_hint = c + 1;
+		*off = c << q->cluster_bits;
+		return 0;
+	}
+}
+
+int qcow2_free_later(struct qcow2 *q, uint64_t off)
+{
+	if (q->npending == q->pending_cap) {
+		size_t cap = q->pending_cap ? q->pending_cap * 2 : 64;
+		uint64_t *n = realloc(q->pending_free, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		q->pending_free = n;
+		q->pending_cap = cap;
+	}
+	q->pending_free[q->npending++] = off;
+	return 0;
+}
+
+int qcow2_free_compressed_later(struct qcow2 *q, uint64_t desc)
+{
+	uint64_t host, len;
+
+	qcow2_compressed_range(q, desc, &host, &len);
+	for (uint64_t c = host & ~(q->cluster_size - 1); c < host + len; c += q->cluster_size) {
+		int ret = qcow2_free_later(q, c);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int qcow2_apply_pending_frees(struct qcow2 *q)
+{
+	while (q->npending) {
+		uint64_t off = q->pending_free[--q->npending];
+		int ret = qcow2_refcount_update(q, off, -1);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
