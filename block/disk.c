@@ -10,8 +10,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "block/qcow2.h"
+
 #define DISK_ENGINE_DEPTH 256
-#define QCOW2_MAGIC "QFI\xfb"
+
+static int open_qcow2(struct disk *d, const struct disk_config *cfg, struct errmsg *err)
+{
+	bool forced_ro;
+	int ret = qcow2_open(cfg->path, cfg->readonly, &d->qcow2, &forced_ro, err);
+
+	if (ret)
+		return errmsg_prefix(err, ret, "--disk path=%s", cfg->path);
+	if (forced_ro) {
+		d->readonly = true;
+		snprintf(d->note, sizeof(d->note),
+			 "--disk path=%s: the image is marked corrupt; attached read-only", cfg->path);
+	}
+	d->size = qcow2_size(d->qcow2) & ~511ULL;
+	d->fmt = &disk_format_qcow2;
+	return 0;
+}
 
 int disk_open(const struct disk_config *cfg, struct evloop *loop, struct disk **out,
 	      struct errmsg *err)
@@ -49,16 +67,22 @@ int disk_open(const struct disk_config *cfg, struct evloop *loop, struct disk **
 				 cfg->path);
 		goto fail;
 	}
-	/* Never guess a format from content the guest controls, but refuse to expose a qcow2
-	 * image as raw bytes: a guest could rewrite its header. */
-	if (pread(d->fd, magic, 4, 0) == 4 && !memcmp(magic, QCOW2_MAGIC, 4)) {
-		ret = errmsg_set(err, -ENOTSUP,
-				 "--disk path=%s: this is a qcow2 image; qcow2 is not supported yet",
+	if (pread(d->fd, magic, 4, 0) == 4 && !memcmp(magic, QCOW2_MAGIC_BYTES, 4) &&
+	    cfg->format == DISK_FORMAT_AUTO) {
+		ret = open_qcow2(d, cfg, err);
+		if (ret)
+			goto fail;
+	} else if (cfg->format == DISK_FORMAT_QCOW2) {
+		ret = errmsg_set(err, -EINVAL, "--disk path=%s: format=qcow2: not a qcow2 image (magic)",
 				 cfg->path);
 		goto fail;
+	} else {
+		/* A probed raw image whose guest writes a qcow2 header would be opened as qcow2 next
+		 * time (with a backing file of the guest's choosing): raw.c refuses that write. */
+		d->probed_raw = cfg->format == DISK_FORMAT_AUTO;
+		d->size &= ~511ULL; /* whole sectors only */
+		d->fmt = &disk_format_raw;
 	}
-	d->size &= ~511ULL; /* whole sectors only */
-	d->fmt = &disk_format_raw;
 	ret = blk_engine_create(cfg->engine_set ? cfg->engine : BLK_ENGINE_IO_URING,
 				DISK_ENGINE_DEPTH, loop, &d->engine);
 	if (ret == -ENOSYS && !cfg->engine_set)
@@ -80,6 +104,7 @@ void disk_close(struct disk *d)
 	if (!d)
 		return;
 	blk_engine_destroy(d->engine);
+	qcow2_close(d->qcow2); /* after the engine: no data write may still be in flight */
 	if (d->fd >= 0)
 		close(d->fd);
 	free(d);

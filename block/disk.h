@@ -1,4 +1,4 @@
-/* A virtual disk: an image format (raw now; qcow2 in block/qcow2*.c later) over an I/O engine.
+/* A virtual disk: an image format (raw, qcow2) over an I/O engine.
  * Requests are in virtual-disk bytes; the format maps them to image I/O. */
 #ifndef MINIVMM_BLOCK_DISK_H
 #define MINIVMM_BLOCK_DISK_H
@@ -10,8 +10,11 @@
 #include "vmm/errmsg.h"
 #include "vmm/evloop.h"
 
+enum disk_format { DISK_FORMAT_AUTO, DISK_FORMAT_RAW, DISK_FORMAT_QCOW2 };
+
 struct disk_config {
 	const char *path;
+	enum disk_format format;         /* AUTO: qcow2 if the file says so, else raw */
 	bool readonly;
 	bool direct;                     /* O_DIRECT */
 	enum blk_engine_kind engine;
@@ -42,12 +45,17 @@ struct disk_format_ops {
 	int (*submit)(struct disk *d, struct disk_req *r);
 };
 
+struct qcow2;
+
 struct disk {
 	const struct disk_format_ops *fmt;
 	struct blk_engine *engine;
-	int fd;
+	int fd;                          /* data I/O through the engine */
 	uint64_t size;                   /* virtual size in bytes */
 	bool readonly;
+	bool probed_raw;                 /* raw by probing: the guest must not write a format magic */
+	struct qcow2 *qcow2;
+	char note[256];                  /* something the user should know (e.g. forced read-only) */
 	char path[256];
 };
 
@@ -58,7 +66,8 @@ void disk_close(struct disk *d);
 int disk_submit(struct disk *d, struct disk_req *r);
 void disk_kick(struct disk *d);
 
-/* The raw format (block/raw.c). */
+/* The raw format (block/raw.c) and qcow2 (block/qcow2_disk.c). */
 extern const struct disk_format_ops disk_format_raw;
+extern const struct disk_format_ops disk_format_qcow2;
 
 #endif

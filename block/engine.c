@@ -173,17 +173,15 @@ static void engine_on_completion(struct ev_handler *h, uint32_t events)
 
 void blk_engine_poll(struct blk_engine *e)
 {
-	if (e->kind == BLK_ENGINE_IO_URING) {
+	if (e->kind == BLK_ENGINE_IO_URING)
 		uring_reap(e);
-	} else {
-		while (e->done) {
-			struct blk_io *io = e->done;
+	while (e->done) {
+		struct blk_io *io = e->done;
 
-			e->done = io->next_done;
-			if (!e->done)
-				e->done_tail = &e->done;
-			io->done(io, io->result);
-		}
+		e->done = io->next_done;
+		if (!e->done)
+			e->done_tail = &e->done;
+		io->done(io, io->result);
 	}
 	if (e->batch_done)
 		e->batch_done(e->batch_opaque);
@@ -246,13 +244,18 @@ void blk_engine_destroy(struct blk_engine *e)
 	free(e);
 }
 
+void blk_engine_complete(struct blk_engine *e, struct blk_io *io, int64_t result)
+{
+	io->result = result;
+	io->next_done = NULL;
+	*e->done_tail = io;
+	e->done_tail = &io->next_done;
+}
+
 int blk_engine_submit(struct blk_engine *e, struct blk_io *io)
 {
 	if (e->kind == BLK_ENGINE_SYNC) {
-		io->result = sync_execute(io);
-		io->next_done = NULL;
-		*e->done_tail = io;
-		e->done_tail = &io->next_done;
+		blk_engine_complete(e, io, sync_execute(io));
 		return 0;
 	}
 	if (e->inflight >= e->depth || !uring_prep(e, io)) {
@@ -267,7 +270,7 @@ void blk_engine_kick(struct blk_engine *e)
 {
 	if (e->kind == BLK_ENGINE_IO_URING)
 		io_uring_submit(&e->ring);
-	else if (e->done)
+	if (e->done)
 		engine_signal(e);
 }
 

@@ -39,6 +39,9 @@ void blk_engine_destroy(struct blk_engine *e);
 /* Queues @io; it completes later through io->done. Returns 0 or -errno (then done is never
  * called). */
 int blk_engine_submit(struct blk_engine *e, struct blk_io *io);
+/* Reports @io as finished with @result from the event loop, like an engine completion: for
+ * work a format did synchronously (the completion must not run inside the submit call). */
+void blk_engine_complete(struct blk_engine *e, struct blk_io *io, int64_t result);
 /* Starts everything queued since the last call (io_uring: one io_uring_submit). */
 void blk_engine_kick(struct blk_engine *e);
 /* Runs pending completions now (tests and benchmarks without an event loop). */

@@ -1,7 +1,10 @@
 /* Raw images: virtual offset = file offset, one engine request per disk request. */
 #include <errno.h>
+#include <string.h>
 
 #include "block/disk.h"
+#include "block/iov.h"
+#include "block/qcow2.h"
 
 static void raw_done(struct blk_io *io, int64_t result)
 {
@@ -15,6 +18,13 @@ static void raw_done(struct blk_io *io, int64_t result)
 
 static int raw_submit(struct disk *d, struct disk_req *r)
 {
+	if (d->probed_raw && r->op == BLK_OP_WRITE && r->offset == 0 && r->expect >= 4) {
+		char magic[4];
+
+		iov_to_buf(r->iov, r->iovcnt, 0, magic, 4);
+		if (!memcmp(magic, QCOW2_MAGIC_BYTES, 4))
+			return -EPERM; /* would turn this raw image into a qcow2 one (set format=raw) */
+	}
 	r->io = (struct blk_io){
 		.op = r->op, .fd = d->fd, .iov = r->iov, .iovcnt = r->iovcnt,
 		.offset = r->offset, .len = r->len, .done = raw_done, .opaque = r,

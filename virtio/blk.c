@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block/iov.h"
 #include "virtio/device.h"
 #include "vmm/vm.h"
 
@@ -41,29 +42,6 @@ struct virtio_blk {
 	struct blk_req *reqs;                  /* [queue][head] */
 	struct vq_chain chain;                 /* scratch for vq_pop */
 };
-
-/* Copies the part [off, off+len) of @src (n entries) into @dst; returns the entry count. */
-static int iov_slice(const struct iovec *src, unsigned n, size_t off, size_t len,
-		     struct iovec *dst)
-{
-	int out = 0;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		size_t l = src[i].iov_len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		l -= off;
-		if (l > len)
-			l = len;
-		dst[out++] = (struct iovec){ (uint8_t *)src[i].iov_base + off, l };
-		len -= l;
-		off = 0;
-	}
-	return out;
-}
 
 static uint8_t *last_writable_byte(const struct vq_chain *c)
 {
@@ -165,12 +143,13 @@ static int blk_start(struct virtio_blk *b, const struct vq_chain *c,
 		if (hdr.type == VIRTIO_BLK_T_IN) {
 			data_len = c->writable_len - 1;
 			r->iovcnt = iov_slice(&c->iov[c->nr_readable], c->nr_writable, 0, data_len,
-					      r->iov);
+					      r->iov, VQ_MAX_SIZE);
 			r->dreq.op = BLK_OP_READ;
 			r->written = (uint32_t)data_len;
 		} else {
 			data_len = c->readable_len - BLK_HDR_LEN;
-			r->iovcnt = iov_slice(c->iov, c->nr_readable, BLK_HDR_LEN, data_len, r->iov);
+			r->iovcnt = iov_slice(c->iov, c->nr_readable, BLK_HDR_LEN, data_len, r->iov,
+					      VQ_MAX_SIZE);
 			r->dreq.op = BLK_OP_WRITE;
 		}
 		if (data_len % SECTOR || hdr.sector > sectors ||
@@ -303,7 +282,7 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, struct virti
 	b->config.seg_max = BLK_SEG_MAX;
 	b->config.blk_size = SECTOR;
 	b->config.num_queues = (uint16_t)b->nr_queues;
-	if (cfg->readonly) {
+	if (b->disk->readonly) {
 		features |= 1ULL << VIRTIO_BLK_F_RO;
 	} else {
 		uint32_t max = sectors > 0xffffffffULL ? 0xffffffffU : (uint32_t)sectors;
@@ -340,4 +319,9 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	disk_close(b->disk); /* waits for in-flight I/O: its buffers are guest memory */
 	free(b->reqs);
 	free(b);
+}
+
+const char *virtio_blk_note(const struct virtio_blk *b)
+{
+	return b->disk->note;
 }

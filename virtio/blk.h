@@ -13,5 +13,7 @@ struct virtio_blk;
 int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, struct virtio_blk **out,
 		      struct errmsg *err) __attribute__((warn_unused_result));
 void virtio_blk_destroy(struct virtio_blk *b);
+/* What the user should know about the disk (e.g. "attached read-only"), or "". */
+const char *virtio_blk_note(const struct virtio_blk *b);
 
 #endif

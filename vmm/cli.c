@@ -25,8 +25,9 @@ const char cli_run_usage[] =
 	"  --serial MODE          COM1: stdio (default), off, or file=PATH\n"
 	"  --console MODE         virtio-console: off (default), stdio (or virtio), file=PATH;\n"
 	"                         on stdio it takes stdin from COM1\n"
-	"  --disk path=FILE[,readonly=on][,id=NAME][,engine=io_uring|sync][,direct=on]\n"
-	"         [,num_queues=N] a virtio-blk disk on a raw image (repeatable)\n"
+	"  --disk path=FILE[,format=raw|qcow2][,readonly=on][,id=NAME][,engine=io_uring|sync]\n"
+	"         [,direct=on][,num_queues=N] a virtio-blk disk (repeatable); without format=\n"
+	"         a file with the qcow2 magic is qcow2, anything else raw\n"
 	"  --timeout SECONDS      stop the guest after this long, exit status 124\n"
 	"  --acpi on|off          ACPI tables (default on); off: MP table only\n"
 	"  --virtio-cmdline auto|on|off  announce virtio devices as virtio_mmio.device= on the\n"
@@ -145,6 +146,11 @@ int cli_parse_disk(char *arg, struct vm_config *cfg, struct errmsg *err)
 				d->readonly = b;
 			else
 				d->direct = b;
+		} else if (!strcmp(key, "format")) {
+			if (strcmp(value, "raw") && strcmp(value, "qcow2"))
+				return errmsg_set(err, -EINVAL, "--disk: format=%s: expected raw or qcow2",
+						  value);
+			d->format = strcmp(value, "raw") ? DISK_FORMAT_QCOW2 : DISK_FORMAT_RAW;
 		} else if (!strcmp(key, "id")) {
 			if (strlen(value) > 20)
 				return errmsg_set(err, -EINVAL,

@@ -296,6 +296,8 @@ static int vm_setup_virtio(struct vm *vm, struct acpi_mmio_dev *acpi_devs, struc
 		ret = virtio_blk_create(vm, &vm->cfg->disks[i], &vm->blks[vm->nr_blks], err);
 		if (ret)
 			return ret;
+		if (virtio_blk_note(vm->blks[vm->nr_blks])[0])
+			fprintf(stderr, "minivmm: warning: %s\n", virtio_blk_note(vm->blks[vm->nr_blks]));
 		vm->nr_blks++;
 	}
 	if (vm->cfg->console.mode != CHARDEV_OFF &&
