@@ -28,7 +28,7 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
-.PHONY: all deps test check check-asan integration test-integration test-oracle test-linux linux-guest clean bench guest fuzz
+.PHONY: test-qcow2 all deps test check check-asan integration test-integration test-oracle test-linux linux-guest clean bench guest fuzz
 all: minivmm guest
 
 minivmm: $(call obj,rel,$(VMM_LIB_SRCS) $(VMM_MAIN_SRCS))
@@ -75,14 +75,18 @@ linux-guest:
 test-linux: minivmm
 	tests/linux/run.sh
 
-test: check test-integration test-oracle test-linux
+test: check test-qcow2 test-integration test-oracle test-linux
+
+# qcow2 format tests against qemu-img (no /dev/kvm needed); CRASH_TRIALS=100 for the long run.
+test-qcow2: minivmm $(BUILD)/qcow2io
+	tests/qcow2/run.sh
 
 bench: minivmm guest
 	bench/startup.sh
 
 DEPS := build-essential pkg-config linux-libc-dev check liburing-dev libcap-ng-dev libfdt-dev \
 	zlib1g-dev libzstd-dev libseccomp-dev libjansson-dev qemu-utils acpica-tools \
-	clang libclang-rt-14-dev fio e2fsprogs \
+	clang libclang-rt-14-dev fio e2fsprogs python3 \
 	linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio
 # QEMU is the oracle and benchmark peer; its GUI recommends are not needed.
 DEPS_NORECOMMENDS := qemu-system-x86

@@ -6,6 +6,7 @@
  *   qcow2io crash IMG LOG SEED    write forever (killed by the test); after each flush the
  *                                 number of the last flushed operation goes to LOG
  *   qcow2io verify IMG LOG SEED   check that everything flushed before the kill reads back
+ *   qcow2io write IMG OFF LEN     one write of a pattern (for the hostile-image table)
  *
  * The operation stream is a function of SEED, so verify regenerates it. */
 #include <errno.h>
@@ -95,8 +96,11 @@ static int dump(const char *img, const char *out)
 		int ret = qcow2_pread(q, buf, n, off);
 
 		if (ret) {
-			fprintf(stderr, "qcow2io: read at %" PRIu64 ": %s %s\n", off, strerror(-ret),
+			fprintf(stderr, "qcow2io: read at %" PRIu64 ": %s: %s\n", off, strerror(-ret),
 				qcow2_last_error(q));
+			free(buf);
+			close(fd);
+			qcow2_close(q);
 			return 1;
 		}
 		if (pwrite(fd, buf, n, (off_t)off) != (ssize_t)n)
@@ -211,12 +215,29 @@ static int verify(const char *img, const char *log, uint64_t seed)
 	}
 	printf("verify: %ld ops flushed, %" PRIu64 " bytes checked, %" PRIu64 " wrong\n", last + 1,
 	       checked, bad);
+	free(expect);
+	free(unsure);
+	free(got);
+	free(buf);
 	qcow2_close(q);
 	return bad ? 1 : 0;
 }
 
 int main(int argc, char **argv)
 {
+	if (argc == 5 && !strcmp(argv[1], "write")) {
+		struct qcow2 *q = open_or_die(argv[2], false);
+		struct op o = { 0, strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0), 1 };
+		uint8_t *buf = malloc(o.len ? o.len : 1);
+		int ret;
+
+		fill(buf, &o);
+		ret = qcow2_pwrite(q, buf, o.len, o.off);
+		if (ret)
+			fprintf(stderr, "qcow2io: write: %s: %s\n", strerror(-ret), qcow2_last_error(q));
+		free(buf);
+		return (qcow2_close(q) || ret) ? 1 : 0;
+	}
 	if (argc == 4 && !strcmp(argv[1], "dump"))
 		return dump(argv[2], argv[3]);
 	if (argc == 6 && !strcmp(argv[1], "random"))
