@@ -82,7 +82,10 @@ t_blk_bad_flags() {
 	run_case "--disk: num_queues=0" --kernel "$GUEST" --disk "path=$TMP/x.img,num_queues=0"
 	run_case "--disk: id=" --kernel "$GUEST" --disk "path=$TMP/x.img,id=abcdefghijklmnopqrstuvwxyz"
 	run_case "--disk path=$TMP: Is a directory" --kernel "$GUEST" --disk "path=$TMP"
-	run_case "qcow2 image" --kernel "$GUEST" --disk "path=$TMP/x.qcow2"
+	run_case "format=qcow2: not a qcow2 image" --kernel "$GUEST" --disk "path=$TMP/x.img,format=qcow2"
+	run_case "--disk: format=vmdk" --kernel "$GUEST" --disk "path=$TMP/x.img,format=vmdk"
+	printf '\x01' | dd of="$TMP/x.qcow2" bs=1 seek=41 conv=notrunc status=none # L1 at 2^48
+	run_case "--disk path=$TMP/x.qcow2: l1_table_offset" --kernel "$GUEST" --disk "path=$TMP/x.qcow2"
 	[ $fails -eq 0 ]
 }
 
