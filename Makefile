@@ -20,6 +20,10 @@ VMM_LIB_SRCS := \
 	block/qcow2_cluster.c block/qcow2_compress.c block/qcow2_snapshot.c block/qcow2_check.c \
 	block/qcow2_create.c vmm/img.c
 VMM_MAIN_SRCS := vmm/main.c
+# The qcow2 library alone (image tools, fuzzer).
+QCOW2_SRCS := block/iov.c block/qcow2.c block/qcow2_header.c block/qcow2_cache.c \
+	block/qcow2_refcount.c block/qcow2_cluster.c block/qcow2_compress.c block/qcow2_snapshot.c \
+	block/qcow2_check.c block/qcow2_create.c vmm/errmsg.c
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/unit_main.c
 UNIT_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
@@ -106,7 +110,10 @@ $(BUILD)/minivmm-asan: $(call obj,asan,$(VMM_LIB_SRCS) $(VMM_MAIN_SRCS))
 
 # libFuzzer targets (clang): make fuzz, then e.g. build/fuzz/fuzz_virtqueue -max_total_time=600
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined
-fuzz: $(BUILD)/fuzz/fuzz_virtqueue
+fuzz: $(BUILD)/fuzz/fuzz_virtqueue $(BUILD)/fuzz/fuzz_qcow2
+$(BUILD)/fuzz/fuzz_qcow2: tests/fuzz/fuzz_qcow2.c $(QCOW2_SRCS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^ -lz -lzstd
 $(BUILD)/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c virtio/queue.c vmm/memory.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^
@@ -117,10 +124,6 @@ $(BUILD)/blkpattern: tests/tools/blkpattern.c tests/guest/pattern.h
 
 $(BUILD)/blk_bench: bench/blk_bench.c $(call obj,rel,$(VMM_LIB_SRCS))
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
-
-QCOW2_SRCS := block/iov.c block/qcow2.c block/qcow2_header.c block/qcow2_cache.c \
-	block/qcow2_refcount.c block/qcow2_cluster.c block/qcow2_compress.c block/qcow2_snapshot.c \
-	block/qcow2_check.c block/qcow2_create.c vmm/errmsg.c
 
 # Drives block/qcow2 from the host for the tests; built with ASan/UBSan so that every qcow2
 # test is also a sanitizer run.

@@ -10,25 +10,17 @@
 
 struct counts {
 	uint32_t *ref;
-	uint64_t n;
+	uint64_t n;                  /* clusters in the file */
+	uint64_t beyond;             /* references past the end of the file */
+	uint64_t first_beyond;
 };
 
 static int count_ref(struct counts *c, uint64_t cluster)
 {
 	if (cluster >= c->n) {
-		uint64_t n = c->n ? c->n : 1024;
-		uint32_t *r;
-
-		while (n <= cluster)
-			n *= 2;
-		if (n > (1ULL << 40))
-			return -EFBIG;
-		r = realloc(c->ref, n * sizeof(*r));
-		if (!r)
-			return -ENOMEM;
-		memset(r + c->n, 0, (n - c->n) * sizeof(*r));
-		c->ref = r;
-		c->n = n;
+		if (!c->beyond++)
+			c->first_beyond = cluster;
+		return 0;
 	}
 	if (c->ref[cluster] != UINT32_MAX)
 		c->ref[cluster]++;
@@ -176,45 +168,55 @@ int qcow2_check(const char *path, FILE *out, struct qcow2_check_result *res, str
 	struct counts c = { 0 };
 	struct walk_stats st = { 0 };
 	struct qcow2 *q;
-	uint64_t end = 0, stored_max;
+	uint64_t end = 0;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
 	if ((ret = qcow2_open(path, true, &q, NULL, err)))
 		return ret;
+	c.n = qcow2_align_up(q->file_size_at_open, q->cluster_size) >> q->cluster_bits;
+	c.ref = calloc(c.n ? c.n : 1, sizeof(*c.ref));
+	if (!c.ref) {
+		ret = errmsg_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
 	if ((ret = count_all(q, &c, &st, out))) {
 		errmsg_set(err, ret, "%s", q->err.text[0] ? q->err.text : strerror(-ret));
 		goto out;
 	}
-	stored_max = q->rt_entries << q->rb_bits;
-	for (uint64_t cl = 0; cl < (c.n > stored_max ? c.n : stored_max); cl++) {
-		uint64_t rc, refs = cl < c.n ? c.ref[cl] : 0;
+	/* Per refcount block: stored counts against the references found. */
+	for (uint64_t ti = 0; ti < q->rt_entries || (ti << q->rb_bits) < c.n; ti++) {
+		uint64_t base = ti << q->rb_bits;
+		uint8_t *rb = NULL;
 
-		/* A missing refcount block means 0 for its whole range: skip it unless something
-		 * there is referenced. */
-		if ((cl & (q->rb_entries - 1)) == 0 && cl < stored_max && !q->rt[cl >> q->rb_bits]) {
-			bool any = false;
+		if (base >= c.n && (ti >= q->rt_entries || !q->rt[ti]))
+			continue;
+		if (ti < q->rt_entries && q->rt[ti] &&
+		    (ret = qcow2_cache_get(q, &q->rb_cache, q->rt[ti], false, &rb)))
+			goto out;
+		for (uint64_t k = 0; k < q->rb_entries; k++) {
+			uint64_t cl = base + k, rc = rb ? qcow2_refblock_entry(q, rb, k) : 0;
+			uint64_t refs = cl < c.n ? c.ref[cl] : 0;
 
-			for (uint64_t k = cl; k < cl + q->rb_entries && k < c.n && !any; k++)
-				any = c.ref[k] != 0;
-			if (!any) {
-				cl += q->rb_entries - 1;
-				continue;
+			if (!rb && cl >= c.n)
+				break;
+			if (rc)
+				end = (cl + 1) << q->cluster_bits;
+			if (rc < refs) {
+				if (res->corruptions++ < 100)
+					fprintf(out, "ERROR cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64 "\n",
+						cl, rc, refs);
+			} else if (rc > refs) {
+				if (res->leaks++ < 100)
+					fprintf(out, "Leaked cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64 "\n",
+						cl, rc, refs);
 			}
 		}
-		if ((ret = qcow2_refcount_get(q, cl, &rc)))
-			goto out;
-		if (rc)
-			end = (cl + 1) << q->cluster_bits;
-		if (rc < refs) {
-			fprintf(out, "ERROR cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64 "\n",
-				cl, rc, refs);
-			res->corruptions++;
-		} else if (rc > refs) {
-			fprintf(out, "Leaked cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64 "\n",
-				cl, rc, refs);
-			res->leaks++;
-		}
+	}
+	if (c.beyond) {
+		fprintf(out, "ERROR %" PRIu64 " references past the end of the file (first: cluster %" PRIu64 ")\n",
+			c.beyond, c.first_beyond);
+		res->corruptions += c.beyond;
 	}
 	res->corruptions += st.errors;
 	res->allocated_clusters = st.allocated;

@@ -209,9 +209,18 @@ static int make_writable(struct qcow2 *q, uint64_t gcl, uint64_t head, uint64_t 
 		return ret;
 	if (entry_kind(e) == QCOW2_RUN_DATA && (e & QCOW2_OFLAG_COPIED)) {
 		off = e & QCOW2_OFFSET_MASK;
+		uint64_t rc;
+
 		if (qcow2_set_has(&q->meta, off >> q->cluster_bits))
 			return qcow2_corrupt(q, "L2 entry for guest 0x%" PRIx64 " points into metadata at 0x%" PRIx64,
 					     gcl << q->cluster_bits, off);
+		/* COPIED promises refcount 1; writing in place on anything else would write into
+		 * a cluster that is shared, free or outside what the refcounts describe. */
+		if ((ret = qcow2_refcount_get(q, off >> q->cluster_bits, &rc)))
+			return ret;
+		if (rc != 1)
+			return qcow2_corrupt(q, "L2 entry for guest 0x%" PRIx64 ": COPIED cluster 0x%" PRIx64 " has refcount %" PRIu64,
+					     gcl << q->cluster_bits, off, rc);
 		*host = off;
 		return 0;
 	}

@@ -196,6 +196,7 @@ void qcow2_set_free(struct qcow2_cluster_set *s);
 
 /* qcow2_refcount.c */
 int qcow2_refcount_get(struct qcow2 *q, uint64_t cluster, uint64_t *val);
+uint64_t qcow2_refblock_entry(const struct qcow2 *q, const uint8_t *rb, uint64_t idx);
 /* Adds @delta (+1/-1) to the refcount of the cluster at host offset @off. */
 int qcow2_refcount_update(struct qcow2 *q, uint64_t off, int delta);
 /* Allocates one cluster (refcount 1); *@fresh is set when it was never written. */

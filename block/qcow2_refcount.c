@@ -67,6 +67,11 @@ static void rb_set(const struct qcow2 *q, uint8_t *rb, uint64_t idx, uint64_t va
 	}
 }
 
+uint64_t qcow2_refblock_entry(const struct qcow2 *q, const uint8_t *rb, uint64_t idx)
+{
+	return rb_get(q, rb, idx);
+}
+
 /* The refcount block covering @cluster, or NULL (*@rb) when it has none. */
 static int get_rb(struct qcow2 *q, uint64_t cluster, uint8_t **rb)
 {
