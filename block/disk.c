@@ -14,6 +14,23 @@
 
 #define DISK_ENGINE_DEPTH 256
 
+/* The first 4 bytes, read through an aligned sector so that O_DIRECT allows it. Zeros for
+ * an empty file. */
+static int read_magic(int fd, char magic[4])
+{
+	void *sector;
+	ssize_t n;
+
+	if (posix_memalign(&sector, 4096, 4096))
+		return -ENOMEM;
+	n = pread(fd, sector, 4096, 0);
+	memset(magic, 0, 4);
+	if (n >= 4)
+		memcpy(magic, sector, 4);
+	free(sector);
+	return n < 0 ? -errno : 0;
+}
+
 static int open_qcow2(struct disk *d, const struct disk_config *cfg, struct errmsg *err)
 {
 	bool forced_ro;
@@ -67,8 +84,12 @@ int disk_open(const struct disk_config *cfg, struct evloop *loop, struct disk **
 				 cfg->path);
 		goto fail;
 	}
-	if (pread(d->fd, magic, 4, 0) == 4 && !memcmp(magic, QCOW2_MAGIC_BYTES, 4) &&
-	    cfg->format == DISK_FORMAT_AUTO) {
+	if ((ret = read_magic(d->fd, magic))) {
+		errmsg_set(err, ret, "--disk path=%s: reading the first sector: %s", cfg->path,
+			   strerror(-ret));
+		goto fail;
+	}
+	if (!memcmp(magic, QCOW2_MAGIC_BYTES, 4) && cfg->format == DISK_FORMAT_AUTO) {
 		ret = open_qcow2(d, cfg, err);
 		if (ret)
 			goto fail;

@@ -1,6 +1,7 @@
 /* qcow2 cluster mapping: guest offset → L1 → L2 → host cluster; allocation and copy-on-write
  * for writes; zeroing and discard. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -191,6 +192,24 @@ static int drop_entry(struct qcow2 *q, uint64_t e)
 	return 0;
 }
 
+/* Grows the file past @end in steps of at least 1 MiB, so that the guest's writes into new
+ * clusters do not each extend the file (an extending O_DIRECT write is serialized by the
+ * filesystem and, under io_uring, punted to a worker thread). */
+static int extend_file(struct qcow2 *q, uint64_t end)
+{
+	uint64_t to;
+
+	if (end <= q->file_len)
+		return 0;
+	to = end - q->file_len < (1u << 20) ? q->file_len + (1u << 20) : end;
+	to = qcow2_align_up(to, q->cluster_size);
+	if (fallocate(q->fd, 0, (off_t)q->file_len, (off_t)(to - q->file_len)) < 0 &&
+	    ftruncate(q->fd, (off_t)to) < 0)
+		return errno == EINVAL ? 0 : -errno; /* a block device: as long as it gets */
+	q->file_len = to;
+	return 0;
+}
+
 /* Makes guest cluster @gcl writable in place; @head / @tail_start bound the bytes the caller
  * will overwrite, the rest is filled from the old content. Returns the host cluster. */
 static int make_writable(struct qcow2 *q, uint64_t gcl, uint64_t head, uint64_t tail_start,
@@ -231,6 +250,8 @@ static int make_writable(struct qcow2 *q, uint64_t gcl, uint64_t head, uint64_t 
 		zero = true;
 	}
 	if ((ret = qcow2_alloc_cluster(q, &off, &fresh)))
+		return ret;
+	if (fresh && (ret = extend_file(q, off + cs)))
 		return ret;
 	if (!zero || !fresh) {
 		if (zero)
