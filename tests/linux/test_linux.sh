@@ -6,12 +6,15 @@ ROOTARGS="root=/dev/vda init=/init"
 
 l_boot_serial() {
 	rootfs "$TMP/root.img"
+	# vmlinux through PVH; with ACPI on (the default) the DSDT announces the disk, not the
+	# command line.
 	linux_start --disk "path=$TMP/root.img" --cmdline "console=ttyS0 $ROOTARGS ro $HOST_ARGS"
 	wait_line "Run /init as init process" 180
 	local ok=$?
 	linux_stop
 	[ $ok -eq 0 ] && expect_out "Linux version 6.1" && expect_out "virtio_blk virtio0: [vda]" &&
-		expect_out "VFS: Mounted root (ext4 filesystem) readonly"
+		expect_out "VFS: Mounted root (ext4 filesystem) readonly" &&
+		! grep -q "virtio_mmio.device" <<<"$OUT"
 }
 l_boot_hvc0() {
 	rootfs "$TMP/root.img"
@@ -34,21 +37,45 @@ l_readonly_disk() {
 	[ $ok -eq 0 ] && expect_out "VFS: Mounted root (ext4 filesystem) readonly" || return 1
 	cmp -s "$TMP/root.img" "$TMP/root.orig" || { echo "    read-only image changed"; return 1; }
 }
-l_write_flush() {
-	rootfs "$TMP/root.img"
-	local before after
-	before=$(dumpe2fs -h "$TMP/root.img" 2>/dev/null | awk -F: '/^Mount count/ {gsub(/ /,"",$2); print $2}')
-	linux_start --disk "path=$TMP/root.img" \
-		--cmdline "console=ttyS0 $ROOTARGS rw rootflags=commit=1 $HOST_ARGS"
+mount_count() {
+	dumpe2fs -h "$1" 2>/dev/null | awk -F: '/^Mount count/ {gsub(/ /,"",$2); print $2}'
+}
+# rw_mount DISK-ARG RAW-VIEW-CMD: boots with the root read-write and commit=1, stops the VM
+# after the superblock update was flushed, then checks the filesystem in the raw view.
+rw_mount() {
+	local disk=$1 before=$2 after
+	linux_start --disk "$disk" --cmdline "console=ttyS0 $ROOTARGS rw rootflags=commit=1 $HOST_ARGS"
 	wait_line "Run /init as init process" 180 || { linux_stop; return 1; }
 	sleep 3 # > commit=1: the superblock update is flushed to the image
 	linux_stop
-	after=$(dumpe2fs -h "$TMP/root.img" 2>/dev/null | awk -F: '/^Mount count/ {gsub(/ /,"",$2); print $2}')
+	"$3" || return 1
+	after=$(mount_count "$TMP/view.img")
 	[ "$after" = $((before + 1)) ] || { echo "    mount count $before -> $after"; return 1; }
 	# The guest was stopped, not shut down: replaying the journal is all e2fsck may do.
-	e2fsck -fy "$TMP/root.img" >"$TMP/fsck1" 2>&1
+	e2fsck -fy "$TMP/view.img" >"$TMP/fsck1" 2>&1
 	[ $? -le 1 ] || { cat "$TMP/fsck1"; return 1; }
-	e2fsck -fn "$TMP/root.img" >"$TMP/fsck2" 2>&1 || { echo "    e2fsck found damage:"; cat "$TMP/fsck2"; return 1; }
+	e2fsck -fn "$TMP/view.img" >"$TMP/fsck2" 2>&1 || { echo "    e2fsck found damage:"; cat "$TMP/fsck2"; return 1; }
+}
+view_raw() { cp "$TMP/root.img" "$TMP/view.img"; }
+view_qcow2() {
+	qemu-img check -q "$TMP/root.qcow2" || { echo "    qemu-img check: status $?"; qemu-img check "$TMP/root.qcow2" | tail -4; return 1; }
+	qemu-img convert -O raw "$TMP/root.qcow2" "$TMP/view.img"
+}
+l_write_flush() {
+	rootfs "$TMP/root.img"
+	rw_mount "path=$TMP/root.img" "$(mount_count "$TMP/root.img")" view_raw
+}
+l_qcow2() {
+	rootfs "$TMP/root.img"
+	qemu-img convert -q -O qcow2 "$TMP/root.img" "$TMP/root.qcow2" || return 1
+	rw_mount "path=$TMP/root.qcow2" "$(mount_count "$TMP/root.img")" view_qcow2
+}
+l_qcow2_overlay() {
+	rootfs "$TMP/base.img"
+	cp "$TMP/base.img" "$TMP/base.orig"
+	qemu-img create -q -f qcow2 -b base.img -F raw "$TMP/root.qcow2" || return 1
+	rw_mount "path=$TMP/root.qcow2" "$(mount_count "$TMP/base.img")" view_qcow2 || return 1
+	cmp -s "$TMP/base.img" "$TMP/base.orig" || { echo "    the raw base was written"; return 1; }
 }
 l_smp() {
 	# Measured here: the kernel's PV IPIs use vmcall, which never returns at CPL 0 on KVMs that
@@ -63,31 +90,11 @@ l_smp() {
 	linux_stop
 	[ $ok -eq 0 ] && expect_out "smp: Brought up 1 node, 4 CPUs"
 }
-l_acpi_discovery() {
-	rootfs "$TMP/root.img"
-	# The default with ACPI: no virtio_mmio.device= on the command line, the DSDT has the disk.
-	linux_start --disk "path=$TMP/root.img" \
-		--cmdline "console=ttyS0 $ROOTARGS ro $HOST_ARGS"
-	wait_line "Run /init as init process" 180
-	local ok=$?
-	linux_stop
-	[ $ok -eq 0 ] && expect_out "virtio_blk virtio0: [vda]" && expect_out "VFS: Mounted root" &&
-		! grep -q "virtio_mmio.device" <<<"$OUT"
-}
-l_pvh_vmlinux() {
-	rootfs "$TMP/root.img"
-	LINUX_KERNEL=$LINUX_DIR/vmlinux linux_start --disk "path=$TMP/root.img" \
-		--cmdline "console=ttyS0 $ROOTARGS ro $HOST_ARGS"
-	wait_line "Run /init as init process" 180
-	local ok=$?
-	linux_stop
-	[ $ok -eq 0 ] && expect_out "Linux version 6.1"
-}
 
-t_run "linux: boot to /init on serial, root on virtio-blk" l_boot_serial
+t_run "linux: vmlinux (PVH) to /init on serial, root on virtio-blk found through the DSDT" l_boot_serial
 t_run "linux: console=hvc0 through virtio-console" l_boot_hvc0
 t_run "linux: read-only disk mounted read-only" l_readonly_disk
 t_run "linux: ext4 write + flush, mount count, e2fsck clean" l_write_flush
 t_run "linux: --cpus 4 brings up 4 CPUs" l_smp
-t_run "linux: virtio-mmio found through the DSDT" l_acpi_discovery
-t_run "linux: ELF vmlinux through PVH" l_pvh_vmlinux
+t_run "linux: ext4 on qcow2, write + flush, qemu-img check, e2fsck clean" l_qcow2
+t_run "linux: ext4 on a qcow2 overlay over a raw base" l_qcow2_overlay
