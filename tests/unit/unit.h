@@ -18,5 +18,6 @@ Suite *suite_term(void);
 Suite *suite_firmware(void);
 Suite *suite_virtqueue(void);
 Suite *suite_virtio_mmio(void);
+Suite *suite_qcow2(void);
 
 #endif
