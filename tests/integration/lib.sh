@@ -74,6 +74,7 @@ t_run() {
 	if [ $rc -eq 0 ]; then
 		PASSED=$((PASSED + 1))
 		echo "PASS $name"
+		grep '^    note:' <<<"$out" # figures a test reports even when it passes
 	elif [ $rc -eq 77 ]; then
 		SKIPPED=$((SKIPPED + 1))
 		echo "SKIP $name"

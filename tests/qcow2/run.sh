@@ -174,7 +174,7 @@ t_crash_consistency() {
 		esac
 		"$Q" verify "$TMP/cr.qcow2" "$TMP/cr.log" $seed >"$TMP/ver" || { echo "    trial $i: flushed data lost"; cat "$TMP/ver"; return 1; }
 	done
-	echo "    $CRASH_TRIALS kills: $corrupt with corruption, $leaks with leaks only; flushed data intact in all"
+	echo "    note: $CRASH_TRIALS kills: $corrupt with corruption, $leaks with leaks only; flushed data intact in all"
 	[ $corrupt = 0 ]
 }
 t_hostile_images() {
