@@ -15,7 +15,7 @@ VMM_LIB_SRCS := \
 	arch/x86/regs.c arch/x86/host_quirks.c \
 	devices/uart.c devices/platform.c devices/acpi_pm.c \
 	firmware/aml.c firmware/acpi.c firmware/mptable.c firmware/firmware.c \
-	virtio/queue.c virtio/mmio.c virtio/blk.c virtio/console.c block/engine.c block/disk.c block/raw.c \
+	virtio/queue.c virtio/mmio.c virtio/blk.c virtio/console.c virtio/net.c net/tap.c block/engine.c block/disk.c block/raw.c \
 	block/qcow2_disk.c block/iov.c block/qcow2.c block/qcow2_header.c block/qcow2_cache.c block/qcow2_refcount.c \
 	block/qcow2_cluster.c block/qcow2_compress.c block/qcow2_snapshot.c block/qcow2_check.c \
 	block/qcow2_create.c vmm/img.c

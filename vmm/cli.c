@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "vmm/parse.h"
@@ -28,6 +29,11 @@ const char cli_run_usage[] =
 	"  --disk path=FILE[,format=raw|qcow2][,readonly=on][,id=NAME][,engine=io_uring|sync]\n"
 	"         [,direct=on][,num_queues=N] a virtio-blk disk (repeatable); without format=\n"
 	"         a file with the qcow2 magic is qcow2, anything else raw\n"
+	"  --net tap=NAME|fd=N[,mac=xx:xx:xx:xx:xx:xx][,num_queues=N]\n"
+	"                         a virtio-net device on tap NAME (created if missing; needs\n"
+	"                         CAP_NET_ADMIN) or on an inherited tap descriptor N (opened with\n"
+	"                         IFF_TAP|IFF_NO_PI|IFF_VNET_HDR); num_queues counts receive +\n"
+	"                         transmit queues (default 2); repeatable\n"
 	"  --timeout SECONDS      stop the guest after this long, exit status 124\n"
 	"  --acpi on|off          ACPI tables (default on); off: MP table only\n"
 	"  --virtio-cmdline auto|on|off  announce virtio devices as virtio_mmio.device= on the\n"
@@ -45,7 +51,7 @@ const char cli_run_usage[] =
 
 enum {
 	OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-	OPT_TIMEOUT, OPT_DISK, OPT_CONSOLE, OPT_BOOT_TRACE, OPT_ACPI, OPT_VIRTIO_CMDLINE, OPT_DUMP_ACPI, OPT_ON_REBOOT,
+	OPT_TIMEOUT, OPT_DISK, OPT_NET, OPT_CONSOLE, OPT_BOOT_TRACE, OPT_ACPI, OPT_VIRTIO_CMDLINE, OPT_DUMP_ACPI, OPT_ON_REBOOT,
 };
 
 static const struct option cli_run_options[] = {
@@ -57,6 +63,7 @@ static const struct option cli_run_options[] = {
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "boot-trace", no_argument, NULL, OPT_BOOT_TRACE },
 	{ "acpi", required_argument, NULL, OPT_ACPI },
@@ -177,6 +184,65 @@ int cli_parse_disk(char *arg, struct vm_config *cfg, struct errmsg *err)
 	return 0;
 }
 
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char end;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+		   &end) != 6 || strlen(s) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	return (mac[0] & 1) ? -EINVAL : 0; /* a multicast address cannot be a station's */
+}
+
+int cli_parse_net(char *arg, struct vm_config *cfg, struct errmsg *err)
+{
+	struct net_config *n;
+	char *cursor = arg, *key, *value;
+	uint64_t v;
+
+	if (cfg->nr_nets == VM_MAX_NETS)
+		return errmsg_set(err, -E2BIG, "--net: at most %d network devices", VM_MAX_NETS);
+	n = &cfg->nets[cfg->nr_nets];
+	memset(n, 0, sizeof(*n));
+	n->fd = -1;
+	n->pairs = 1;
+	n->index = cfg->nr_nets;
+	while (parse_next_kv(&cursor, &key, &value)) {
+		if (!value)
+			return errmsg_set(err, -EINVAL, "--net: '%s' needs a value (key=value)", key);
+		if (!strcmp(key, "tap")) {
+			if (!*value || strlen(value) > 15)
+				return errmsg_set(err, -EINVAL, "--net: tap=%s: 1 to 15 characters", value);
+			n->tap = value;
+		} else if (!strcmp(key, "fd")) {
+			if (parse_uint(value, 3, 65535, &v))
+				return errmsg_set(err, -EINVAL,
+						  "--net: fd=%s: expected an inherited descriptor number >= 3", value);
+			n->fd = (int)v;
+		} else if (!strcmp(key, "mac")) {
+			if (parse_mac(value, n->mac))
+				return errmsg_set(err, -EINVAL,
+						  "--net: mac=%s: expected xx:xx:xx:xx:xx:xx, not multicast", value);
+			n->has_mac = true;
+		} else if (!strcmp(key, "num_queues")) {
+			if (parse_uint(value, 2, 2 * NET_MAX_PAIRS, &v) || v % 2)
+				return errmsg_set(err, -EINVAL,
+						  "--net: num_queues=%s: expected an even number from 2 to %d (receive + transmit per pair)",
+						  value, 2 * NET_MAX_PAIRS);
+			n->pairs = (unsigned)(v / 2);
+		} else {
+			return errmsg_set(err, -EINVAL, "--net: unknown option '%s'", key);
+		}
+	}
+	if (!n->tap == (n->fd < 0))
+		return errmsg_set(err, -EINVAL, "--net: exactly one of tap=NAME or fd=N is required");
+	cfg->nr_nets++;
+	return 0;
+}
+
 int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *err)
 {
 	uint64_t v;
@@ -241,6 +307,11 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 			break;
 		case OPT_DISK:
 			ret = cli_parse_disk(optarg, cfg, err);
+			if (ret)
+				return ret;
+			break;
+		case OPT_NET:
+			ret = cli_parse_net(optarg, cfg, err);
 			if (ret)
 				return ret;
 			break;

@@ -19,6 +19,7 @@ int cli_parse_chardev(const char *flag, const char *arg, struct chardev_config *
 
 /* "path=FILE,readonly=on,..." for --disk (repeatable). */
 int cli_parse_disk(char *arg, struct vm_config *cfg, struct errmsg *err);
+int cli_parse_net(char *arg, struct vm_config *cfg, struct errmsg *err);
 
 extern const char cli_run_usage[];
 

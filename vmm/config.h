@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "block/disk.h"
+#include "virtio/net.h"
 
 enum chardev_mode { CHARDEV_STDIO, CHARDEV_FILE, CHARDEV_OFF };
 
@@ -18,6 +19,7 @@ struct chardev_config {
 #define VM_DEFAULT_MEM (512ULL << 20)
 #define VM_MIN_MEM (2ULL << 20)
 #define VM_MAX_DISKS 8
+#define VM_MAX_NETS 4
 
 struct vm_config {
 	const char *kernel;
@@ -30,6 +32,8 @@ struct vm_config {
 	struct chardev_config console;  /* virtio-console; off by default */
 	struct disk_config disks[VM_MAX_DISKS];
 	unsigned nr_disks;
+	struct net_config nets[VM_MAX_NETS];
+	unsigned nr_nets;
 	unsigned timeout_sec;   /* 0: no timeout */
 	bool verbose;
 	bool boot_trace;        /* milestones and POST codes to stderr */

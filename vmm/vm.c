@@ -23,6 +23,7 @@
 #include "firmware/firmware.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/net.h"
 #include "virtio/device.h"
 #include "vmm/vcpu.h"
 
@@ -300,6 +301,12 @@ static int vm_setup_virtio(struct vm *vm, struct acpi_mmio_dev *acpi_devs, struc
 			fprintf(stderr, "minivmm: warning: %s\n", virtio_blk_note(vm->blks[vm->nr_blks]));
 		vm->nr_blks++;
 	}
+	for (unsigned i = 0; i < vm->cfg->nr_nets; i++) {
+		ret = virtio_net_create(vm, &vm->cfg->nets[i], &vm->nets[vm->nr_nets], err);
+		if (ret)
+			return ret;
+		vm->nr_nets++;
+	}
 	if (vm->cfg->console.mode != CHARDEV_OFF &&
 	    (ret = virtio_console_create(vm, &vm->cfg->console, &vm->console, err)))
 		return ret;
@@ -434,6 +441,9 @@ void vm_destroy(struct vm *vm)
 	for (unsigned i = 0; i < vm->nr_blks; i++)
 		virtio_blk_destroy(vm->blks[i]);
 	vm->nr_blks = 0;
+	for (unsigned i = 0; i < vm->nr_nets; i++)
+		virtio_net_destroy(vm->nets[i]);
+	vm->nr_nets = 0;
 	virtio_console_destroy(vm->console);
 	vm->console = NULL;
 	for (unsigned i = 0; i < vm->nr_virtio; i++)

@@ -55,6 +55,8 @@ struct vm {
 	struct virtio_blk *blks[VM_MAX_DISKS];
 	struct virtio_console *console;
 	unsigned nr_blks;
+	struct virtio_net *nets[VM_MAX_NETS];
+	unsigned nr_nets;
 	char *cmdline;                /* the user's, plus virtio_mmio.device= announcements */
 
 	/* Stopping: the first request wins; the I/O thread then kicks and joins the vCPUs. */

@@ -1,0 +1,470 @@
+/* virtio-net over a tap device.
+ *
+ * Queues: receive 2i, transmit 2i+1 for pair i, the control queue last (with MQ). Frames carry
+ * the 12-byte virtio_net_hdr_mrg_rxbuf in front (VERSION_1), and the tap is set to the same
+ * vnet header size, so transmit chains go to the tap as they are (one writev) and the tap's
+ * header is what the guest receives: checksum and TSO offloads pass through untouched.
+ *
+ * Receive backpressure: the tap descriptor is in the event loop only while the guest has
+ * posted buffers. A frame read from the tap waits (one per queue pair, never more) until
+ * buffers arrive; meanwhile the tap is left alone, so the kernel's queue holds (and, when
+ * full, drops) further frames — no loop spins and nothing grows here. */
+#include "virtio/net.h"
+
+#include <errno.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "net/tap.h"
+#include "virtio/device.h"
+#include "vmm/vm.h"
+
+#define NET_HDR_LEN 12                     /* struct virtio_net_hdr_mrg_rxbuf */
+#define NET_MAX_FRAME (65535 + 14 + 4)     /* a TSO frame: 64 KiB IP packet + Ethernet + VLAN */
+#define NET_BUF (NET_HDR_LEN + NET_MAX_FRAME)
+#define NET_RX_BATCH 64
+#define NET_TX_BATCH 256
+
+struct net_pair {
+	struct virtio_net *net;
+	unsigned index;
+	int fd;
+	struct ev_handler ev;
+	bool registered, armed;
+	/* The frame read from the tap and not yet delivered (flen 0: none). */
+	uint8_t *frame;
+	size_t flen, off;
+	unsigned nheld;                        /* chains written so far (MRG_RXBUF) */
+	uint16_t heads[VQ_MAX_SIZE];
+	uint32_t lens[VQ_MAX_SIZE];
+	uint8_t *nb_lo, *nb_hi;                /* num_buffers of the first chain */
+};
+
+struct virtio_net {
+	struct virtio_dev *vdev;
+	struct vm *vm;
+	unsigned pairs, active_pairs;
+	bool owns_fds;
+	struct virtio_net_config config;
+	struct net_pair pair[NET_MAX_PAIRS];
+	struct vq_chain chain;
+};
+
+void net_default_mac(const struct net_config *cfg, uint8_t mac[6])
+{
+	char key[64];
+	uint32_t h = 2166136261u;
+
+	snprintf(key, sizeof(key), "%s/%d/%u", cfg->tap ? cfg->tap : "", cfg->tap ? -1 : cfg->fd,
+		 cfg->index);
+	for (const char *p = key; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	mac[0] = 0x52;
+	mac[1] = 0x54;
+	mac[2] = 0x00;
+	mac[3] = (uint8_t)(h >> 16);
+	mac[4] = (uint8_t)(h >> 8);
+	mac[5] = (uint8_t)h;
+}
+
+static void pair_arm(struct net_pair *p, bool on)
+{
+	if (p->armed == on || !p->registered)
+		return;
+	p->armed = on;
+	evloop_mod(&p->net->vm->loop, &p->ev, on ? EPOLLIN : 0);
+}
+
+static bool rx_ready(struct virtio_net *n, struct net_pair *p)
+{
+	struct virtio_dev *d = n->vdev;
+
+	return !d->broken && (d->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	       d->vqs[2 * p->index].enabled && p->index < n->active_pairs;
+}
+
+/* Moves the pending frame into receive chains. 1: delivered; 0: needs more buffers;
+ * -1: the driver broke a rule (device failed). */
+static int rx_deliver(struct virtio_net *n, struct net_pair *p)
+{
+	struct virtio_dev *d = n->vdev;
+	struct virtqueue *vq = &d->vqs[2 * p->index];
+	bool mrg = virtio_has_feature(d, VIRTIO_NET_F_MRG_RXBUF);
+	struct vq_chain *c = &n->chain;
+	const char *why;
+	int ret;
+
+	while (p->off < p->flen) {
+		size_t w;
+
+		ret = vq_pop(vq, c, &why);
+		if (ret < 0) {
+			virtio_dev_fail(d, "queue %u: %s", 2 * p->index, why);
+			return -1;
+		}
+		if (ret == 0)
+			return 0;
+		if (c->nr_readable || c->writable_len < (p->nheld ? 1 : NET_HDR_LEN)) {
+			virtio_dev_fail(d, "queue %u: receive chain without room for the %d-byte header",
+					2 * p->index, NET_HDR_LEN);
+			return -1;
+		}
+		if (!mrg && c->writable_len < p->flen) {
+			virtio_dev_fail(d, "queue %u: a %zu-byte frame does not fit the %u-byte receive buffer (MRG_RXBUF not negotiated)",
+					2 * p->index, p->flen, c->writable_len);
+			return -1;
+		}
+		w = vq_chain_write(c, 0, p->frame + p->off, p->flen - p->off);
+		if (p->nheld == 0) {
+			/* num_buffers is bytes 10-11 of the header; the header may span buffers. */
+			size_t skip = 10;
+			unsigned i = 0;
+
+			while (skip >= c->iov[i].iov_len)
+				skip -= c->iov[i++].iov_len;
+			p->nb_lo = (uint8_t *)c->iov[i].iov_base + skip;
+			if (++skip >= c->iov[i].iov_len) {
+				i++;
+				skip = 0;
+			}
+			p->nb_hi = (uint8_t *)c->iov[i].iov_base + skip;
+		}
+		p->heads[p->nheld] = c->head;
+		p->lens[p->nheld] = (uint32_t)w;
+		p->nheld++;
+		p->off += w;
+		if (p->off < p->flen && p->nheld == vq->num) {
+			virtio_dev_fail(d, "queue %u: a %zu-byte frame is larger than all posted receive buffers",
+					2 * p->index, p->flen);
+			return -1;
+		}
+	}
+	*p->nb_lo = (uint8_t)p->nheld;
+	*p->nb_hi = (uint8_t)(p->nheld >> 8);
+	for (unsigned i = 0; i < p->nheld; i++)
+		vq_push(vq, p->heads[i], p->lens[i]);
+	p->flen = p->off = 0;
+	p->nheld = 0;
+	return 1;
+}
+
+static void net_rx(struct virtio_net *n, struct net_pair *p)
+{
+	struct virtio_dev *d = n->vdev;
+	struct virtqueue *vq = &d->vqs[2 * p->index];
+	unsigned frames = 0;
+
+	if (!rx_ready(n, p)) {
+		pair_arm(p, false);
+		return;
+	}
+	while (frames < NET_RX_BATCH) {
+		int ret;
+
+		if (!p->flen) {
+			ssize_t len = read(p->fd, p->frame, NET_BUF);
+
+			if (len < 0 && errno == EINTR)
+				continue;
+			if (len < 0) {
+				/* EAGAIN: drained; wait for the tap. Other errors: the same. */
+				pair_arm(p, true);
+				break;
+			}
+			if (len <= NET_HDR_LEN)
+				continue; /* runt from the tap: nothing to deliver */
+			p->flen = (size_t)len;
+			p->off = 0;
+			p->nheld = 0;
+		}
+		ret = rx_deliver(n, p);
+		if (ret < 0) {
+			pair_arm(p, false);
+			break;
+		}
+		if (ret == 0) {
+			/* Out of buffers: stop reading the tap until the driver posts more. */
+			pair_arm(p, false);
+			if (vq_set_notify(vq, true))
+				continue;
+			break;
+		}
+		frames++;
+	}
+	if (frames)
+		virtio_dev_used(d, 2 * p->index);
+}
+
+static void net_tx(struct virtio_net *n, struct net_pair *p)
+{
+	struct virtio_dev *d = n->vdev;
+	unsigned q = 2 * p->index + 1;
+	struct virtqueue *vq = &d->vqs[q];
+	struct vq_chain *c = &n->chain;
+	const char *why;
+	int ret;
+
+	do {
+		unsigned count = 0;
+
+		vq_set_notify(vq, false);
+		while (count < NET_TX_BATCH && (ret = vq_pop(vq, c, &why)) == 1) {
+			if (c->readable_len < NET_HDR_LEN) {
+				virtio_dev_fail(d, "queue %u: a %u-byte transmit chain is shorter than the %d-byte vnet header",
+						q, c->readable_len, NET_HDR_LEN);
+				return;
+			}
+			if (c->readable_len > NET_BUF) {
+				virtio_dev_fail(d, "queue %u: a %u-byte transmit frame is larger than 64 KiB",
+						q, c->readable_len);
+				return;
+			}
+			/* A frame the tap refuses (bad GSO header, down link) is dropped, as on a wire. */
+			while (writev(p->fd, c->iov, c->nr_readable) < 0 && errno == EINTR)
+				;
+			vq_push(vq, c->head, 0);
+			count++;
+		}
+		if (ret < 0) {
+			virtio_dev_fail(d, "queue %u: %s", q, why);
+			return;
+		}
+		if (count)
+			virtio_dev_used(d, q);
+		if (count == NET_TX_BATCH)
+			continue;
+	} while (vq_set_notify(vq, true));
+}
+
+static void net_ctrl(struct virtio_net *n)
+{
+	struct virtio_dev *d = n->vdev;
+	unsigned q = 2 * n->pairs;
+	struct virtqueue *vq = &d->vqs[q];
+	struct vq_chain *c = &n->chain;
+	const char *why;
+	bool pushed = false;
+	int ret;
+
+	while ((ret = vq_pop(vq, c, &why)) == 1) {
+		uint8_t hdr[2], status = VIRTIO_NET_ERR;
+		uint16_t pairs;
+
+		if (c->readable_len < 2 || c->writable_len < 1) {
+			virtio_dev_fail(d, "queue %u: control command without header or ack byte", q);
+			return;
+		}
+		vq_chain_read(c, 0, hdr, 2);
+		if (hdr[0] == VIRTIO_NET_CTRL_MQ && hdr[1] == VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET &&
+		    vq_chain_read(c, 2, &pairs, 2) == 2 && le16toh(pairs) >= 1 &&
+		    le16toh(pairs) <= n->pairs) {
+			n->active_pairs = le16toh(pairs);
+			for (unsigned i = 0; i < n->pairs; i++) {
+				if (i >= n->active_pairs)
+					pair_arm(&n->pair[i], false);
+				else
+					net_rx(n, &n->pair[i]);
+			}
+			status = VIRTIO_NET_OK;
+		}
+		vq_chain_write(c, 0, &status, 1);
+		vq_push(vq, c->head, 1);
+		pushed = true;
+	}
+	if (ret < 0)
+		virtio_dev_fail(d, "queue %u: %s", q, why);
+	if (pushed)
+		virtio_dev_used(d, q);
+}
+
+static void net_notify(struct virtio_dev *d, unsigned q)
+{
+	struct virtio_net *n = d->priv;
+
+	if (n->pairs > 1 && q == 2 * n->pairs)
+		net_ctrl(n);
+	else if (q / 2 < n->pairs && (q & 1))
+		net_tx(n, &n->pair[q / 2]);
+	else if (q / 2 < n->pairs)
+		net_rx(n, &n->pair[q / 2]); /* new receive buffers */
+}
+
+static void net_on_tap(struct ev_handler *h, uint32_t events)
+{
+	struct net_pair *p = h->opaque;
+	struct virtio_dev *d = p->net->vdev;
+
+	(void)events;
+	pthread_mutex_lock(&d->lock);
+	net_rx(p->net, p);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static unsigned tun_offloads(const struct virtio_dev *d)
+{
+	unsigned f = 0;
+
+	if (virtio_has_feature(d, VIRTIO_NET_F_GUEST_CSUM)) {
+		f |= TUN_F_CSUM;
+		if (virtio_has_feature(d, VIRTIO_NET_F_GUEST_TSO4))
+			f |= TUN_F_TSO4;
+		if (virtio_has_feature(d, VIRTIO_NET_F_GUEST_TSO6))
+			f |= TUN_F_TSO6;
+	}
+	return f;
+}
+
+static int net_activate(struct virtio_dev *d)
+{
+	struct virtio_net *n = d->priv;
+
+	for (unsigned i = 0; i < n->pairs; i++) {
+		int ret = tap_set_offload(n->pair[i].fd, tun_offloads(d));
+
+		if (ret)
+			return ret;
+	}
+	n->active_pairs = 1;
+	for (unsigned i = 0; i < n->active_pairs; i++)
+		pair_arm(&n->pair[i], true);
+	return 0;
+}
+
+static void net_reset(struct virtio_dev *d)
+{
+	struct virtio_net *n = d->priv;
+
+	for (unsigned i = 0; i < n->pairs; i++) {
+		struct net_pair *p = &n->pair[i];
+
+		pair_arm(p, false);
+		p->flen = p->off = 0;
+		p->nheld = 0;
+		(void)tap_set_offload(p->fd, 0);
+	}
+	n->active_pairs = 1;
+}
+
+static void net_read_config(struct virtio_dev *d, uint32_t offset, void *data, uint32_t len)
+{
+	struct virtio_net *n = d->priv;
+
+	memcpy(data, (uint8_t *)&n->config + offset, len);
+}
+
+static const struct virtio_dev_ops net_ops = {
+	.name = "virtio-net",
+	.device_id = VIRTIO_ID_NET,
+	.read_config = net_read_config,
+	.activate = net_activate,
+	.reset = net_reset,
+	.notify = net_notify,
+};
+
+int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio_net **out,
+		      struct errmsg *err)
+{
+	struct virtio_net *n = calloc(1, sizeof(*n));
+	uint64_t features = (1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
+			    (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_GUEST_TSO4) |
+			    (1ULL << VIRTIO_NET_F_GUEST_TSO6) | (1ULL << VIRTIO_NET_F_HOST_TSO4) |
+			    (1ULL << VIRTIO_NET_F_HOST_TSO6) | (1ULL << VIRTIO_NET_F_MRG_RXBUF) |
+			    (1ULL << VIRTIO_NET_F_STATUS) | (1ULL << VIRTIO_RING_F_EVENT_IDX) |
+			    (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	int fds[NET_MAX_PAIRS];
+	const char *what = cfg->tap ? cfg->tap : "fd";
+	int ret;
+
+	if (!n)
+		return errmsg_set(err, -ENOMEM, "--net: out of memory");
+	n->vm = vm;
+	n->pairs = cfg->pairs ? cfg->pairs : 1;
+	n->active_pairs = 1;
+	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
+		n->pair[i].fd = -1;
+	if (cfg->tap) {
+		ret = tap_open(cfg->tap, n->pairs, fds, err);
+		if (ret)
+			goto fail;
+		n->owns_fds = true;
+	} else {
+		if (n->pairs != 1) {
+			ret = errmsg_set(err, -EINVAL, "--net fd=%d: one queue pair only with fd=", cfg->fd);
+			goto fail;
+		}
+		ret = tap_adopt_fd(cfg->fd, err);
+		if (ret)
+			goto fail;
+		fds[0] = cfg->fd;
+		n->owns_fds = true; /* handed to us: closed with the device */
+	}
+	for (unsigned i = 0; i < n->pairs; i++)
+		n->pair[i].fd = fds[i];
+	for (unsigned i = 0; i < n->pairs; i++) {
+		struct net_pair *p = &n->pair[i];
+
+		p->net = n;
+		p->index = i;
+		p->frame = malloc(NET_BUF);
+		if (!p->frame) {
+			ret = errmsg_set(err, -ENOMEM, "--net: out of memory");
+			goto fail;
+		}
+		if ((ret = tap_set_vnet_hdr_len(p->fd, NET_HDR_LEN)) || (ret = tap_set_offload(p->fd, 0))) {
+			errmsg_set(err, ret, "--net %s: setting the vnet header: %s", what, strerror(-ret));
+			goto fail;
+		}
+		p->ev = (struct ev_handler){ p->fd, net_on_tap, p };
+		if (vm->loop.epfd >= 0) {
+			if ((ret = evloop_add(&vm->loop, &p->ev, 0))) {
+				errmsg_set(err, ret, "--net %s: %s", what, strerror(-ret));
+				goto fail;
+			}
+			p->registered = true;
+		}
+	}
+	if (cfg->has_mac)
+		memcpy(n->config.mac, cfg->mac, 6);
+	else
+		net_default_mac(cfg, n->config.mac);
+	n->config.status = htole16(VIRTIO_NET_S_LINK_UP);
+	n->config.max_virtqueue_pairs = htole16((uint16_t)n->pairs);
+	if (n->pairs > 1)
+		features |= (1ULL << VIRTIO_NET_F_MQ) | (1ULL << VIRTIO_NET_F_CTRL_VQ);
+	ret = virtio_mmio_create(vm, &net_ops, n, 2 * n->pairs + (n->pairs > 1), features, 12,
+				 &n->vdev);
+	if (ret) {
+		errmsg_set(err, ret, "--net %s: cannot create the device: %s", what, strerror(-ret));
+		goto fail;
+	}
+	*out = n;
+	return 0;
+fail:
+	virtio_net_destroy(n);
+	return ret;
+}
+
+void virtio_net_destroy(struct virtio_net *n)
+{
+	if (!n)
+		return;
+	for (unsigned i = 0; i < NET_MAX_PAIRS; i++) {
+		struct net_pair *p = &n->pair[i];
+
+		if (p->registered)
+			evloop_del(&n->vm->loop, &p->ev);
+		if (p->fd >= 0 && n->owns_fds)
+			close(p->fd);
+		free(p->frame);
+	}
+	free(n);
+}

@@ -1,0 +1,33 @@
+/* virtio-net on a tap device: VERSION_1, MAC, STATUS, MRG_RXBUF, CSUM/GUEST_CSUM, HOST_TSO4/6 and
+ * GUEST_TSO4/6 through the vnet header, MQ with a control queue, EVENT_IDX. */
+#ifndef MINIVMM_VIRTIO_NET_H
+#define MINIVMM_VIRTIO_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/errmsg.h"
+
+#define NET_MAX_PAIRS 4
+
+struct net_config {
+	const char *tap;         /* tap=NAME, or NULL with fd= */
+	int fd;                  /* fd=N (inherited), -1 with tap= */
+	bool has_mac;
+	uint8_t mac[6];
+	unsigned pairs;          /* queue pairs (num_queues / 2) */
+	unsigned index;          /* which --net this is (default MAC) */
+};
+
+struct vm;
+struct virtio_net;
+
+int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio_net **out,
+		      struct errmsg *err) __attribute__((warn_unused_result));
+void virtio_net_destroy(struct virtio_net *n);
+
+/* The MAC a configuration gets without mac=: 52:54:00 and 3 bytes of a hash of the backend
+ * and the device's position, so the same command line gives the same address. */
+void net_default_mac(const struct net_config *cfg, uint8_t mac[6]);
+
+#endif
