@@ -26,6 +26,8 @@ static const struct scenario scenarios[] = {
 	{ "blk-discard", scn_blk_discard },
 	{ "blk-hostile", scn_blk_hostile },
 	{ "console", scn_console },
+	{ "net-echo", scn_net_echo },
+	{ "net-hostile", scn_net_hostile },
 };
 
 struct idt_gate {

@@ -29,6 +29,10 @@ int scn_blk_bounds(void);
 int scn_blk_discard(void);
 int scn_blk_hostile(void);
 
+/* scn_net.c */
+int scn_net_echo(void);
+int scn_net_hostile(void);
+
 /* scn_console.c */
 int scn_console(void);
 

@@ -1,0 +1,299 @@
+/* scenario=net-echo ip=A.B.C.D [port=N]: a minimal virtio-net driver (VERSION_1, MAC,
+ * MRG_RXBUF, EVENT_IDX, INDIRECT_DESC negotiated as Linux does) that answers ARP requests and
+ * ICMP echo requests for its address and echoes UDP datagrams sent to its port. A datagram
+ * whose payload is "quit" is echoed and then ends the scenario (exit 0).
+ *
+ * Each frame is answered in its own receive buffer (addresses swapped; the IP and UDP
+ * checksums do not change when source and destination swap, ICMP's is updated for the type
+ * change), transmitted, and the buffer posted again once the transmit completes.
+ *
+ * scenario=net-hostile attack=short-header|no-writable|small-rx: breaks one receive or
+ * transmit rule and checks that the device reports NEEDS_RESET (the host sends frames for the
+ * receive cases). */
+#include "guest.h"
+#include "scenarios.h"
+#include "virtio.h"
+
+#define VIRTIO_ID_NET 1
+#define NET_F_MAC 5
+#define NET_F_MRG_RXBUF 15
+#define NET_F_STATUS 16
+#define RXQ 0
+#define TXQ 1
+#define HDR 12
+#define RX_BUFS 64
+#define BUF_SIZE 2048
+#define QUEUE 128
+
+static struct gdev net;
+static uint8_t mac[6];
+static uint8_t my_ip[4];
+static uint16_t my_port = 7;
+static uint8_t *bufs[GVQ_MAX];
+
+static bool parse_ip(const char *s, size_t len, uint8_t ip[4])
+{
+	unsigned part = 0, v = 0, digits = 0;
+
+	for (size_t i = 0; i <= len; i++) {
+		if (i == len || s[i] == '.') {
+			if (!digits || v > 255 || part > 3)
+				return false;
+			ip[part++] = (uint8_t)v;
+			v = digits = 0;
+		} else if (s[i] >= '0' && s[i] <= '9') {
+			v = v * 10 + (unsigned)(s[i] - '0');
+			digits++;
+		} else {
+			return false;
+		}
+	}
+	return part == 4;
+}
+
+static bool post_rx(uint8_t *buf, uint32_t size)
+{
+	struct gbuf b = { buf, size, true };
+	int head = gvq_add(&net.vqs[RXQ], &b, 1, false);
+
+	if (head < 0)
+		return false;
+	bufs[head] = buf;
+	return true;
+}
+
+static bool net_setup(uint64_t features, uint32_t rx_size, unsigned rx_bufs)
+{
+	uint64_t want = features | (1ULL << VIRTIO_RING_F_EVENT_IDX) |
+			(1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	uint32_t w0, w1;
+
+	if (!virtio_find(VIRTIO_ID_NET, 0, &net)) {
+		printk("net: no virtio-net device\n");
+		return false;
+	}
+	if (!virtio_negotiate(&net, want) || !virtio_setup_queue(&net, RXQ, QUEUE) ||
+	    !virtio_setup_queue(&net, TXQ, QUEUE))
+		return false;
+	w0 = vmmio_read(&net, 0x100);
+	w1 = vmmio_read(&net, 0x104);
+	for (int i = 0; i < 4; i++)
+		mac[i] = (uint8_t)(w0 >> (8 * i));
+	mac[4] = (uint8_t)w1;
+	mac[5] = (uint8_t)(w1 >> 8);
+	/* Receive buffers go up before DRIVER_OK, as Linux's driver does. */
+	for (unsigned i = 0; i < rx_bufs; i++)
+		if (!post_rx(galloc(rx_size), rx_size))
+			return false;
+	virtio_driver_ok(&net);
+	gvq_kick(&net.vqs[RXQ]);
+	return true;
+}
+
+static void swap_bytes(uint8_t *a, uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t t = a[i];
+
+		a[i] = b[i];
+		b[i] = t;
+	}
+}
+
+/* Builds the answer to @f in place; returns its length, or 0 to drop. *@quit on "quit". */
+static uint32_t answer(uint8_t *f, uint32_t len, bool *quit)
+{
+	uint16_t type;
+
+	if (len < 14)
+		return 0;
+	type = (uint16_t)(f[12] << 8 | f[13]);
+	if (type == 0x0806 && len >= 42) {
+		uint8_t *a = f + 14;
+
+		/* Ethernet/IPv4 request for our address. */
+		if (a[0] || a[1] != 1 || a[2] != 8 || a[3] || a[7] != 1 || memcmp(a + 24, my_ip, 4))
+			return 0;
+		a[7] = 2;
+		memcpy(a + 18, a + 8, 6);     /* target hw = sender hw */
+		memcpy(a + 24, a + 14, 4);    /* target ip = sender ip */
+		memcpy(a + 8, mac, 6);
+		memcpy(a + 14, my_ip, 4);
+		memcpy(f, a + 18, 6);
+		memcpy(f + 6, mac, 6);
+		return 42;
+	}
+	if (type == 0x0800 && len >= 34) {
+		uint8_t *ip = f + 14;
+		unsigned ihl = (ip[0] & 15u) * 4;
+		uint32_t tot = (uint32_t)(ip[2] << 8 | ip[3]);
+		uint8_t *l4 = ip + ihl;
+
+		if ((ip[0] >> 4) != 4 || ihl < 20 || 14 + tot > len || tot < ihl + 8 ||
+		    memcmp(ip + 16, my_ip, 4))
+			return 0;
+		if (ip[9] == 1 && l4[0] == 8) {
+			uint32_t sum = (uint32_t)(l4[2] << 8 | l4[3]) + 0x0800;
+
+			l4[0] = 0; /* echo reply: the checksum grows by what the type lost */
+			sum = (sum & 0xffff) + (sum >> 16);
+			l4[2] = (uint8_t)(sum >> 8);
+			l4[3] = (uint8_t)sum;
+		} else if (ip[9] == 17 && (uint16_t)(l4[2] << 8 | l4[3]) == my_port) {
+			uint32_t plen = tot - ihl - 8;
+
+			*quit = plen == 4 && !memcmp(l4 + 8, "quit", 4);
+			swap_bytes(l4, l4 + 2, 2);
+		} else {
+			return 0;
+		}
+		swap_bytes(ip + 12, ip + 16, 4);
+		ip[8] = 64;
+		/* TTL changed: recompute the header checksum (20-60 bytes, cheap). */
+		ip[10] = ip[11] = 0;
+		{
+			uint32_t s = 0;
+
+			for (unsigned i = 0; i < ihl; i += 2)
+				s += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+			while (s >> 16)
+				s = (s & 0xffff) + (s >> 16);
+			s = ~s & 0xffff;
+			ip[10] = (uint8_t)(s >> 8);
+			ip[11] = (uint8_t)s;
+		}
+		memcpy(f, f + 6, 6);
+		memcpy(f + 6, mac, 6);
+		return 14 + tot;
+	}
+	return 0;
+}
+
+static bool transmit(uint8_t *buf, uint32_t len)
+{
+	struct gbuf b = { buf, len, false };
+	uint16_t head;
+	uint32_t used;
+
+	if (gvq_add(&net.vqs[TXQ], &b, 1, false) < 0)
+		return false;
+	gvq_kick(&net.vqs[TXQ]);
+	return gvq_wait(&net.vqs[TXQ], &head, &used, 20000000UL);
+}
+
+int scn_net_echo(void)
+{
+	const char *ipstr;
+	size_t iplen;
+	uint64_t port;
+	unsigned long answered = 0;
+
+	ipstr = cmdline_get("ip", &iplen);
+	if (!ipstr || !parse_ip(ipstr, iplen, my_ip)) {
+		printk("net-echo: needs ip=A.B.C.D\n");
+		return GUEST_EXIT_USAGE;
+	}
+	if (cmdline_get_u64("port", &port))
+		my_port = (uint16_t)port;
+	if (!net_setup((1ULL << NET_F_MAC) | (1ULL << NET_F_MRG_RXBUF) | (1ULL << NET_F_STATUS),
+		       BUF_SIZE, RX_BUFS))
+		return GUEST_EXIT_FAIL;
+	printk("net-echo: mac %02x:%02x:%02x:%02x:%02x:%02x ip %u.%u.%u.%u udp port %u, mrg_rxbuf %d, ready\n",
+	       mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], my_ip[0], my_ip[1], my_ip[2], my_ip[3],
+	       my_port, virtio_has(&net, NET_F_MRG_RXBUF));
+	for (;;) {
+		uint16_t head;
+		uint32_t len, out;
+		uint8_t *buf;
+		bool quit = false;
+
+		while (!gvq_get(&net.vqs[RXQ], &head, &len))
+			__asm__ volatile("pause");
+		buf = bufs[head];
+		/* num_buffers must be 1: every frame here fits one 2 KiB buffer. */
+		if (len < HDR || (buf[10] | buf[11] << 8) != 1) {
+			printk("net-echo: bad receive: len %u num_buffers %u\n", len, buf[10] | buf[11] << 8);
+			return GUEST_EXIT_FAIL;
+		}
+		out = answer(buf + HDR, len - HDR, &quit);
+		if (out) {
+			memset(buf, 0, HDR);
+			if (!transmit(buf, HDR + out)) {
+				printk("net-echo: transmit did not complete\n");
+				return GUEST_EXIT_FAIL;
+			}
+			answered++;
+		}
+		if (!post_rx(buf, BUF_SIZE))
+			return GUEST_EXIT_FAIL;
+		gvq_kick(&net.vqs[RXQ]);
+		if (quit) {
+			printk("net-echo: quit after %lu answers\n", answered);
+			return 0;
+		}
+	}
+}
+
+static bool wait_needs_reset(void)
+{
+	for (unsigned long i = 0; i < 200000000UL; i++) {
+		if (vmmio_read(&net, 0x70) & VIRTIO_STATUS_NEEDS_RESET)
+			return true;
+		__asm__ volatile("pause");
+	}
+	return false;
+}
+
+int scn_net_hostile(void)
+{
+	const char *attack;
+	size_t alen;
+
+	attack = cmdline_get("attack", &alen);
+	if (!attack) {
+		printk("net-hostile: needs attack=short-header|no-writable|small-rx\n");
+		return GUEST_EXIT_USAGE;
+	}
+	if (alen == 12 && !strncmp(attack, "short-header", 12)) {
+		uint8_t *b = galloc(64);
+		struct gbuf g = { b, 6, false };
+
+		if (!net_setup(1ULL << NET_F_MRG_RXBUF, BUF_SIZE, 8))
+			return GUEST_EXIT_FAIL;
+		gvq_add(&net.vqs[TXQ], &g, 1, false);
+		gvq_kick(&net.vqs[TXQ]);
+	} else if (alen == 11 && !strncmp(attack, "no-writable", 11)) {
+		/* A receive "buffer" the device may only read: it must not write a frame into it. */
+		uint8_t *b = galloc(BUF_SIZE);
+		struct gbuf g = { b, BUF_SIZE, false };
+
+		if (!net_setup(1ULL << NET_F_MRG_RXBUF, BUF_SIZE, 0))
+			return GUEST_EXIT_FAIL;
+		gvq_add(&net.vqs[RXQ], &g, 1, false);
+		gvq_kick(&net.vqs[RXQ]);
+	} else if (alen == 8 && !strncmp(attack, "small-rx", 8)) {
+		/* Without MRG_RXBUF each frame must fit one buffer: these 32-byte ones cannot (an ARP
+		 * request is 54 bytes with the header). */
+		if (!net_setup(0, 32, 16))
+			return GUEST_EXIT_FAIL;
+	} else {
+		printk("net-hostile: unknown attack\n");
+		return GUEST_EXIT_USAGE;
+	}
+	printk("net-hostile: ");
+	con_write(attack, alen);
+	printk(" armed\n");
+	if (!wait_needs_reset()) {
+		printk("net-hostile: no NEEDS_RESET (status 0x%x)\n", vmmio_read(&net, 0x70));
+		return GUEST_EXIT_FAIL;
+	}
+	printk("net-hostile: device reports NEEDS_RESET\n");
+	/* A reset brings the device back. */
+	vmmio_write(&net, 0x70, 0);
+	if (vmmio_read(&net, 0x70) != 0) {
+		printk("net-hostile: reset did not clear the status\n");
+		return GUEST_EXIT_FAIL;
+	}
+	printk("net-hostile: recovered after reset\n");
+	return 0;
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Host side of the virtio-net tests (run inside the test's network namespace).
+
+  net_helper.py udp IP PORT COUNT        COUNT datagrams of random sizes (1-1472 bytes), each
+                                         echoed back intact; prints lost/corrupt counts
+  net_helper.py quit IP PORT             the datagram that ends the guest's net-echo
+  net_helper.py tapfd NAME -- CMD...     opens tap NAME (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR) the way
+                                         a privileged helper would and runs CMD with it as fd 3
+"""
+import fcntl
+import os
+import random
+import socket
+import struct
+import sys
+import time
+
+
+def udp(ip, port, count):
+    r = random.Random(int(time.time()))
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    lost = corrupt = 0
+    t0 = time.time()
+    for i in range(count):
+        n = r.randrange(1, 1473)
+        data = (i.to_bytes(4, "big") + r.randbytes(n - 4)) if n >= 4 else r.randbytes(n)
+        s.sendto(data, (ip, port))
+        try:
+            got, _ = s.recvfrom(2048)
+            corrupt += got != data
+        except socket.timeout:
+            lost += 1
+    print(f"    note: {count} UDP datagrams (1-1472 bytes): {lost} lost, {corrupt} corrupt, "
+          f"{time.time() - t0:.1f} s")
+    return 1 if lost or corrupt else 0
+
+
+def quit_guest(ip, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    s.sendto(b"quit", (ip, port))
+    try:
+        s.recvfrom(100)
+        return 0
+    except socket.timeout:
+        return 1
+
+
+def tapfd(name, cmd):
+    TUNSETIFF = 0x400454CA
+    IFF_TAP, IFF_NO_PI, IFF_VNET_HDR = 0x0002, 0x1000, 0x4000
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TAP | IFF_NO_PI | IFF_VNET_HDR))
+    os.dup2(fd, 3)
+    os.set_inheritable(3, True)
+    os.execvp(cmd[0], cmd)
+
+
+if __name__ == "__main__":
+    a = sys.argv
+    if a[1] == "udp":
+        sys.exit(udp(a[2], int(a[3]), int(a[4])))
+    if a[1] == "quit":
+        sys.exit(quit_guest(a[2], int(a[3])))
+    if a[1] == "tapfd":
+        tapfd(a[2], a[4:])
+    sys.exit(2)
