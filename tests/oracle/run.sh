@@ -89,6 +89,33 @@ o_console() {
 	expect_rc 0 && expect_out "virtio-console: hello" && expect_out "virtio-console: beta"
 }
 
+o_net_echo() {
+	local ns=minivmm-oracle-$$ pid ok=1 i
+	[ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] && command -v ping >/dev/null ||
+		skip "needs root, /dev/net/tun and ping for a tap in a network namespace"
+	ip netns del $ns 2>/dev/null
+	ip netns add $ns && ip netns exec $ns ip link set lo up || return 1
+	ip netns exec $ns timeout -s KILL 120 "$QEMU" -accel kvm -M microvm,acpi=off \
+		-global virtio-mmio.force-legacy=false -m 512M -nodefaults -no-user-config -nographic \
+		-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel "$GUEST_ELF" \
+		-netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device virtio-net-device,netdev=n0 \
+		-append "scenario=net-echo ip=10.0.2.15 port=7" >"$TMP/out" 2>"$TMP/err" </dev/null &
+	pid=$!
+	for i in $(seq 1 300); do grep -q ready "$TMP/out" && break; sleep 0.1; done
+	if grep -q ready "$TMP/out" && ip netns exec $ns ip addr add 10.0.2.1/24 dev tap0 &&
+		ip netns exec $ns ip link set tap0 up &&
+		ip netns exec $ns ping -f -c 200 -w 30 10.0.2.15 | grep -q " 200 received" &&
+		ip netns exec $ns python3 "$ROOT/tests/integration/net_helper.py" udp 10.0.2.15 7 1000 &&
+		ip netns exec $ns python3 "$ROOT/tests/integration/net_helper.py" quit 10.0.2.15 7; then
+		ok=0
+	fi
+	wait $pid
+	RC=$((($? - 1) / 2))
+	OUT=$(cat "$TMP/out")
+	ip netns del $ns
+	[ $ok = 0 ] && expect_rc 0 && expect_out "net-echo: quit after"
+}
+
 echo "== oracle: QEMU $("$QEMU" --version | head -1 | awk '{print $4}') -M microvm"
 t_run "oracle: hello" o_hello
 t_run "oracle: exit code" o_exit
@@ -103,4 +130,5 @@ t_run "oracle: blk-ro" o_blk_ro
 t_run "oracle: blk-bounds" o_blk_bounds
 t_run "oracle: blk-discard" o_blk_discard
 t_run "oracle: console (virtio-serial port 0)" o_console
+t_run "oracle: net-echo (virtio-net-device on a tap)" o_net_echo
 t_summary
