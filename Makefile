@@ -90,7 +90,7 @@ bench: minivmm guest
 
 DEPS := build-essential pkg-config linux-libc-dev check liburing-dev libcap-ng-dev libfdt-dev \
 	zlib1g-dev libzstd-dev libseccomp-dev libjansson-dev qemu-utils acpica-tools \
-	clang libclang-rt-14-dev fio e2fsprogs python3 \
+	clang libclang-rt-14-dev fio e2fsprogs python3 iproute2 iputils-ping dnsmasq-base \
 	linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio
 # QEMU is the oracle and benchmark peer; its GUI recommends are not needed.
 DEPS_NORECOMMENDS := qemu-system-x86
@@ -129,3 +129,6 @@ $(BUILD)/blk_bench: bench/blk_bench.c $(call obj,rel,$(VMM_LIB_SRCS))
 # test is also a sanitizer run.
 $(BUILD)/qcow2io: tests/tools/qcow2io.c $(call obj,asan,$(QCOW2_SRCS))
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -o $@ $(filter %.c %.o,$^) -lz -lzstd
+
+$(BUILD)/net_bench: bench/net_bench.c $(call obj,rel,$(VMM_LIB_SRCS))
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)

@@ -31,7 +31,7 @@
 #define NET_HDR_LEN 12                     /* struct virtio_net_hdr_mrg_rxbuf */
 #define NET_MAX_FRAME (65535 + 14 + 4)     /* a TSO frame: 64 KiB IP packet + Ethernet + VLAN */
 #define NET_BUF (NET_HDR_LEN + NET_MAX_FRAME)
-#define NET_RX_BATCH 64
+#define NET_RX_BATCH 256
 #define NET_TX_BATCH 256
 
 struct net_pair {
@@ -47,6 +47,10 @@ struct net_pair {
 	uint16_t heads[VQ_MAX_SIZE];
 	uint32_t lens[VQ_MAX_SIZE];
 	uint8_t *nb_lo, *nb_hi;                /* num_buffers of the first chain */
+	/* A receive chain popped ahead, that the next frame is read into directly. */
+	bool have_chain;
+	struct vq_chain pre;
+	struct iovec riov[VQ_MAX_SIZE + 1];
 };
 
 struct virtio_net {
@@ -92,13 +96,39 @@ static bool rx_ready(struct virtio_net *n, struct net_pair *p)
 	       d->vqs[2 * p->index].enabled && p->index < n->active_pairs;
 }
 
-/* Moves the pending frame into receive chains. 1: delivered; 0: needs more buffers;
- * -1: the driver broke a rule (device failed). */
+static bool rx_chain_ok(struct virtio_net *n, struct net_pair *p, const struct vq_chain *c)
+{
+	if (c->nr_readable || c->writable_len < (p->nheld ? 1 : NET_HDR_LEN)) {
+		virtio_dev_fail(n->vdev, "queue %u: receive chain without room for the %d-byte header",
+				2 * p->index, NET_HDR_LEN);
+		return false;
+	}
+	return true;
+}
+
+/* Remembers where the first chain's num_buffers (bytes 10-11, maybe split) is. */
+static void rx_locate_num_buffers(struct net_pair *p, const struct vq_chain *c)
+{
+	size_t skip = 10;
+	unsigned i = 0;
+
+	while (skip >= c->iov[i].iov_len)
+		skip -= c->iov[i++].iov_len;
+	p->nb_lo = (uint8_t *)c->iov[i].iov_base + skip;
+	if (++skip >= c->iov[i].iov_len) {
+		i++;
+		skip = 0;
+	}
+	p->nb_hi = (uint8_t *)c->iov[i].iov_base + skip;
+}
+
+/* Moves the rest of a frame that overflowed its first chain (in the bounce buffer) into more
+ * receive chains (MRG_RXBUF). 1: delivered; 0: needs more buffers; -1: the driver broke a rule
+ * (device failed). */
 static int rx_deliver(struct virtio_net *n, struct net_pair *p)
 {
 	struct virtio_dev *d = n->vdev;
 	struct virtqueue *vq = &d->vqs[2 * p->index];
-	bool mrg = virtio_has_feature(d, VIRTIO_NET_F_MRG_RXBUF);
 	struct vq_chain *c = &n->chain;
 	const char *why;
 	int ret;
@@ -113,31 +143,11 @@ static int rx_deliver(struct virtio_net *n, struct net_pair *p)
 		}
 		if (ret == 0)
 			return 0;
-		if (c->nr_readable || c->writable_len < (p->nheld ? 1 : NET_HDR_LEN)) {
-			virtio_dev_fail(d, "queue %u: receive chain without room for the %d-byte header",
-					2 * p->index, NET_HDR_LEN);
+		if (!rx_chain_ok(n, p, c))
 			return -1;
-		}
-		if (!mrg && c->writable_len < p->flen) {
-			virtio_dev_fail(d, "queue %u: a %zu-byte frame does not fit the %u-byte receive buffer (MRG_RXBUF not negotiated)",
-					2 * p->index, p->flen, c->writable_len);
-			return -1;
-		}
 		w = vq_chain_write(c, 0, p->frame + p->off, p->flen - p->off);
-		if (p->nheld == 0) {
-			/* num_buffers is bytes 10-11 of the header; the header may span buffers. */
-			size_t skip = 10;
-			unsigned i = 0;
-
-			while (skip >= c->iov[i].iov_len)
-				skip -= c->iov[i++].iov_len;
-			p->nb_lo = (uint8_t *)c->iov[i].iov_base + skip;
-			if (++skip >= c->iov[i].iov_len) {
-				i++;
-				skip = 0;
-			}
-			p->nb_hi = (uint8_t *)c->iov[i].iov_base + skip;
-		}
+		if (p->nheld == 0)
+			rx_locate_num_buffers(p, c);
 		p->heads[p->nheld] = c->head;
 		p->lens[p->nheld] = (uint32_t)w;
 		p->nheld++;
@@ -171,8 +181,36 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 		int ret;
 
 		if (!p->flen) {
-			ssize_t len = read(p->fd, p->frame, NET_BUF);
+			struct vq_chain *c = &p->pre;
+			const char *why;
+			ssize_t len;
+			unsigned cnt;
 
+			/* Read straight into the next receive chain; only what overflows it lands in
+			 * the bounce buffer (then more chains follow with MRG_RXBUF). */
+			if (!p->have_chain) {
+				ret = vq_pop(vq, c, &why);
+				if (ret < 0) {
+					virtio_dev_fail(d, "queue %u: %s", 2 * p->index, why);
+					pair_arm(p, false);
+					break;
+				}
+				if (ret == 0) {
+					pair_arm(p, false);
+					if (vq_set_notify(vq, true))
+						continue;
+					break;
+				}
+				if (!rx_chain_ok(n, p, c)) {
+					pair_arm(p, false);
+					break;
+				}
+				p->have_chain = true;
+			}
+			cnt = c->nr_writable;
+			memcpy(p->riov, c->iov, cnt * sizeof(c->iov[0]));
+			p->riov[cnt] = (struct iovec){ p->frame, NET_BUF };
+			len = readv(p->fd, p->riov, (int)cnt + 1);
 			if (len < 0 && errno == EINTR)
 				continue;
 			if (len < 0) {
@@ -181,10 +219,28 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 				break;
 			}
 			if (len <= NET_HDR_LEN)
-				continue; /* runt from the tap: nothing to deliver */
-			p->flen = (size_t)len;
+				continue; /* runt from the tap: the chain stays for the next frame */
+			p->have_chain = false;
+			rx_locate_num_buffers(p, c);
+			if ((size_t)len <= c->writable_len) {
+				*p->nb_lo = 1;
+				*p->nb_hi = 0;
+				vq_push(vq, c->head, (uint32_t)len);
+				frames++;
+				continue;
+			}
+			if (!virtio_has_feature(d, VIRTIO_NET_F_MRG_RXBUF)) {
+				virtio_dev_fail(d, "queue %u: a %zd-byte frame does not fit the %u-byte receive buffer (MRG_RXBUF not negotiated)",
+						2 * p->index, len, c->writable_len);
+				pair_arm(p, false);
+				break;
+			}
+			/* The rest is in the bounce buffer: more chains take it. */
+			p->heads[0] = c->head;
+			p->lens[0] = c->writable_len;
+			p->nheld = 1;
+			p->flen = (size_t)len - c->writable_len;
 			p->off = 0;
-			p->nheld = 0;
 		}
 		ret = rx_deliver(n, p);
 		if (ret < 0) {
@@ -349,6 +405,7 @@ static void net_reset(struct virtio_dev *d)
 		pair_arm(p, false);
 		p->flen = p->off = 0;
 		p->nheld = 0;
+		p->have_chain = false;
 		(void)tap_set_offload(p->fd, 0);
 	}
 	n->active_pairs = 1;

@@ -3,6 +3,9 @@
  * ICMP echo requests for its address and echoes UDP datagrams sent to its port. A datagram
  * whose payload is "quit" is echoed and then ends the scenario (exit 0).
  *
+ * rxbuf=N posts N-byte receive buffers (default 2048): below a frame's size, the device spreads
+ * frames over several buffers (MRG_RXBUF, num_buffers > 1) and the driver gathers them.
+ *
  * Each frame is answered in its own receive buffer (addresses swapped; the IP and UDP
  * checksums do not change when source and destination swap, ICMP's is updated for the type
  * change), transmitted, and the buffer posted again once the transmit completes.
@@ -185,8 +188,9 @@ int scn_net_echo(void)
 {
 	const char *ipstr;
 	size_t iplen;
-	uint64_t port;
-	unsigned long answered = 0;
+	uint64_t port, rxbuf = BUF_SIZE;
+	unsigned long answered = 0, multi = 0;
+	uint32_t rx_size;
 
 	ipstr = cmdline_get("ip", &iplen);
 	if (!ipstr || !parse_ip(ipstr, iplen, my_ip)) {
@@ -195,40 +199,71 @@ int scn_net_echo(void)
 	}
 	if (cmdline_get_u64("port", &port))
 		my_port = (uint16_t)port;
+	if (cmdline_get_u64("rxbuf", &rxbuf) && (rxbuf < 64 || rxbuf > BUF_SIZE)) {
+		printk("net-echo: rxbuf=64..%u\n", BUF_SIZE);
+		return GUEST_EXIT_USAGE;
+	}
+	rx_size = (uint32_t)rxbuf;
 	if (!net_setup((1ULL << NET_F_MAC) | (1ULL << NET_F_MRG_RXBUF) | (1ULL << NET_F_STATUS),
-		       BUF_SIZE, RX_BUFS))
+		       rx_size, RX_BUFS))
 		return GUEST_EXIT_FAIL;
 	printk("net-echo: mac %02x:%02x:%02x:%02x:%02x:%02x ip %u.%u.%u.%u udp port %u, mrg_rxbuf %d, ready\n",
 	       mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], my_ip[0], my_ip[1], my_ip[2], my_ip[3],
 	       my_port, virtio_has(&net, NET_F_MRG_RXBUF));
 	for (;;) {
-		uint16_t head;
+		static uint8_t big[HDR + 1536];
+		uint16_t head, nb;
 		uint32_t len, out;
-		uint8_t *buf;
+		uint8_t *buf, *frame;
 		bool quit = false;
 
 		while (!gvq_get(&net.vqs[RXQ], &head, &len))
 			__asm__ volatile("pause");
-		buf = bufs[head];
-		/* num_buffers must be 1: every frame here fits one 2 KiB buffer. */
-		if (len < HDR || (buf[10] | buf[11] << 8) != 1) {
-			printk("net-echo: bad receive: len %u num_buffers %u\n", len, buf[10] | buf[11] << 8);
+		buf = frame = bufs[head];
+		nb = (uint16_t)(buf[10] | buf[11] << 8);
+		if (len < HDR || nb == 0 || (nb > 1 && !virtio_has(&net, NET_F_MRG_RXBUF))) {
+			printk("net-echo: bad receive: len %u num_buffers %u\n", len, nb);
 			return GUEST_EXIT_FAIL;
 		}
-		out = answer(buf + HDR, len - HDR, &quit);
+		if (nb > 1) {
+			/* Gather the frame's other buffers (they follow in the used ring). */
+			uint32_t total = len;
+
+			if (len > sizeof(big))
+				return GUEST_EXIT_FAIL;
+			memcpy(big, buf, len);
+			for (unsigned k = 1; k < nb; k++) {
+				uint16_t h2;
+				uint32_t l2;
+
+				if (!gvq_wait(&net.vqs[RXQ], &h2, &l2, 20000000UL) || total + l2 > sizeof(big)) {
+					printk("net-echo: frame of %u buffers incomplete\n", nb);
+					return GUEST_EXIT_FAIL;
+				}
+				memcpy(big + total, bufs[h2], l2);
+				total += l2;
+				if (!post_rx(bufs[h2], rx_size))
+					return GUEST_EXIT_FAIL;
+			}
+			frame = big;
+			len = total;
+			multi++;
+		}
+		out = answer(frame + HDR, len - HDR, &quit);
 		if (out) {
-			memset(buf, 0, HDR);
-			if (!transmit(buf, HDR + out)) {
+			memset(frame, 0, HDR);
+			if (!transmit(frame, HDR + out)) {
 				printk("net-echo: transmit did not complete\n");
 				return GUEST_EXIT_FAIL;
 			}
 			answered++;
 		}
-		if (!post_rx(buf, BUF_SIZE))
+		if (!post_rx(buf, rx_size))
 			return GUEST_EXIT_FAIL;
 		gvq_kick(&net.vqs[RXQ]);
 		if (quit) {
-			printk("net-echo: quit after %lu answers\n", answered);
+			printk("net-echo: quit after %lu answers (%lu frames in several buffers)\n", answered,
+			       multi);
 			return 0;
 		}
 	}

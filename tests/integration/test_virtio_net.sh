@@ -85,6 +85,24 @@ t_net_echo_fd() {
 	net_ns_down
 	[ $ok = 0 ] && expect_out "mac 02:00:00:aa:bb:cc"
 }
+t_net_mrg_sanitized() {
+	# 256-byte receive buffers: every frame over 244 bytes spans several (num_buffers > 1);
+	# through the ASan/UBSan build of minivmm.
+	net_can_run
+	net_ns_up || return 1
+	VMM_BIN=$VMM_ASAN net_vm :: --kernel "$GUEST" --net tap=tap0 \
+		--cmdline "scenario=net-echo ip=$GUEST_IP port=7 rxbuf=256" --timeout 300
+	local ok=1
+	net_wait_out "ready" 60 && net_tap_up &&
+		nsx ping -f -c 200 -s 1400 -w 60 $GUEST_IP | grep -q " 200 received" &&
+		nsx python3 "$NET_HELPER" udp $GUEST_IP 7 2000 &&
+		nsx python3 "$NET_HELPER" quit $GUEST_IP 7 && ok=0
+	net_vm_end
+	net_ns_down
+	[ $ok = 0 ] && expect_rc 0 && ! grep -q "Sanitizer\|runtime error" <<<"$ERR" || return 1
+	grep -o "quit after .*" <<<"$OUT" | sed 's/^/    note: /'
+	grep -qE "\(([1-9][0-9]*) frames in several buffers\)" <<<"$OUT" || { echo "    no multi-buffer frames"; return 1; }
+}
 t_net_default_mac_stable() {
 	net_can_run
 	local a b c
@@ -136,6 +154,7 @@ t_net_bad_flags() {
 
 t_run "net-echo on tap: ping ×1000 and 10,000 UDP datagrams, 0 loss, 0 corruption" t_net_echo_tap
 t_run "net-echo on a tap passed as fd= (no CAP_NET_ADMIN needed)" t_net_echo_fd
+t_run "MRG_RXBUF: frames over several 256-byte buffers, ASan/UBSan minivmm" t_net_mrg_sanitized
 t_run "default MAC stable for the same configuration" t_net_default_mac_stable
 t_run "net hostile: short header, no writable part, frame larger than the buffers → NEEDS_RESET" t_net_hostile
 t_run "--net bad input" t_net_bad_flags

@@ -1,0 +1,239 @@
+/* Drives minivmm's virtio-net device model host-side: synthetic receive and transmit queues in
+ * ordinary memory, programmed through the real virtio-mmio register handler, completed by the
+ * real event loop and tap backend. No guest, no KVM. Also the plain tap loop (the limit) and a
+ * frame source for the receive direction.
+ *   net_bench dev   TAP tx|rx SIZE SECONDS [tso]   device model; prints "pps Gbps"
+ *   net_bench plain TAP tx|rx SIZE SECONDS [tso]   read()/writev() on the tap directly
+ *   net_bench send  TAP SIZE SECONDS               AF_PACKET sender into the tap (rx source)
+ * SIZE is the Ethernet frame size; tso sends 64 KiB TCP segments with a GSO header. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_packet.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_mmio.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/tap.h"
+#include "virtio/device.h"
+#include "virtio/net.h"
+#include "vmm/vm.h"
+
+#define QSIZE 256
+#define MEM (256ULL << 20)
+#define RING(q) (0x10000ULL + (q) * 0x10000ULL)
+#define BUFS(q) (0x1000000ULL + (q) * 0x4000000ULL)
+#define HDR 12
+#define RXBUF 2048
+#define TSO_FRAME 65536
+
+static struct vm vm;
+static struct vm_config cfg;
+static struct virtio_dev *dev;
+
+static void wr(uint64_t off, uint32_t v) { virtio_mmio_io(NULL, off, (uint8_t *)&v, 4, true, dev); }
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+
+/* An Ethernet/IPv4/UDP frame (or a TCP segment for TSO) to a host that is not there. */
+static size_t make_frame(uint8_t *f, size_t size, int tso, struct virtio_net_hdr_v1 *h)
+{
+	static const uint8_t dst[6] = { 0x02, 0, 0, 0, 0, 0x99 }, src[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+	size_t len = tso ? TSO_FRAME : size;
+	uint16_t ip_len = (uint16_t)(len - 14);
+
+	memset(f, 0, len);
+	memcpy(f, dst, 6);
+	memcpy(f + 6, src, 6);
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[16] = (uint8_t)(ip_len >> 8);
+	f[17] = (uint8_t)ip_len;
+	f[22] = 64;
+	f[23] = tso ? 6 : 17;
+	memcpy(f + 26, "\x0a\x00\x02\x0f\x0a\x00\x02\x63", 8);
+	memset(h, 0, sizeof(*h));
+	if (tso) {
+		f[46] = 0x50; /* TCP data offset 5 */
+		h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+		h->hdr_len = 54;
+		h->gso_size = 1448;
+		h->csum_start = 34;
+		h->csum_offset = 16;
+	}
+	return len;
+}
+
+/* The limit: the same frames, from as many distinct buffers as the device's queue holds (so
+ * both copy from the same working set), written to or read from the tap in a loop. */
+static int plain(const char *tap, int tx, size_t size, double secs, int tso)
+{
+	struct virtio_net_hdr_v1 h;
+	size_t stride = TSO_FRAME + HDR, len = 0;
+	uint8_t *all = malloc(stride * QSIZE);
+	struct errmsg err;
+	uint64_t n = 0, bytes = 0, k = 0;
+	double t0, t1;
+	int fd;
+
+	if (tap_open(tap, 1, &fd, &err) || tap_set_vnet_hdr_len(fd, HDR))
+		return fprintf(stderr, "net_bench: %s\n", err.text), 1;
+	for (unsigned i = 0; i < QSIZE; i++) {
+		len = make_frame(all + stride * i + HDR, size, tso, &h);
+		memcpy(all + stride * i, &h, sizeof(h));
+	}
+	t0 = now();
+	t1 = t0 + secs;
+	while (now() < t1) {
+		for (int i = 0; i < 64; i++) {
+			uint8_t *f = all + stride * (k++ % QSIZE);
+			ssize_t r = tx ? write(fd, f, HDR + len) : read(fd, f, TSO_FRAME + HDR);
+
+			if (r < 0 && errno == EAGAIN && !tx) {
+				struct pollfd p = { fd, POLLIN, 0 };
+
+				poll(&p, 1, 10);
+				break;
+			}
+			if (r > HDR) {
+				n++;
+				bytes += (uint64_t)r - HDR;
+			}
+		}
+	}
+	printf("%.0f %.3f\n", n / (now() - t0), bytes * 8 / (now() - t0) / 1e9);
+	return 0;
+}
+
+static int sender(const char *tap, size_t size, double secs)
+{
+	struct virtio_net_hdr_v1 h;
+	uint8_t f[2048];
+	size_t len = make_frame(f, size, 0, &h);
+	struct sockaddr_ll sa = { .sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex(tap),
+				  .sll_halen = 6 };
+	int s = socket(AF_PACKET, SOCK_RAW, 0);
+	struct mmsghdr m[64];
+	struct iovec v = { f, len };
+	double t1 = now() + secs;
+
+	memcpy(sa.sll_addr, f, 6);
+	if (s < 0 || !sa.sll_ifindex)
+		return perror("net_bench send"), 1;
+	for (int i = 0; i < 64; i++)
+		m[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &v, .msg_iovlen = 1 } };
+	while (now() < t1)
+		sendmmsg(s, m, 64, 0);
+	return 0;
+}
+
+static void post(unsigned q, uint16_t *avail, uint16_t *idx, uint16_t d)
+{
+	avail[2 + *idx % QSIZE] = d;
+	(*idx)++;
+	__atomic_store_n(&avail[1], *idx, __ATOMIC_RELEASE);
+	(void)q;
+}
+
+static int device(const char *tap, int tx, size_t size, double secs, int tso)
+{
+	struct net_config nc = { .tap = tap, .fd = -1, .pairs = 1 };
+	struct virtio_net *net;
+	struct virtio_net_hdr_v1 h;
+	struct errmsg err;
+	unsigned q = tx ? 1 : 0;
+	struct vring_desc *desc;
+	uint16_t *avail, *used_idx, idx = 0, last = 0;
+	uint32_t feat = (1u << VIRTIO_NET_F_MRG_RXBUF) | (tso ? (1u << VIRTIO_NET_F_CSUM) | (1u << VIRTIO_NET_F_HOST_TSO4) : 0);
+	uint64_t n = 0, bytes = 0, slot_size = tx ? (tso ? TSO_FRAME + HDR : 2048) : RXBUF;
+	size_t len;
+	double t0, t1;
+
+	vm.cfg = &cfg;
+	vm.vm_fd = -1;
+	bus_init(&vm.mmio_bus, "mmio");
+	if (gm_init(&vm.mem, MEM, false) || evloop_init(&vm.loop))
+		return 1;
+	if (virtio_net_create(&vm, &nc, &net, &err))
+		return fprintf(stderr, "net_bench: %s\n", err.text), 1;
+	dev = vm.virtio[0];
+	wr(VIRTIO_MMIO_STATUS, 0);
+	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES, feat);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES, 1); /* VERSION_1 */
+	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+	for (unsigned i = 0; i < 2; i++) {
+		wr(VIRTIO_MMIO_QUEUE_SEL, i);
+		wr(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+		wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)RING(i));
+		wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)(RING(i) + 0x1000));
+		wr(VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)(RING(i) + 0x2000));
+		wr(VIRTIO_MMIO_QUEUE_READY, 1);
+	}
+	desc = gm_ptr(&vm.mem, RING(q), 16 * QSIZE);
+	avail = gm_ptr(&vm.mem, RING(q) + 0x1000, 4 + 2 * QSIZE);
+	used_idx = gm_ptr(&vm.mem, RING(q) + 0x2002, 2);
+	for (unsigned i = 0; i < QSIZE; i++) {
+		uint8_t *b = gm_ptr(&vm.mem, BUFS(q) + slot_size * i, slot_size);
+
+		len = tx ? make_frame(b + HDR, size, tso, &h) : 0;
+		if (tx)
+			memcpy(b, &h, sizeof(h));
+		desc[i] = (struct vring_desc){ BUFS(q) + slot_size * i,
+					       (uint32_t)(tx ? HDR + len : RXBUF),
+					       (uint16_t)(tx ? 0 : VRING_DESC_F_WRITE), 0 };
+		post(q, avail, &idx, (uint16_t)i);
+	}
+	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+				       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	t0 = now();
+	t1 = t0 + secs;
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, q);
+	while (now() < t1) {
+		bool reaped = false;
+
+		while (last != __atomic_load_n(used_idx, __ATOMIC_ACQUIRE)) {
+			uint32_t e[2];
+
+			memcpy(e, gm_ptr(&vm.mem, RING(q) + 0x2004 + 8 * (last % QSIZE), 8), 8);
+			last++;
+			n++;
+			bytes += tx ? desc[e[0]].len - HDR : e[1] - HDR;
+			post(q, avail, &idx, (uint16_t)e[0]);
+			reaped = true;
+		}
+		if (reaped)
+			wr(VIRTIO_MMIO_QUEUE_NOTIFY, q);
+		else
+			evloop_run_once(&vm.loop, 10);
+	}
+	printf("%.0f %.3f\n", n / (now() - t0), bytes * 8 / (now() - t0) / 1e9);
+	virtio_net_destroy(net);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 5 && !strcmp(argv[1], "send"))
+		return sender(argv[2], strtoul(argv[3], NULL, 0), atof(argv[4]));
+	if (argc >= 6 && (!strcmp(argv[1], "dev") || !strcmp(argv[1], "plain"))) {
+		int tx = !strcmp(argv[3], "tx"), tso = argc > 6 && !strcmp(argv[6], "tso");
+
+		return (argv[1][0] == 'd' ? device : plain)(argv[2], tx, strtoul(argv[4], NULL, 0),
+							     atof(argv[5]), tso);
+	}
+	fprintf(stderr, "usage: net_bench dev|plain TAP tx|rx SIZE SECONDS [tso] | send TAP SIZE SECONDS\n");
+	return 2;
+}
