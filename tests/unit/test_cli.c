@@ -75,6 +75,37 @@ START_TEST(errors_name_the_flag)
 }
 END_TEST
 
+START_TEST(net_and_disk_options)
+{
+	struct vm_config cfg;
+	struct errmsg err = { "" };
+	uint8_t a[6], b[6], c[6];
+
+	ck_assert_int_eq(PARSE("--kernel", "k", "--net", "tap=t0,mac=02:00:00:aa:bb:cc,num_queues=4",
+			       "--net", "fd=5", "--disk", "path=x.qcow2,format=qcow2"), 0);
+	ck_assert_uint_eq(cfg.nr_nets, 2);
+	ck_assert_str_eq(cfg.nets[0].tap, "t0");
+	ck_assert(cfg.nets[0].has_mac && cfg.nets[0].mac[5] == 0xcc);
+	ck_assert_uint_eq(cfg.nets[0].pairs, 2);
+	ck_assert_int_eq(cfg.nets[1].fd, 5);
+	ck_assert_uint_eq(cfg.nets[1].pairs, 1);
+	ck_assert_int_eq(cfg.disks[0].format, DISK_FORMAT_QCOW2);
+	/* The default MAC: locally stable, different per backend and position, unicast. */
+	net_default_mac(&cfg.nets[0], a);
+	net_default_mac(&cfg.nets[0], b);
+	net_default_mac(&cfg.nets[1], c);
+	ck_assert(!memcmp(a, b, 6) && memcmp(a, c, 6) && !(a[0] & 1));
+	expect_error(PARSE("--kernel", "k", "--net", "tap=t0,fd=4"), &err, "exactly one of");
+	expect_error(PARSE("--kernel", "k", "--net", "num_queues=2"), &err, "exactly one of");
+	expect_error(PARSE("--kernel", "k", "--net", "tap=t0,num_queues=5"), &err, "num_queues=5");
+	expect_error(PARSE("--kernel", "k", "--net", "tap=t0,num_queues=10"), &err, "num_queues=10");
+	expect_error(PARSE("--kernel", "k", "--net", "tap=t0,mac=03:00:00:00:00:01"), &err, "mac=");
+	expect_error(PARSE("--kernel", "k", "--net", "tap=t0,mac=02:00:00:00:00"), &err, "mac=");
+	expect_error(PARSE("--kernel", "k", "--net", "fd=2"), &err, "fd=2");
+	expect_error(PARSE("--kernel", "k", "--disk", "path=x,format=vmdk"), &err, "format=vmdk");
+}
+END_TEST
+
 Suite *suite_cli(void)
 {
 	Suite *s = suite_create("cli");
@@ -82,6 +113,7 @@ Suite *suite_cli(void)
 
 	tcase_add_test(tc, defaults_and_values);
 	tcase_add_test(tc, errors_name_the_flag);
+	tcase_add_test(tc, net_and_disk_options);
 	suite_add_tcase(s, tc);
 	return s;
 }
