@@ -3,6 +3,9 @@
  * ICMP echo requests for its address and echoes UDP datagrams sent to its port. A datagram
  * whose payload is "quit" is echoed and then ends the scenario (exit 0).
  *
+ * mq=1 negotiates MQ and the control queue, turns on 2 queue pairs (VQ_PAIRS_SET) and serves
+ * both, answering on the pair a frame came in on.
+ *
  * rxbuf=N posts N-byte receive buffers (default 2048): below a frame's size, the device spreads
  * frames over several buffers (MRG_RXBUF, num_buffers > 1) and the driver gathers them.
  *
@@ -21,6 +24,9 @@
 #define NET_F_MAC 5
 #define NET_F_MRG_RXBUF 15
 #define NET_F_STATUS 16
+#define NET_F_CTRL_VQ 17
+#define NET_F_MQ 22
+#define CTRLQ 4
 #define RXQ 0
 #define TXQ 1
 #define HDR 12
@@ -32,7 +38,8 @@ static struct gdev net;
 static uint8_t mac[6];
 static uint8_t my_ip[4];
 static uint16_t my_port = 7;
-static uint8_t *bufs[GVQ_MAX];
+static uint8_t *bufs[2][GVQ_MAX];
+static unsigned pairs = 1;
 
 static bool parse_ip(const char *s, size_t len, uint8_t ip[4])
 {
@@ -54,15 +61,34 @@ static bool parse_ip(const char *s, size_t len, uint8_t ip[4])
 	return part == 4;
 }
 
-static bool post_rx(uint8_t *buf, uint32_t size)
+static bool post_rx(unsigned pair, uint8_t *buf, uint32_t size)
 {
 	struct gbuf b = { buf, size, true };
-	int head = gvq_add(&net.vqs[RXQ], &b, 1, false);
+	int head = gvq_add(&net.vqs[RXQ + 2 * pair], &b, 1, false);
 
 	if (head < 0)
 		return false;
-	bufs[head] = buf;
+	bufs[pair][head] = buf;
 	return true;
+}
+
+/* VIRTIO_NET_CTRL_MQ / VQ_PAIRS_SET through the control queue; true when the device acks. */
+static bool set_pairs(unsigned n)
+{
+	uint8_t *cmd = galloc(64);
+	struct gbuf b[2] = { { cmd, 4, false }, { cmd + 32, 1, true } };
+	uint16_t head;
+	uint32_t len;
+
+	cmd[0] = 4; /* VIRTIO_NET_CTRL_MQ */
+	cmd[1] = 0; /* VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET */
+	cmd[2] = (uint8_t)n;
+	cmd[3] = 0;
+	cmd[32] = 0xff;
+	if (gvq_add(&net.vqs[CTRLQ], b, 2, false) < 0)
+		return false;
+	gvq_kick(&net.vqs[CTRLQ]);
+	return gvq_wait(&net.vqs[CTRLQ], &head, &len, 20000000UL) && len == 1 && cmd[32] == 0;
 }
 
 static bool net_setup(uint64_t features, uint32_t rx_size, unsigned rx_bufs)
@@ -75,8 +101,22 @@ static bool net_setup(uint64_t features, uint32_t rx_size, unsigned rx_bufs)
 		printk("net: no virtio-net device\n");
 		return false;
 	}
-	if (!virtio_negotiate(&net, want) || !virtio_setup_queue(&net, RXQ, QUEUE) ||
-	    !virtio_setup_queue(&net, TXQ, QUEUE))
+	if (!virtio_negotiate(&net, want))
+		return false;
+	if (virtio_has(&net, NET_F_MQ)) {
+		unsigned max = vmmio_read(&net, 0x108) & 0xffff;
+
+		if (max != 2 || !virtio_has(&net, NET_F_CTRL_VQ)) {
+			printk("net: MQ with %u pairs (this driver wants 2 and a control queue)\n", max);
+			return false;
+		}
+		pairs = 2;
+	}
+	for (unsigned p = 0; p < pairs; p++)
+		if (!virtio_setup_queue(&net, RXQ + 2 * p, QUEUE) ||
+		    !virtio_setup_queue(&net, TXQ + 2 * p, QUEUE))
+			return false;
+	if (pairs > 1 && !virtio_setup_queue(&net, CTRLQ, 16))
 		return false;
 	w0 = vmmio_read(&net, 0x100);
 	w1 = vmmio_read(&net, 0x104);
@@ -85,11 +125,17 @@ static bool net_setup(uint64_t features, uint32_t rx_size, unsigned rx_bufs)
 	mac[4] = (uint8_t)w1;
 	mac[5] = (uint8_t)(w1 >> 8);
 	/* Receive buffers go up before DRIVER_OK, as Linux's driver does. */
-	for (unsigned i = 0; i < rx_bufs; i++)
-		if (!post_rx(galloc(rx_size), rx_size))
-			return false;
+	for (unsigned p = 0; p < pairs; p++)
+		for (unsigned i = 0; i < rx_bufs; i++)
+			if (!post_rx(p, galloc(rx_size), rx_size))
+				return false;
 	virtio_driver_ok(&net);
-	gvq_kick(&net.vqs[RXQ]);
+	if (pairs > 1 && !set_pairs(pairs)) {
+		printk("net: VQ_PAIRS_SET %u not acknowledged\n", pairs);
+		return false;
+	}
+	for (unsigned p = 0; p < pairs; p++)
+		gvq_kick(&net.vqs[RXQ + 2 * p]);
 	return true;
 }
 
@@ -172,24 +218,26 @@ static uint32_t answer(uint8_t *f, uint32_t len, bool *quit)
 	return 0;
 }
 
-static bool transmit(uint8_t *buf, uint32_t len)
+static bool transmit(unsigned pair, uint8_t *buf, uint32_t len)
 {
+	struct gvq *q = &net.vqs[TXQ + 2 * pair];
 	struct gbuf b = { buf, len, false };
 	uint16_t head;
 	uint32_t used;
 
-	if (gvq_add(&net.vqs[TXQ], &b, 1, false) < 0)
+	if (gvq_add(q, &b, 1, false) < 0)
 		return false;
-	gvq_kick(&net.vqs[TXQ]);
-	return gvq_wait(&net.vqs[TXQ], &head, &used, 20000000UL);
+	gvq_kick(q);
+	return gvq_wait(q, &head, &used, 20000000UL);
 }
 
 int scn_net_echo(void)
 {
 	const char *ipstr;
 	size_t iplen;
-	uint64_t port, rxbuf = BUF_SIZE;
-	unsigned long answered = 0, multi = 0;
+	uint64_t port, rxbuf = BUF_SIZE, mq = 0;
+	unsigned long answered = 0, multi = 0, per_pair[2] = { 0, 0 };
+	unsigned pair = 0;
 	uint32_t rx_size;
 
 	ipstr = cmdline_get("ip", &iplen);
@@ -204,9 +252,13 @@ int scn_net_echo(void)
 		return GUEST_EXIT_USAGE;
 	}
 	rx_size = (uint32_t)rxbuf;
-	if (!net_setup((1ULL << NET_F_MAC) | (1ULL << NET_F_MRG_RXBUF) | (1ULL << NET_F_STATUS),
+	cmdline_get_u64("mq", &mq);
+	if (!net_setup((1ULL << NET_F_MAC) | (1ULL << NET_F_MRG_RXBUF) | (1ULL << NET_F_STATUS) |
+			       (mq ? (1ULL << NET_F_MQ) | (1ULL << NET_F_CTRL_VQ) : 0),
 		       rx_size, RX_BUFS))
 		return GUEST_EXIT_FAIL;
+	if (mq)
+		printk("net-echo: %u queue pairs active\n", pairs);
 	printk("net-echo: mac %02x:%02x:%02x:%02x:%02x:%02x ip %u.%u.%u.%u udp port %u, mrg_rxbuf %d, ready\n",
 	       mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], my_ip[0], my_ip[1], my_ip[2], my_ip[3],
 	       my_port, virtio_has(&net, NET_F_MRG_RXBUF));
@@ -217,9 +269,14 @@ int scn_net_echo(void)
 		uint8_t *buf, *frame;
 		bool quit = false;
 
-		while (!gvq_get(&net.vqs[RXQ], &head, &len))
+		/* Poll the receive queues in turn; answer on the pair the frame came in on. */
+		for (;;) {
+			pair = (pair + 1) % pairs;
+			if (gvq_get(&net.vqs[RXQ + 2 * pair], &head, &len))
+				break;
 			__asm__ volatile("pause");
-		buf = frame = bufs[head];
+		}
+		buf = frame = bufs[pair][head];
 		nb = (uint16_t)(buf[10] | buf[11] << 8);
 		if (len < HDR || nb == 0 || (nb > 1 && !virtio_has(&net, NET_F_MRG_RXBUF))) {
 			printk("net-echo: bad receive: len %u num_buffers %u\n", len, nb);
@@ -236,13 +293,14 @@ int scn_net_echo(void)
 				uint16_t h2;
 				uint32_t l2;
 
-				if (!gvq_wait(&net.vqs[RXQ], &h2, &l2, 20000000UL) || total + l2 > sizeof(big)) {
+				if (!gvq_wait(&net.vqs[RXQ + 2 * pair], &h2, &l2, 20000000UL) ||
+				    total + l2 > sizeof(big)) {
 					printk("net-echo: frame of %u buffers incomplete\n", nb);
 					return GUEST_EXIT_FAIL;
 				}
-				memcpy(big + total, bufs[h2], l2);
+				memcpy(big + total, bufs[pair][h2], l2);
 				total += l2;
-				if (!post_rx(bufs[h2], rx_size))
+				if (!post_rx(pair, bufs[pair][h2], rx_size))
 					return GUEST_EXIT_FAIL;
 			}
 			frame = big;
@@ -252,18 +310,19 @@ int scn_net_echo(void)
 		out = answer(frame + HDR, len - HDR, &quit);
 		if (out) {
 			memset(frame, 0, HDR);
-			if (!transmit(frame, HDR + out)) {
+			if (!transmit(pair, frame, HDR + out)) {
 				printk("net-echo: transmit did not complete\n");
 				return GUEST_EXIT_FAIL;
 			}
 			answered++;
+			per_pair[pair]++;
 		}
-		if (!post_rx(buf, rx_size))
+		if (!post_rx(pair, buf, rx_size))
 			return GUEST_EXIT_FAIL;
-		gvq_kick(&net.vqs[RXQ]);
+		gvq_kick(&net.vqs[RXQ + 2 * pair]);
 		if (quit) {
-			printk("net-echo: quit after %lu answers (%lu frames in several buffers)\n", answered,
-			       multi);
+			printk("net-echo: quit after %lu answers (%lu frames in several buffers; pair 0: %lu, pair 1: %lu)\n",
+			       answered, multi, per_pair[0], per_pair[1]);
 			return 0;
 		}
 	}

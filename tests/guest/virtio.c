@@ -195,6 +195,9 @@ bool virtio_setup_queue(struct gdev *d, unsigned qi, uint16_t size)
 	uint32_t max;
 	uint8_t *mem;
 
+	if (qi >= sizeof(d->vqs) / sizeof(d->vqs[0]))
+		return false;
+
 	vmmio_write(d, MMIO_QUEUE_SEL, qi);
 	max = vmmio_read(d, MMIO_QUEUE_NUM_MAX);
 	if (max == 0 || vmmio_read(d, MMIO_QUEUE_READY)) {

@@ -49,7 +49,7 @@ struct gdev {
 	uint32_t device_id;
 	uint64_t features;            /* negotiated */
 	unsigned nr_vqs;
-	struct gvq vqs[4];
+	struct gvq vqs[5];            /* net with 2 pairs: rx0 tx0 rx1 tx1 ctrl */
 };
 
 struct gbuf {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Host side of the virtio-net tests (run inside the test's network namespace).
 
-  net_helper.py udp IP PORT COUNT        COUNT datagrams of random sizes (1-1472 bytes), each
+  net_helper.py udp IP PORT COUNT [FLOWS] COUNT datagrams of random sizes (1-1472 bytes), each
                                          echoed back intact; prints lost/corrupt counts
   net_helper.py quit IP PORT             the datagram that ends the guest's net-echo
   net_helper.py tapfd NAME -- CMD...     opens tap NAME (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR) the way
@@ -16,13 +16,15 @@ import sys
 import time
 
 
-def udp(ip, port, count):
+def udp(ip, port, count, flows=1):
     r = random.Random(int(time.time()))
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(2)
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(flows)]
+    for s in socks:
+        s.settimeout(2)
     lost = corrupt = 0
     t0 = time.time()
     for i in range(count):
+        s = socks[i % flows]  # several source ports: flows the tap spreads over its queues
         n = r.randrange(1, 1473)
         data = (i.to_bytes(4, "big") + r.randbytes(n - 4)) if n >= 4 else r.randbytes(n)
         s.sendto(data, (ip, port))
@@ -60,7 +62,7 @@ def tapfd(name, cmd):
 if __name__ == "__main__":
     a = sys.argv
     if a[1] == "udp":
-        sys.exit(udp(a[2], int(a[3]), int(a[4])))
+        sys.exit(udp(a[2], int(a[3]), int(a[4]), int(a[5]) if len(a) > 5 else 1))
     if a[1] == "quit":
         sys.exit(quit_guest(a[2], int(a[3])))
     if a[1] == "tapfd":
