@@ -82,6 +82,15 @@ t_write_matrix() {
 		done
 	done
 }
+t_write_refcount_widths() {
+	local rb
+	for rb in 1 2 4 8 32 64; do
+		rm -f "$TMP/rw.raw"
+		qemu-img create -q -f qcow2 -o refcount_bits=$rb,cluster_size=4096 "$TMP/rw.qcow2" 16M &&
+			truncate -s 16M "$TMP/rw.raw" && write_case "$TMP/rw.qcow2" "$TMP/rw.raw" 5 200 &&
+			"$VMM" img check "$TMP/rw.qcow2" >/dev/null || { echo "    refcount_bits=$rb"; return 1; }
+	done
+}
 t_write_grows_refcount_table() {
 	# 512-byte clusters: one refcount-table cluster covers 8 MiB, so 24 MiB of writes grow it.
 	local before after
@@ -203,6 +212,7 @@ t_run read-matrix t_read_matrix
 t_run read-zstd t_read_zstd
 t_run read-backing-chain t_read_backing_chain
 t_run write-matrix t_write_matrix
+t_run write-refcount-widths-1-to-64 t_write_refcount_widths
 t_run write-grows-refcount-table t_write_grows_refcount_table
 t_run write-over-backing t_write_over_backing
 t_run write-compressed-and-snapshot t_write_compressed_and_snapshot
