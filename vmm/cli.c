@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <linux/kvm_para.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +35,8 @@ const char cli_run_usage[] =
 	"                         CAP_NET_ADMIN) or on an inherited tap descriptor N (opened with\n"
 	"                         IFF_TAP|IFF_NO_PI|IFF_VNET_HDR); num_queues counts receive +\n"
 	"                         transmit queues (default 2); repeatable\n"
+	"  --kvm-pv-off LIST      hide KVM paravirtual features from the guest: clock, async-pf,\n"
+	"                         steal-time, eoi, unhalt, tlb-flush, ipi, sched-yield\n"
 	"  --timeout SECONDS      stop the guest after this long, exit status 124\n"
 	"  --acpi on|off          ACPI tables (default on); off: MP table only\n"
 	"  --virtio-cmdline auto|on|off  announce virtio devices as virtio_mmio.device= on the\n"
@@ -51,7 +54,7 @@ const char cli_run_usage[] =
 
 enum {
 	OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-	OPT_TIMEOUT, OPT_DISK, OPT_NET, OPT_CONSOLE, OPT_BOOT_TRACE, OPT_ACPI, OPT_VIRTIO_CMDLINE, OPT_DUMP_ACPI, OPT_ON_REBOOT,
+	OPT_TIMEOUT, OPT_DISK, OPT_NET, OPT_KVM_PV_OFF, OPT_CONSOLE, OPT_BOOT_TRACE, OPT_ACPI, OPT_VIRTIO_CMDLINE, OPT_DUMP_ACPI, OPT_ON_REBOOT,
 };
 
 static const struct option cli_run_options[] = {
@@ -64,6 +67,7 @@ static const struct option cli_run_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "kvm-pv-off", required_argument, NULL, OPT_KVM_PV_OFF },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "boot-trace", no_argument, NULL, OPT_BOOT_TRACE },
 	{ "acpi", required_argument, NULL, OPT_ACPI },
@@ -181,6 +185,35 @@ int cli_parse_disk(char *arg, struct vm_config *cfg, struct errmsg *err)
 	if (!d->path || !*d->path)
 		return errmsg_set(err, -EINVAL, "--disk: path=FILE is required");
 	cfg->nr_disks++;
+	return 0;
+}
+
+/* --kvm-pv-off: paravirtual features the guest must not see, by QEMU's kvm-pv-* names. */
+static int parse_kvm_pv_off(char *arg, uint32_t *mask, struct errmsg *err)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {
+		{ "clock", KVM_FEATURE_CLOCKSOURCE2 }, { "async-pf", KVM_FEATURE_ASYNC_PF },
+		{ "steal-time", KVM_FEATURE_STEAL_TIME }, { "eoi", KVM_FEATURE_PV_EOI },
+		{ "unhalt", KVM_FEATURE_PV_UNHALT }, { "tlb-flush", KVM_FEATURE_PV_TLB_FLUSH },
+		{ "ipi", KVM_FEATURE_PV_SEND_IPI }, { "sched-yield", KVM_FEATURE_PV_SCHED_YIELD },
+	};
+	char *save, *tok;
+
+	for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		size_t i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (!strcmp(tok, names[i].name))
+				break;
+		if (i == sizeof(names) / sizeof(names[0]))
+			return errmsg_set(err, -EINVAL,
+					  "--kvm-pv-off: unknown feature '%s' (clock, async-pf, steal-time, eoi, unhalt, tlb-flush, ipi, sched-yield)",
+					  tok);
+		*mask |= 1u << names[i].bit;
+	}
 	return 0;
 }
 
@@ -312,6 +345,11 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 			break;
 		case OPT_NET:
 			ret = cli_parse_net(optarg, cfg, err);
+			if (ret)
+				return ret;
+			break;
+		case OPT_KVM_PV_OFF:
+			ret = parse_kvm_pv_off(optarg, &cfg->kvm_pv_off, err);
 			if (ret)
 				return ret;
 			break;

@@ -35,6 +35,7 @@ struct vm_config {
 	struct net_config nets[VM_MAX_NETS];
 	unsigned nr_nets;
 	unsigned timeout_sec;   /* 0: no timeout */
+	uint32_t kvm_pv_off;    /* KVM_FEATURE_* bits hidden from the guest (--kvm-pv-off) */
 	bool verbose;
 	bool boot_trace;        /* milestones and POST codes to stderr */
 	bool acpi;              /* ACPI tables (default) or an MP table */

@@ -271,6 +271,7 @@ static int vm_setup_vcpus(struct vm *vm, struct errmsg *err)
 
 	if (ret)
 		return errmsg_set(err, ret, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
+	x86_cpuid_clear_kvm_features(vm->cpuid, vm->cfg->kvm_pv_off);
 	vm->vcpus = calloc(vm->cfg->cpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return errmsg_set(err, -ENOMEM, "out of memory for %u vCPUs", vm->cfg->cpus);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kvm_para.h>
 #include <sys/ioctl.h>
 
 #define CPUID_1_ECX_HYPERVISOR (1U << 31)
@@ -27,6 +28,13 @@ int x86_cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out)
 			return -errno;
 	}
 	return -E2BIG;
+}
+
+void x86_cpuid_clear_kvm_features(struct kvm_cpuid2 *c, uint32_t mask)
+{
+	for (unsigned i = 0; i < c->nent; i++)
+		if (c->entries[i].function == KVM_CPUID_FEATURES)
+			c->entries[i].eax &= ~mask;
 }
 
 static unsigned bits_for(unsigned n)

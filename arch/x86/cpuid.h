@@ -3,6 +3,7 @@
 #define MINIVMM_X86_CPUID_H
 
 #include <linux/kvm.h>
+#include <stdint.h>
 
 /* KVM_GET_SUPPORTED_CPUID into a malloc'd table (free() it). */
 int x86_cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out)
@@ -14,6 +15,9 @@ int x86_cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out)
 void x86_cpuid_patch(struct kvm_cpuid2 *c, unsigned vcpu_id, unsigned nr_vcpus);
 
 /* Copies @base, patches it for this vCPU and loads it with KVM_SET_CPUID2. */
+/* Clears KVM paravirtual feature bits (KVM_FEATURE_*, leaf 0x40000001 EAX) in @mask. */
+void x86_cpuid_clear_kvm_features(struct kvm_cpuid2 *c, uint32_t mask);
+
 int x86_cpuid_set_vcpu(int vcpu_fd, const struct kvm_cpuid2 *base, unsigned vcpu_id,
 		       unsigned nr_vcpus) __attribute__((warn_unused_result));
 

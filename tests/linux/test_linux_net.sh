@@ -23,7 +23,10 @@ l_net_dhcp() {
 	wait_line "IP-Config: Complete:" 240
 	local ok=$?
 	if [ $ok = 0 ]; then
-		ping=$(ip netns exec $ns ping -c 100 -i 0.05 -W 2 10.0.2.15 | grep "packets transmitted")
+		# Resolve the guest's MAC first: the host queues only 3 packets per unresolved
+		# neighbour, and this kernel (emulated here) answers ARP slowly.
+		ip netns exec $ns ping -c 1 -W 10 10.0.2.15 >/dev/null
+		ping=$(ip netns exec $ns ping -c 100 -i 0.05 -W 5 10.0.2.15 | grep "packets transmitted")
 		echo "    note: $ping"
 		grep -q " 100 received, 0% packet loss" <<<"$ping" || ok=1
 	fi
