@@ -103,6 +103,9 @@ START_TEST(net_and_disk_options)
 	expect_error(PARSE("--kernel", "k", "--net", "tap=t0,mac=02:00:00:00:00"), &err, "mac=");
 	expect_error(PARSE("--kernel", "k", "--net", "fd=2"), &err, "fd=2");
 	expect_error(PARSE("--kernel", "k", "--disk", "path=x,format=vmdk"), &err, "format=vmdk");
+	ck_assert_int_eq(PARSE("--kernel", "k", "--kvm-pv-off", "ipi,unhalt"), 0);
+	ck_assert_uint_eq(cfg.kvm_pv_off, (1u << 11) | (1u << 7)); /* PV_SEND_IPI, PV_UNHALT */
+	expect_error(PARSE("--kernel", "k", "--kvm-pv-off", "ipi,warp"), &err, "'warp'");
 }
 END_TEST
 
