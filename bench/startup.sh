@@ -11,7 +11,7 @@ mkdir -p "$B"
 cc -O2 -Wall -o "$B/kvm_floor" "$ROOT/bench/kvm_floor.c"
 cc -O2 -Wall -o "$B/probe" "$ROOT/bench/probe.c"
 
-VMM=$ROOT/minivmm
+VMM=${VMM:-$ROOT/minivmm}
 GUEST=$ROOT/tests/guest/guest.bzImage
 GUEST_ELF=$ROOT/tests/guest/guest.elf
 QEMU=$(command -v qemu-system-x86_64 || true)

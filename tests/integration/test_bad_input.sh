@@ -22,7 +22,8 @@ t_bad_inputs() {
 	run_case "--kernel $empty: file is empty" --kernel "$empty"
 	run_case "not a Linux kernel" --kernel /etc/hostname
 	run_case "no \"HdrS\"" --kernel "$TMP/mbr"
-	run_case "ELF: e_type" --kernel "$VMM"
+	run_case "ELF: e_type" --kernel /usr/bin/true           # a PIE program, not a kernel
+	run_case "no PVH entry note" --kernel "$VMM"             # static: ET_EXEC, but no PVH note
 	run_case "syssize" --kernel "$trunc"
 	run_case "kernel needs 64 MiB" --kernel "$big" --memory 16M
 	run_case "--initrd /nonexistent: No such file" --kernel "$GUEST" --initrd /nonexistent
