@@ -23,7 +23,8 @@ const char cli_run_usage[] =
 	"  --cmdline STRING       kernel command line\n"
 	"  --cpus N               number of vCPUs (default 1)\n"
 	"  --memory SIZE          guest RAM, K/M/G suffixes (default 512M);\n"
-	"                         also size=SIZE[,hugepages=on]\n"
+	"                         also size=SIZE[,hugepages=on][,merge=on] (merge: KSM may\n"
+	"                         share identical pages between VMs)\n"
 	"  --serial MODE          COM1: stdio (default), off, or file=PATH\n"
 	"  --console MODE         virtio-console: off (default), stdio (or virtio), file=PATH;\n"
 	"                         on stdio it takes stdin from COM1\n"
@@ -98,6 +99,10 @@ int cli_parse_memory(char *arg, struct vm_config *cfg, struct errmsg *err)
 			if (parse_bool(value, &cfg->hugepages))
 				return errmsg_set(err, -EINVAL,
 						  "--memory: hugepages=%s: expected on or off", value);
+		} else if (!strcmp(key, "merge")) {
+			if (parse_bool(value, &cfg->mergeable))
+				return errmsg_set(err, -EINVAL,
+						  "--memory: merge=%s: expected on or off", value);
 		} else {
 			return errmsg_set(err, -EINVAL, "--memory: unknown option '%s'", key);
 		}
@@ -109,6 +114,8 @@ int cli_parse_memory(char *arg, struct vm_config *cfg, struct errmsg *err)
 				  (unsigned long long)cfg->mem_size);
 	if (cfg->mem_size % 4096)
 		return errmsg_set(err, -EINVAL, "--memory: size must be a multiple of 4K");
+	if (cfg->hugepages && cfg->mergeable)
+		return errmsg_set(err, -EINVAL, "--memory: merge=on does not work with hugepages=on");
 	if (cfg->hugepages && cfg->mem_size % (2 << 20))
 		return errmsg_set(err, -EINVAL,
 				  "--memory: with hugepages the size must be a multiple of 2M");

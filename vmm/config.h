@@ -28,6 +28,7 @@ struct vm_config {
 	unsigned cpus;
 	uint64_t mem_size;
 	bool hugepages;
+	bool mergeable;         /* --memory merge=on: KSM */
 	struct chardev_config serial;
 	struct chardev_config console;  /* virtio-console; off by default */
 	struct disk_config disks[VM_MAX_DISKS];

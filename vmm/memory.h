@@ -37,6 +37,8 @@ int gm_layout(struct guest_mem *gm, uint64_t size);
  * out the regions. @size must be a non-zero multiple of 4 KiB (2 MiB with hugepages). */
 int gm_init(struct guest_mem *gm, uint64_t size, bool hugepages)
 	__attribute__((warn_unused_result));
+/* Lets KSM share identical guest pages (not with huge pages). */
+int gm_mergeable(struct guest_mem *gm);
 void gm_destroy(struct guest_mem *gm);
 
 /* Host pointer for [gpa, gpa+len) if the whole range lies in one RAM region, else NULL.
