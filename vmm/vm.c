@@ -281,9 +281,28 @@ static int vm_setup_control_fds(struct vm *vm, struct errmsg *err)
 	return 0;
 }
 
+/* KVM_GET_SUPPORTED_CPUID is a system ioctl (~0.5 ms here) that only the vCPUs need: it runs on
+ * a helper thread while the VM, memory, irqchip, devices and kernel are set up. */
+static void *vm_cpuid_thread(void *arg)
+{
+	struct vm *vm = arg;
+
+	vm->cpuid_ret = x86_cpuid_get_supported(vm->kvm_fd, &vm->cpuid);
+	return NULL;
+}
+
+static int vm_join_cpuid(struct vm *vm)
+{
+	if (!vm->cpuid_thread_started)
+		return vm->cpuid ? 0 : x86_cpuid_get_supported(vm->kvm_fd, &vm->cpuid);
+	pthread_join(vm->cpuid_thread, NULL);
+	vm->cpuid_thread_started = false;
+	return vm->cpuid_ret;
+}
+
 static int vm_setup_vcpus(struct vm *vm, struct errmsg *err)
 {
-	int ret = x86_cpuid_get_supported(vm->kvm_fd, &vm->cpuid);
+	int ret = vm_join_cpuid(vm);
 
 	if (ret)
 		return errmsg_set(err, ret, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
@@ -362,6 +381,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 	bus_init(&vm->mmio_bus, "mmio");
 
 	ret = vm_check_kvm(vm, err);
+	if (!ret && pthread_create(&vm->cpuid_thread, NULL, vm_cpuid_thread, vm) == 0)
+		vm->cpuid_thread_started = true; /* else fetched in place later */
 	ret = ret ? ret : vm_create_kvm_vm(vm, err);
 	if (!ret)
 		vm_trace(vm, "VM created");
@@ -445,6 +466,7 @@ static void close_fd(int *fd)
 
 void vm_destroy(struct vm *vm)
 {
+	(void)vm_join_cpuid(vm); /* a setup error may come before the vCPUs wanted it */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		vcpu_kick(&vm->vcpus[i]);
 		vcpu_join(&vm->vcpus[i]);

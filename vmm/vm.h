@@ -46,6 +46,9 @@ struct vm {
 	struct vcpu *vcpus;
 	unsigned nr_vcpus;
 	struct kvm_cpuid2 *cpuid;
+	pthread_t cpuid_thread;       /* fetches KVM_GET_SUPPORTED_CPUID during setup */
+	bool cpuid_thread_started;
+	int cpuid_ret;
 	struct x86_boot boot;
 	struct evloop loop;
 	struct serial_backend serial;

@@ -72,7 +72,10 @@ extern char _end[];
 /* Scenarios return the exit code. */
 struct scenario {
 	const char *name;
+	size_t len;               /* strlen(name), fixed at compile time: every instruction before
+				   * the first byte counts where guest code is emulated */
 	int (*run)(void);
 };
+#define SCENARIO(n, fn) { n, sizeof(n) - 1, fn }
 
 #endif

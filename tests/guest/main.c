@@ -4,30 +4,30 @@
 #include "scenarios.h"
 
 static const struct scenario scenarios[] = {
-	{ "hello", scn_hello },
-	{ "exit", scn_exit },
-	{ "echo", scn_echo },
-	{ "e820", scn_e820 },
-	{ "memtest", scn_memtest },
-	{ "initrd", scn_initrd },
-	{ "idle", scn_idle },
-	{ "reboot", scn_reboot },
-	{ "triple-fault", scn_triple_fault },
-	{ "cmdline", scn_cmdline },
-	{ "int3", scn_int3 },
-	{ "fwait", scn_fwait },
-	{ "acpi", scn_acpi },
-	{ "smp", scn_smp },
-	{ "poweroff", scn_poweroff },
-	{ "acpi-reset", scn_acpi_reset },
-	{ "blk-rw", scn_blk_rw },
-	{ "blk-ro", scn_blk_ro },
-	{ "blk-bounds", scn_blk_bounds },
-	{ "blk-discard", scn_blk_discard },
-	{ "blk-hostile", scn_blk_hostile },
-	{ "console", scn_console },
-	{ "net-echo", scn_net_echo },
-	{ "net-hostile", scn_net_hostile },
+	SCENARIO("hello", scn_hello),
+	SCENARIO("exit", scn_exit),
+	SCENARIO("echo", scn_echo),
+	SCENARIO("e820", scn_e820),
+	SCENARIO("memtest", scn_memtest),
+	SCENARIO("initrd", scn_initrd),
+	SCENARIO("idle", scn_idle),
+	SCENARIO("reboot", scn_reboot),
+	SCENARIO("triple-fault", scn_triple_fault),
+	SCENARIO("cmdline", scn_cmdline),
+	SCENARIO("int3", scn_int3),
+	SCENARIO("fwait", scn_fwait),
+	SCENARIO("acpi", scn_acpi),
+	SCENARIO("smp", scn_smp),
+	SCENARIO("poweroff", scn_poweroff),
+	SCENARIO("acpi-reset", scn_acpi_reset),
+	SCENARIO("blk-rw", scn_blk_rw),
+	SCENARIO("blk-ro", scn_blk_ro),
+	SCENARIO("blk-bounds", scn_blk_bounds),
+	SCENARIO("blk-discard", scn_blk_discard),
+	SCENARIO("blk-hostile", scn_blk_hostile),
+	SCENARIO("console", scn_console),
+	SCENARIO("net-echo", scn_net_echo),
+	SCENARIO("net-hostile", scn_net_hostile),
 };
 
 struct idt_gate {
@@ -106,8 +106,10 @@ void guest_main(int kind, uintptr_t info)
 		len = 5;
 	}
 	for (unsigned i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
-		if (strlen(scenarios[i].name) == len && !strncmp(scenarios[i].name, name, len))
+		if (scenarios[i].len == len && !strncmp(scenarios[i].name, name, len)) {
 			s = &scenarios[i];
+			break;
+		}
 	}
 	if (!s) {
 		printk("guest: unknown scenario '");
