@@ -106,6 +106,28 @@ static bool rx_chain_ok(struct virtio_net *n, struct net_pair *p, const struct v
 	return true;
 }
 
+/* Pops the next receive chain and checks it. 1: @c filled; 0: none posted; -1: the driver broke
+ * a rule (device failed). */
+static int rx_pop(struct virtio_net *n, struct net_pair *p, struct vq_chain *c)
+{
+	const char *why;
+	int ret = vq_pop(&n->vdev->vqs[2 * p->index], c, &why);
+
+	if (ret < 0) {
+		virtio_dev_fail(n->vdev, "queue %u: %s", 2 * p->index, why);
+		return -1;
+	}
+	return ret == 0 ? 0 : rx_chain_ok(n, p, c) ? 1 : -1;
+}
+
+/* No buffers (@ret 0) or a failed device (@ret < 0): leave the tap alone. True when buffers
+ * arrived meanwhile, so the caller goes on. */
+static bool rx_stalled_retry(struct net_pair *p, struct virtqueue *vq, int ret)
+{
+	pair_arm(p, false);
+	return ret == 0 && vq_set_notify(vq, true);
+}
+
 /* Remembers where the first chain's num_buffers (bytes 10-11, maybe split) is. */
 static void rx_locate_num_buffers(struct net_pair *p, const struct vq_chain *c)
 {
@@ -130,21 +152,14 @@ static int rx_deliver(struct virtio_net *n, struct net_pair *p)
 	struct virtio_dev *d = n->vdev;
 	struct virtqueue *vq = &d->vqs[2 * p->index];
 	struct vq_chain *c = &n->chain;
-	const char *why;
 	int ret;
 
 	while (p->off < p->flen) {
 		size_t w;
 
-		ret = vq_pop(vq, c, &why);
-		if (ret < 0) {
-			virtio_dev_fail(d, "queue %u: %s", 2 * p->index, why);
-			return -1;
-		}
-		if (ret == 0)
-			return 0;
-		if (!rx_chain_ok(n, p, c))
-			return -1;
+		ret = rx_pop(n, p, c);
+		if (ret <= 0)
+			return ret;
 		w = vq_chain_write(c, 0, p->frame + p->off, p->flen - p->off);
 		if (p->nheld == 0)
 			rx_locate_num_buffers(p, c);
@@ -182,27 +197,16 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 
 		if (!p->flen) {
 			struct vq_chain *c = &p->pre;
-			const char *why;
 			ssize_t len;
 			unsigned cnt;
 
 			/* Read straight into the next receive chain; only what overflows it lands in
 			 * the bounce buffer (then more chains follow with MRG_RXBUF). */
 			if (!p->have_chain) {
-				ret = vq_pop(vq, c, &why);
-				if (ret < 0) {
-					virtio_dev_fail(d, "queue %u: %s", 2 * p->index, why);
-					pair_arm(p, false);
-					break;
-				}
-				if (ret == 0) {
-					pair_arm(p, false);
-					if (vq_set_notify(vq, true))
+				ret = rx_pop(n, p, c);
+				if (ret <= 0) {
+					if (rx_stalled_retry(p, vq, ret))
 						continue;
-					break;
-				}
-				if (!rx_chain_ok(n, p, c)) {
-					pair_arm(p, false);
 					break;
 				}
 				p->have_chain = true;
@@ -243,14 +247,9 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 			p->off = 0;
 		}
 		ret = rx_deliver(n, p);
-		if (ret < 0) {
-			pair_arm(p, false);
-			break;
-		}
-		if (ret == 0) {
+		if (ret <= 0) {
 			/* Out of buffers: stop reading the tap until the driver posts more. */
-			pair_arm(p, false);
-			if (vq_set_notify(vq, true))
+			if (rx_stalled_retry(p, vq, ret))
 				continue;
 			break;
 		}
