@@ -291,12 +291,19 @@ static void *vm_cpuid_thread(void *arg)
 	return NULL;
 }
 
+static void vm_join_cpuid_thread(struct vm *vm)
+{
+	if (vm->cpuid_thread_started) {
+		pthread_join(vm->cpuid_thread, NULL);
+		vm->cpuid_thread_started = false;
+	}
+}
+
 static int vm_join_cpuid(struct vm *vm)
 {
-	if (!vm->cpuid_thread_started)
-		return vm->cpuid ? 0 : x86_cpuid_get_supported(vm->kvm_fd, &vm->cpuid);
-	pthread_join(vm->cpuid_thread, NULL);
-	vm->cpuid_thread_started = false;
+	if (!vm->cpuid_thread_started) /* the thread could not start: fetch it here */
+		return x86_cpuid_get_supported(vm->kvm_fd, &vm->cpuid);
+	vm_join_cpuid_thread(vm);
 	return vm->cpuid_ret;
 }
 
@@ -466,7 +473,7 @@ static void close_fd(int *fd)
 
 void vm_destroy(struct vm *vm)
 {
-	(void)vm_join_cpuid(vm); /* a setup error may come before the vCPUs wanted it */
+	vm_join_cpuid_thread(vm); /* a setup error may come before the vCPUs wanted it */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		vcpu_kick(&vm->vcpus[i]);
 		vcpu_join(&vm->vcpus[i]);
