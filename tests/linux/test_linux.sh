@@ -39,7 +39,13 @@ rw_mount() {
 	local disk=$1 before=$2 after
 	linux_start --disk "$disk" --cmdline "console=ttyS0 $ROOTARGS rw rootflags=commit=1 $HOST_ARGS"
 	wait_line "Run /init as init process" 180 || { linux_stop; return 1; }
-	sleep 3 # > commit=1: the superblock update is flushed to the image
+	# commit=1 is one second of guest time, and the guest clock runs slow here: wait (up to
+	# 60 s) until the new mount count is in the image, read without taking its lock.
+	local i
+	for i in $(seq 1 60); do
+		sleep 1
+		[ "$(peek_count "$disk")" = $((before + 1)) ] && break
+	done
 	linux_stop
 	"$3" || return 1
 	after=$(mount_count "$TMP/view.img")
@@ -48,6 +54,15 @@ rw_mount() {
 	e2fsck -fy "$TMP/view.img" >"$TMP/fsck1" 2>&1
 	[ $? -le 1 ] || { cat "$TMP/fsck1"; return 1; }
 	e2fsck -fn "$TMP/view.img" >"$TMP/fsck2" 2>&1 || { echo "    e2fsck found damage:"; cat "$TMP/fsck2"; return 1; }
+}
+# The mount count in the image behind disk argument path=FILE while the VM runs.
+peek_count() {
+	local f=${1#path=}
+	f=${f%%,*}
+	case $f in
+	*.qcow2) qemu-img convert -U -q -O raw "$f" "$TMP/peek.img" 2>/dev/null && mount_count "$TMP/peek.img" ;;
+	*) mount_count "$f" ;;
+	esac
 }
 view_raw() { cp "$TMP/root.img" "$TMP/view.img"; }
 view_qcow2() {
