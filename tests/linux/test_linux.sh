@@ -19,17 +19,6 @@ l_boot_serial() {
 		! grep -q "virtio_mmio.device" <<<"$OUT" || return 1
 	cmp -s "$TMP/root.img" "$TMP/root.orig" || { echo "    read-only image changed"; return 1; }
 }
-l_boot_hvc0() {
-	rootfs "$TMP/root.img"
-	linux_start --disk "path=$TMP/root.img" --console stdio --serial off \
-		--cmdline "console=hvc0 $ROOTARGS ro $HOST_ARGS"
-	wait_line "Run /init as init process" 180
-	local ok=$?
-	linux_stop
-	# The log through virtio-console from hvc0's registration on (tinyconfig's small log buffer
-	# no longer holds the first lines by then): the root mount and /init.
-	[ $ok -eq 0 ] && expect_out "VFS: Mounted root" && expect_out "Run /init as init process"
-}
 mount_count() {
 	dumpe2fs -h "$1" 2>/dev/null | awk -F: '/^Mount count/ {gsub(/ /,"",$2); print $2}'
 }
@@ -100,7 +89,6 @@ l_smp() {
 }
 
 t_run "linux: vmlinux (PVH) to /init on serial, read-only root on virtio-blk found through the DSDT" l_boot_serial
-t_run "linux: console=hvc0 through virtio-console" l_boot_hvc0
 t_run "linux: ext4 write + flush, mount count, e2fsck clean" l_write_flush
 t_run "linux: --cpus 4 brings up 4 CPUs" l_smp
 t_run "linux: ext4 on qcow2, write + flush, qemu-img check, e2fsck clean" l_qcow2
