@@ -456,16 +456,6 @@ uint64_t qcow2_size(const struct qcow2 *q)
 	return q->h.size;
 }
 
-uint64_t qcow2_cluster_size(const struct qcow2 *q)
-{
-	return q->cluster_size;
-}
-
-bool qcow2_readonly(const struct qcow2 *q)
-{
-	return q->readonly;
-}
-
 const char *qcow2_last_error(const struct qcow2 *q)
 {
 	return q->err.text;

@@ -27,8 +27,6 @@ int qcow2_open(const char *path, bool readonly, struct qcow2 **out, bool *forced
 int qcow2_close(struct qcow2 *q);
 
 uint64_t qcow2_size(const struct qcow2 *q);
-uint64_t qcow2_cluster_size(const struct qcow2 *q);
-bool qcow2_readonly(const struct qcow2 *q);
 /* The last corruption found at run time ("L2 entry 5 of table at 0x50000: ..."), or "". */
 const char *qcow2_last_error(const struct qcow2 *q);
 

@@ -118,17 +118,6 @@ bool qcow2_cache_has_dirty(const struct qcow2_cache *c)
 	return false;
 }
 
-void qcow2_cache_drop(struct qcow2_cache *c, uint64_t offset)
-{
-	for (unsigned i = 0; i < c->nslots; i++) {
-		if (c->slot[i].offset == offset) {
-			c->slot[i].offset = 0;
-			c->slot[i].dirty = false;
-			c->slot[i].used = 0;
-		}
-	}
-}
-
 /* ---- cluster index set: open addressing, linear probing, grown at 50% load ---- */
 
 static size_t set_slot(const struct qcow2_cluster_set *s, uint64_t key)

@@ -185,8 +185,6 @@ void qcow2_cache_mark_dirty(struct qcow2_cache *c, const uint8_t *data);
 /* Writes every dirty table of @c (no sync). */
 int qcow2_cache_write_dirty(struct qcow2 *q, struct qcow2_cache *c);
 bool qcow2_cache_has_dirty(const struct qcow2_cache *c);
-/* Forgets the table at @offset without writing it (it was freed). */
-void qcow2_cache_drop(struct qcow2_cache *c, uint64_t offset);
 
 /* qcow2_set.c */
 int qcow2_set_add(struct qcow2_cluster_set *s, uint64_t key);
