@@ -349,23 +349,23 @@ int qcow2_open(const char *path, bool readonly, struct qcow2 **out, bool *forced
 	return qcow2_open_depth(path, readonly, 0, out, forced_ro, err);
 }
 
-static int write_l1(struct qcow2 *q)
+int qcow2_write_table(struct qcow2 *q, const uint64_t *table, struct qcow2_dirty *d,
+		      uint64_t base)
 {
-	uint32_t lo = q->l1_dirty_lo, hi = q->l1_dirty_hi;
 	uint64_t *be;
 	int ret;
 
-	if (lo >= hi)
+	if (!qcow2_dirty_any(d))
 		return 0;
-	be = malloc((size_t)(hi - lo) * 8);
+	be = malloc((d->hi - d->lo) * 8);
 	if (!be)
 		return -ENOMEM;
-	for (uint32_t i = lo; i < hi; i++)
-		be[i - lo] = htobe64(q->l1[i]);
-	ret = qcow2_write_at(q->fd, be, (size_t)(hi - lo) * 8, q->h.l1_offset + (uint64_t)lo * 8);
+	for (uint64_t i = d->lo; i < d->hi; i++)
+		be[i - d->lo] = htobe64(table[i]);
+	ret = qcow2_write_at(q->fd, be, (d->hi - d->lo) * 8, base + d->lo * 8);
 	free(be);
 	if (!ret)
-		q->l1_dirty_lo = q->l1_dirty_hi = 0;
+		d->lo = d->hi = 0;
 	return ret;
 }
 
@@ -376,8 +376,8 @@ static int sync_fd(int fd)
 
 int qcow2_writeback(struct qcow2 *q)
 {
-	bool rb = qcow2_cache_has_dirty(&q->rb_cache) || q->rt_dirty_lo < q->rt_dirty_hi;
-	bool l2 = qcow2_cache_has_dirty(&q->l2_cache), l1 = q->l1_dirty_lo < q->l1_dirty_hi;
+	bool rb = qcow2_cache_has_dirty(&q->rb_cache) || qcow2_dirty_any(&q->rt_dirty);
+	bool l2 = qcow2_cache_has_dirty(&q->l2_cache), l1 = qcow2_dirty_any(&q->l1_dirty);
 	int ret;
 
 	if (q->readonly)
@@ -386,8 +386,9 @@ int qcow2_writeback(struct qcow2 *q)
 		/* New refcount blocks before the table entries that point to them. */
 		if ((ret = qcow2_cache_write_dirty(q, &q->rb_cache)))
 			return ret;
-		if (q->rt_dirty_lo < q->rt_dirty_hi &&
-		    ((ret = sync_fd(q->fd)) || (ret = qcow2_write_refcount_table(q))))
+		if (qcow2_dirty_any(&q->rt_dirty) &&
+		    ((ret = sync_fd(q->fd)) ||
+		     (ret = qcow2_write_table(q, q->rt, &q->rt_dirty, q->h.rt_offset))))
 			return ret;
 		if ((l2 || l1) && (ret = sync_fd(q->fd)))
 			return ret;
@@ -400,7 +401,8 @@ int qcow2_writeback(struct qcow2 *q)
 	}
 	if (l2 && ((ret = qcow2_cache_write_dirty(q, &q->l2_cache)) || (ret = sync_fd(q->fd))))
 		return ret;
-	if (l1 && ((ret = write_l1(q)) || (ret = sync_fd(q->fd))))
+	if (l1 && ((ret = qcow2_write_table(q, q->l1, &q->l1_dirty, q->h.l1_offset)) ||
+		   (ret = sync_fd(q->fd))))
 		return ret;
 	/* References dropped by the tables just made stable can go now. */
 	if (q->npending) {

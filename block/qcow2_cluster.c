@@ -50,19 +50,6 @@ int qcow2_get_l2(struct qcow2 *q, uint64_t l1_idx, uint8_t **l2)
 	return qcow2_cache_get(q, &q->l2_cache, off, false, l2);
 }
 
-static void l1_mark_dirty(struct qcow2 *q, uint32_t idx)
-{
-	if (q->l1_dirty_lo >= q->l1_dirty_hi) {
-		q->l1_dirty_lo = idx;
-		q->l1_dirty_hi = idx + 1;
-	} else {
-		if (idx < q->l1_dirty_lo)
-			q->l1_dirty_lo = idx;
-		if (idx + 1 > q->l1_dirty_hi)
-			q->l1_dirty_hi = idx + 1;
-	}
-}
-
 /* The L2 table for @l1_idx, made writable: allocated when missing, copied when shared (an L1
  * entry without COPIED belongs to a snapshot too). */
 static int get_writable_l2(struct qcow2 *q, uint32_t l1_idx, uint8_t **l2)
@@ -90,7 +77,7 @@ static int get_writable_l2(struct qcow2 *q, uint32_t l1_idx, uint8_t **l2)
 			return ret;
 	}
 	q->l1[l1_idx] = off | QCOW2_OFLAG_COPIED;
-	l1_mark_dirty(q, l1_idx);
+	qcow2_dirty_mark(&q->l1_dirty, l1_idx);
 	return 0;
 }
 

@@ -90,6 +90,29 @@ struct qcow2_cache {
 	uint64_t tick;
 };
 
+/* Entries [lo, hi) of an in-memory table (L1, refcount table) that differ from the file. */
+struct qcow2_dirty {
+	uint64_t lo, hi;
+};
+
+static inline void qcow2_dirty_mark(struct qcow2_dirty *d, uint64_t idx)
+{
+	if (d->lo >= d->hi) {
+		d->lo = idx;
+		d->hi = idx + 1;
+		return;
+	}
+	if (idx < d->lo)
+		d->lo = idx;
+	if (idx + 1 > d->hi)
+		d->hi = idx + 1;
+}
+
+static inline bool qcow2_dirty_any(const struct qcow2_dirty *d)
+{
+	return d->lo < d->hi;
+}
+
 /* A set of cluster indices (metadata clusters that data writes must never land on). */
 struct qcow2_cluster_set {
 	uint64_t *key;               /* key + 1 stored; 0 = empty */
@@ -121,11 +144,11 @@ struct qcow2 {
 
 	uint64_t *l1;                /* host order */
 	uint32_t l1_size;
-	uint32_t l1_dirty_lo, l1_dirty_hi;   /* [lo, hi) entries to write */
+	struct qcow2_dirty l1_dirty;         /* entries to write */
 
 	uint64_t *rt;                /* refcount table, host order */
 	uint64_t rt_entries;
-	uint64_t rt_dirty_lo, rt_dirty_hi;
+	struct qcow2_dirty rt_dirty;
 
 	struct qcow2_cache l2_cache, rb_cache;
 	struct qcow2_cluster_set meta;
@@ -170,8 +193,11 @@ static inline uint64_t qcow2_align_up(uint64_t v, uint64_t a)
 /* Records a corruption found at run time and returns -EIO. */
 int qcow2_corrupt(struct qcow2 *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* qcow2_io.c: whole-buffer I/O on the image descriptor. */
+/* qcow2.c: whole-buffer I/O on the image descriptor. */
 int qcow2_read_at(int fd, void *buf, size_t len, uint64_t off);
+/* Writes the dirty entries of host-order @table (big-endian on disk at @base) and clears @d. */
+int qcow2_write_table(struct qcow2 *q, const uint64_t *table, struct qcow2_dirty *d,
+		      uint64_t base);
 int qcow2_write_at(int fd, const void *buf, size_t len, uint64_t off);
 
 /* qcow2_cache.c */
@@ -204,7 +230,6 @@ int qcow2_free_later(struct qcow2 *q, uint64_t off);
 /* Frees the host clusters a compressed descriptor covers, later. */
 int qcow2_free_compressed_later(struct qcow2 *q, uint64_t desc);
 int qcow2_apply_pending_frees(struct qcow2 *q);
-int qcow2_write_refcount_table(struct qcow2 *q);
 
 /* qcow2_compress.c: decompresses the cluster described by L2 entry @entry into q->dbuf. */
 int qcow2_decompress_cluster(struct qcow2 *q, uint64_t entry);

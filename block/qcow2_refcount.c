@@ -116,39 +116,6 @@ int qcow2_refcount_update(struct qcow2 *q, uint64_t off, int delta)
 	return 0;
 }
 
-int qcow2_write_refcount_table(struct qcow2 *q)
-{
-	uint64_t lo = q->rt_dirty_lo, hi = q->rt_dirty_hi;
-	uint64_t *be;
-	int ret;
-
-	if (lo >= hi)
-		return 0;
-	be = malloc((hi - lo) * 8);
-	if (!be)
-		return -ENOMEM;
-	for (uint64_t i = lo; i < hi; i++)
-		be[i - lo] = htobe64(q->rt[i]);
-	ret = qcow2_write_at(q->fd, be, (hi - lo) * 8, q->h.rt_offset + lo * 8);
-	free(be);
-	if (!ret)
-		q->rt_dirty_lo = q->rt_dirty_hi = 0;
-	return ret;
-}
-
-static void rt_mark_dirty(struct qcow2 *q, uint64_t idx)
-{
-	if (q->rt_dirty_lo >= q->rt_dirty_hi) {
-		q->rt_dirty_lo = idx;
-		q->rt_dirty_hi = idx + 1;
-	} else {
-		if (idx < q->rt_dirty_lo)
-			q->rt_dirty_lo = idx;
-		if (idx + 1 > q->rt_dirty_hi)
-			q->rt_dirty_hi = idx + 1;
-	}
-}
-
 /* Grows the refcount table: new refcount blocks for the area the new structures occupy and a
  * bigger table, all placed at the end of the image and describing themselves; then the header
  * is switched to the new table (stable before and after) and the old table freed. */
@@ -219,9 +186,8 @@ static int grow_refcount_table(struct qcow2 *q)
 			goto out;
 		q->h.rt_offset = c * cs;
 		q->h.rt_clusters = (uint32_t)k_rt;
-		q->rt_dirty_lo = 0;
-		q->rt_dirty_hi = new_entries;
-		if ((ret = qcow2_write_refcount_table(q)) || (ret = fdatasync(q->fd) ? -errno : 0))
+		q->rt_dirty = (struct qcow2_dirty){ 0, new_entries };
+		if ((ret = qcow2_write_table(q, q->rt, &q->rt_dirty, q->h.rt_offset)) || (ret = fdatasync(q->fd) ? -errno : 0))
 			goto out;
 		for (uint64_t cl = c; cl < c + k_rt; cl++)
 			if ((ret = qcow2_set_add(&q->meta, cl)))
@@ -279,7 +245,7 @@ int qcow2_alloc_cluster(struct qcow2 *q, uint64_t *off, bool *fresh)
 				return ret;
 			rb_set(q, rb, c & (q->rb_entries - 1), 1);
 			q->rt[ti] = c << q->cluster_bits;
-			rt_mark_dirty(q, ti);
+			qcow2_dirty_mark(&q->rt_dirty, ti);
 			if ((ret = qcow2_set_add(&q->meta, c)))
 				return ret;
 			if (c + 1 > q->hwm)
