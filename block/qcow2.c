@@ -46,6 +46,25 @@ int qcow2_read_at(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+ssize_t qcow2_read_upto(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	memset((uint8_t *)buf + done, 0, len - done);
+	return (ssize_t)done;
+}
+
 int qcow2_write_at(int fd, const void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
@@ -146,9 +165,9 @@ int qcow2_backing_read(struct qcow2 *q, void *buf, uint64_t len, uint64_t off)
 		if (q->backing.q) {
 			ret = qcow2_pread(q->backing.q, buf, have, off);
 		} else {
-			ret = qcow2_read_at(q->backing.fd, buf, have, off);
-			if (ret == -ENODATA) /* the file shrank: zeros */
-				ret = 0;
+			ssize_t n = qcow2_read_upto(q->backing.fd, buf, have, off);
+
+			ret = n < 0 ? (int)n : 0; /* past a shrunk file's end: zeros */
 		}
 	}
 	memset((uint8_t *)buf + have, 0, len - have);

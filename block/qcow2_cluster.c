@@ -159,13 +159,9 @@ static int old_cluster_content(struct qcow2 *q, uint64_t gcl, uint64_t e, bool *
 		}
 		return qcow2_backing_read(q, q->tmp, goff + cs > q->h.size ? q->h.size - goff : cs, goff);
 	case QCOW2_RUN_DATA:
-		ret = qcow2_read_at(q->fd, q->tmp, cs, e & QCOW2_OFFSET_MASK);
-		if (ret == -ENODATA) {
-			/* Allocated past the end of the file: never written, zeros. */
-			memset(q->tmp, 0, cs);
-			ret = pread(q->fd, q->tmp, cs, (off_t)(e & QCOW2_OFFSET_MASK)) < 0 ? -errno : 0;
-		}
-		return ret;
+		/* Allocated past the end of the file: never written, zeros. */
+		ret = (int)qcow2_read_upto(q->fd, q->tmp, cs, e & QCOW2_OFFSET_MASK);
+		return ret < 0 ? ret : 0;
 	}
 	return -EINVAL;
 }

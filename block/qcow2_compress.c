@@ -1,7 +1,6 @@
 /* Compressed clusters: deflate (raw, as QEMU writes it) or zstd, output capped at one cluster. */
 #include <errno.h>
 #include <inttypes.h>
-#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -66,6 +65,7 @@ static int unzstd_cluster(struct qcow2 *q, uint64_t in_len)
 int qcow2_decompress_cluster(struct qcow2 *q, uint64_t entry)
 {
 	uint64_t host, len;
+	ssize_t n;
 	int ret;
 
 	if (q->dbuf_desc == entry)
@@ -75,21 +75,12 @@ int qcow2_decompress_cluster(struct qcow2 *q, uint64_t entry)
 		return qcow2_corrupt(q, "compressed cluster at 0x%" PRIx64 " (%" PRIu64 " bytes): bad descriptor",
 				     host, len);
 	/* The last sector may lie past the end of the file (QEMU does not pad it). */
-	ret = qcow2_read_at(q->fd, q->cbuf, len, host);
-	if (ret == -ENODATA) {
-		memset(q->cbuf, 0, len);
-		ret = 0;
-		{
-			ssize_t n = pread(q->fd, q->cbuf, len, (off_t)host);
-
-			if (n <= 0)
-				ret = -EIO;
-			else
-				len = (uint64_t)n;
-		}
-	}
-	if (ret)
-		return ret;
+	n = qcow2_read_upto(q->fd, q->cbuf, len, host);
+	if (n < 0)
+		return (int)n;
+	if (n == 0)
+		return qcow2_corrupt(q, "compressed cluster at 0x%" PRIx64 ": beyond the end of the file", host);
+	len = (uint64_t)n;
 	q->dbuf_desc = 0;
 	ret = q->h.compression == QCOW2_COMPRESS_ZSTD ? unzstd_cluster(q, len) : inflate_cluster(q, len);
 	if (ret)

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "block/qcow2.h"
 
@@ -195,6 +196,8 @@ int qcow2_corrupt(struct qcow2 *q, const char *fmt, ...) __attribute__((format(p
 
 /* qcow2.c: whole-buffer I/O on the image descriptor. */
 int qcow2_read_at(int fd, void *buf, size_t len, uint64_t off);
+/* Reads up to the end of the file and zero-fills the rest of @buf: the bytes read, or -errno. */
+ssize_t qcow2_read_upto(int fd, void *buf, size_t len, uint64_t off);
 /* Writes the dirty entries of host-order @table (big-endian on disk at @base) and clears @d. */
 int qcow2_write_table(struct qcow2 *q, const uint64_t *table, struct qcow2_dirty *d,
 		      uint64_t base);
