@@ -161,8 +161,6 @@ static int rx_deliver(struct virtio_net *n, struct net_pair *p)
 		if (ret <= 0)
 			return ret;
 		w = vq_chain_write(c, 0, p->frame + p->off, p->flen - p->off);
-		if (p->nheld == 0)
-			rx_locate_num_buffers(p, c);
 		p->heads[p->nheld] = c->head;
 		p->lens[p->nheld] = (uint32_t)w;
 		p->nheld++;
