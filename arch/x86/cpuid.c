@@ -80,6 +80,20 @@ void x86_cpuid_patch(struct kvm_cpuid2 *c, unsigned vcpu_id, unsigned nr_vcpus)
 				e->ecx = e->index & 0xff;
 			}
 			break;
+		case 0x80000008:
+			/* AMD: cores in the package minus one (ECX[7:0]) and the APIC-ID bits that
+			 * number them (ECX[15:12]). The host's values made Linux put every vCPU in a
+			 * package of its own. */
+			e->ecx &= ~0xf0ffU;
+			e->ecx |= (core_shift << 12) | ((nr_vcpus > 256 ? 255 : nr_vcpus - 1) & 0xff);
+			break;
+		case 0x8000001e:
+			/* AMD TOPOEXT: extended APIC ID, core ID with one thread per core, one node. */
+			e->eax = vcpu_id;
+			e->ebx = vcpu_id & 0xff;
+			e->ecx = 0;
+			e->edx = 0;
+			break;
 		case 4:
 			/* Cores per package minus one, in EAX[31:26]; threads sharing each cache. */
 			if (e->eax & 0x1f) {
