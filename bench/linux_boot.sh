@@ -15,7 +15,7 @@ ktime() { grep -F -- "$1" "$TMP/out" | head -1 | sed -n 's/^\[ *\([0-9.]*\)\].*/
 
 for cpus in ${CPUS_LIST:-1 4}; do
 	start=$(date +%s.%N)
-	"$ROOT/minivmm" run --kernel "$LINUX_DIR/bzImage" --memory 128M --cpus $cpus --boot-trace \
+	"$ROOT/minivmm" run --kernel "${LINUX_KERNEL:-$LINUX_DIR/vmlinux}" --memory 128M --cpus $cpus --boot-trace $HOST_VMM_ARGS \
 		--disk "path=$TMP/root.img" --cmdline "console=ttyS0 root=/dev/vda init=/init ro $HOST_ARGS" \
 		>"$TMP/out" 2>"$TMP/err" </dev/null &
 	pid=$!

@@ -3,14 +3,19 @@
 
 LINUX_DIR=${LINUX_DIR:-}
 # What this host needs (../shared/KVM-NOTES.md): its KVM emulates guest ring-0 code and cannot
-# run XSAVE, several SSE/BMI instructions or CMPXCHG16B there. Hardware VT-x/SVM needs nothing.
-if [ -n "${MINIVMM_LINUX_ARGS+x}" ]; then
-	HOST_ARGS=$MINIVMM_LINUX_ARGS
-elif grep -qwE 'vmx|svm' /proc/cpuinfo; then
-	HOST_ARGS=""
+# run XSAVE, several SSE/BMI instructions or CMPXCHG16B there (kernel arguments, HOST_ARGS), nor
+# the kernel's hypercalls: `vmcall` never returns at CPL 0, so the KVM PV features that make
+# them (PV IPIs, PV sched-yield, PV unhalt/kick) are hidden from the guest (minivmm flags,
+# HOST_VMM_ARGS; only SMP guests use them). Hardware VT-x/SVM needs nothing.
+# MINIVMM_LINUX_ARGS / MINIVMM_LINUX_VMM_ARGS override either on any host.
+if grep -qwE 'vmx|svm' /proc/cpuinfo; then
+	HOST_ARGS="" HOST_VMM_ARGS=""
 else
 	HOST_ARGS="noxsave mitigations=off rodata=off clearcpuid=erms,fsrm,smap,popcnt,ssse3,sse4_1,sse4_2,pclmulqdq,aes,movbe,rtm,hle,clwb,movdiri,movdir64b,gfni,bmi1,bmi2,adx,sha_ni,cx16"
+	HOST_VMM_ARGS="--kvm-pv-off ipi,sched-yield,unhalt"
 fi
+[ -n "${MINIVMM_LINUX_ARGS+x}" ] && HOST_ARGS=$MINIVMM_LINUX_ARGS
+[ -n "${MINIVMM_LINUX_VMM_ARGS+x}" ] && HOST_VMM_ARGS=$MINIVMM_LINUX_VMM_ARGS
 
 # rootfs IMG [SIZE]: an ext4 image holding /init (the test kernel's spinning init) and /dev.
 rootfs() {
@@ -24,7 +29,7 @@ rootfs() {
 
 # linux_start ARGS...: minivmm run --kernel bzImage ARGS in the background (output in $TMP/lout).
 linux_start() {
-	"${VMM_BIN:-$VMM}" run --kernel "${LINUX_KERNEL:-$LINUX_DIR/vmlinux}" --memory 128M "$@" \
+	"${VMM_BIN:-$VMM}" run --kernel "${LINUX_KERNEL:-$LINUX_DIR/vmlinux}" --memory 128M $HOST_VMM_ARGS "$@" \
 		>"$TMP/lout" 2>"$TMP/lerr" </dev/null &
 	LPID=$!
 	LSTART=$SECONDS

@@ -13,7 +13,7 @@ fi
 if [ -z "$LINUX_DIR" ]; then
 	LINUX_DIR=$("$ROOT/tests/linux/build.sh") || { echo "FAIL building the test kernel"; echo "0 passed, 1 failed"; exit 1; }
 fi
-echo "== Linux guest: $LINUX_DIR (host args: ${HOST_ARGS:-none})"
+echo "== Linux guest: $LINUX_DIR (host args: ${HOST_ARGS:-none}; minivmm: ${HOST_VMM_ARGS:-none})"
 for f in "$ROOT"/tests/linux/test_*.sh; do
 	source "$f"
 done

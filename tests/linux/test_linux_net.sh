@@ -17,7 +17,7 @@ l_net_dhcp() {
 		--dhcp-range=10.0.2.15,10.0.2.15,12h --dhcp-leasefile="$TMP/leases" --pid-file="$TMP/dnsmasq.pid" \
 		>"$TMP/dnsmasq.log" 2>&1 &
 	local dpid=$!
-	ip netns exec $ns "${VMM_BIN:-$VMM}" run --kernel "${LINUX_KERNEL:-$LINUX_DIR/vmlinux}" --memory 128M \
+	ip netns exec $ns "${VMM_BIN:-$VMM}" run --kernel "${LINUX_KERNEL:-$LINUX_DIR/vmlinux}" --memory 128M $HOST_VMM_ARGS \
 		--disk "path=$TMP/root.img" --net tap=tap0 --console stdio --serial off \
 		--cmdline "console=hvc0 $ROOTARGS ro ip=dhcp $HOST_ARGS" >"$TMP/lout" 2>"$TMP/lerr" </dev/null &
 	LPID=$!
