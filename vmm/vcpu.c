@@ -46,7 +46,7 @@ int vcpu_init(struct vm *vm, struct vcpu *v, unsigned id)
 		v->run = NULL;
 		return -errno;
 	}
-	ret = x86_cpuid_set_vcpu(v->fd, vm->cpuid, id, vm->nr_vcpus);
+	ret = x86_cpuid_set_vcpu(v->fd, vm->cpuid, id, vm->cfg->cpus);
 	ret = ret ? ret : x86_vcpu_init_msrs(v->fd);
 	ret = ret ? ret : x86_vcpu_init_lapic(v->fd);
 	/* Application processors stay in the LAPIC's wait-for-SIPI state; only the BSP boots. */

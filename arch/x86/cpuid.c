@@ -1,6 +1,7 @@
 #include "arch/x86/cpuid.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/kvm_para.h>
@@ -46,13 +47,59 @@ static unsigned bits_for(unsigned n)
 	return b;
 }
 
+static struct kvm_cpuid_entry2 *find_entry(struct kvm_cpuid2 *c, uint32_t function, uint32_t index)
+{
+	for (unsigned i = 0; i < c->nent; i++)
+		if (c->entries[i].function == function && c->entries[i].index == index)
+			return &c->entries[i];
+	return NULL;
+}
+
+/* The x2APIC topology leaf @leaf (0xb or 0x1f) for one package of @nr_vcpus cores with one
+ * thread each. KVM may list only subleaf 0 (AMD hosts do): a guest asking for subleaf 1 then
+ * reads zeros, finds no core level and puts every vCPU in a package of its own, so subleaves
+ * 0-2 are added when missing (the table has room: X86_CPUID_PATCH_EXTRA). */
+static void patch_topology_leaf(struct kvm_cpuid2 *c, uint32_t leaf, unsigned vcpu_id,
+				unsigned nr_vcpus)
+{
+	for (uint32_t index = 0; index < 3; index++) {
+		if (!find_entry(c, leaf, index))
+			c->entries[c->nent++] = (struct kvm_cpuid_entry2){
+				.function = leaf, .index = index, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX
+			};
+	}
+	for (unsigned i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		if (e->function != leaf)
+			continue;
+		e->edx = vcpu_id;
+		if (e->index == 0) {
+			e->eax = 0;
+			e->ebx = 1;
+			e->ecx = (TOPO_LEVEL_SMT << 8) | 0;
+		} else if (e->index == 1) {
+			e->eax = bits_for(nr_vcpus);
+			e->ebx = nr_vcpus;
+			e->ecx = (TOPO_LEVEL_CORE << 8) | 1;
+		} else {
+			e->eax = 0;
+			e->ebx = 0;
+			e->ecx = e->index & 0xff;
+		}
+	}
+}
+
 void x86_cpuid_patch(struct kvm_cpuid2 *c, unsigned vcpu_id, unsigned nr_vcpus)
 {
 	unsigned core_shift = bits_for(nr_vcpus);
+	struct kvm_cpuid_entry2 *max_basic = find_entry(c, 0, 0);
+	bool has_1f = false;
 
 	for (unsigned i = 0; i < c->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[i];
 
+		has_1f |= e->function == 0x1f;
 		switch (e->function) {
 		case 1:
 			e->ebx &= 0x0000ffff;
@@ -61,24 +108,6 @@ void x86_cpuid_patch(struct kvm_cpuid2 *c, unsigned vcpu_id, unsigned nr_vcpus)
 			e->ecx |= CPUID_1_ECX_HYPERVISOR;
 			if (nr_vcpus > 1)
 				e->edx |= CPUID_1_EDX_HTT;
-			break;
-		case 0xb:
-		case 0x1f:
-			/* Subleaf 0: threads (one per core); 1: cores in the package. */
-			e->edx = vcpu_id;
-			if (e->index == 0) {
-				e->eax = 0;
-				e->ebx = 1;
-				e->ecx = (TOPO_LEVEL_SMT << 8) | 0;
-			} else if (e->index == 1) {
-				e->eax = core_shift;
-				e->ebx = nr_vcpus;
-				e->ecx = (TOPO_LEVEL_CORE << 8) | 1;
-			} else {
-				e->eax = 0;
-				e->ebx = 0;
-				e->ecx = e->index & 0xff;
-			}
 			break;
 		case 0x80000008:
 			/* AMD: cores in the package minus one (ECX[7:0]) and the APIC-ID bits that
@@ -107,13 +136,17 @@ void x86_cpuid_patch(struct kvm_cpuid2 *c, unsigned vcpu_id, unsigned nr_vcpus)
 			break;
 		}
 	}
+	if (max_basic && max_basic->eax >= 0xb)
+		patch_topology_leaf(c, 0xb, vcpu_id, nr_vcpus);
+	if (has_1f)
+		patch_topology_leaf(c, 0x1f, vcpu_id, nr_vcpus);
 }
 
 int x86_cpuid_set_vcpu(int vcpu_fd, const struct kvm_cpuid2 *base, unsigned vcpu_id,
 		       unsigned nr_vcpus)
 {
 	size_t size = sizeof(*base) + base->nent * sizeof(base->entries[0]);
-	struct kvm_cpuid2 *c = malloc(size);
+	struct kvm_cpuid2 *c = malloc(size + X86_CPUID_PATCH_EXTRA * sizeof(base->entries[0]));
 	int ret = 0;
 
 	if (!c)

@@ -75,7 +75,8 @@ l_qcow2_overlay() {
 	cmp -s "$TMP/base.img" "$TMP/base.orig" || { echo "    the raw base was written"; return 1; }
 }
 l_smp() {
-	# Four vCPUs started by INIT-SIPI-SIPI from the MADT; the root disk found through the DSDT.
+	# Four vCPUs started by INIT-SIPI-SIPI from the MADT, seen as one package of four cores
+	# (CPUID topology); the root disk found through the DSDT.
 	rootfs "$TMP/root.img"
 	linux_start --cpus 4 --disk "path=$TMP/root.img" --cmdline "console=ttyS0 $ROOTARGS ro $HOST_ARGS"
 	wait_line "Run /init as init process" 180
@@ -83,6 +84,8 @@ l_smp() {
 	linux_stop
 	[ $ok -eq 0 ] && expect_out "smp: Brought up 1 node, 4 CPUs" &&
 		expect_out "smpboot: Total of 4 processors activated" &&
+		expect_out "smpboot: Max logical packages: 1" &&
+		! grep -q "Converting physical" <<<"$OUT" &&
 		expect_out "VFS: Mounted root (ext4 filesystem) readonly"
 }
 

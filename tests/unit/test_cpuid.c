@@ -5,9 +5,9 @@
 
 static struct kvm_cpuid2 *table(void)
 {
-	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + 6 * sizeof(c->entries[0]));
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + (7 + X86_CPUID_PATCH_EXTRA) * sizeof(c->entries[0]));
 
-	c->nent = 6;
+	c->nent = 7;
 	c->entries[0] = (struct kvm_cpuid_entry2){ .function = 1, .ebx = 0xff0a0800, .ecx = 0 };
 	c->entries[1] = (struct kvm_cpuid_entry2){ .function = 0xb, .index = 0 };
 	c->entries[2] = (struct kvm_cpuid_entry2){ .function = 0xb, .index = 1 };
@@ -16,6 +16,7 @@ static struct kvm_cpuid2 *table(void)
 	c->entries[4] = (struct kvm_cpuid_entry2){ .function = 0x80000008, .ecx = 0x30007001 };
 	c->entries[5] = (struct kvm_cpuid_entry2){ .function = 0x8000001e, .eax = 9, .ebx = 0x104,
 						   .ecx = 0x301 };
+	c->entries[6] = (struct kvm_cpuid_entry2){ .function = 0, .eax = 0x1c };
 	return c;
 }
 
@@ -53,12 +54,44 @@ START_TEST(apic_ids_and_topology)
 }
 END_TEST
 
+/* An AMD host's KVM lists leaf 0xb with subleaf 0 only: subleaves 1 and 2 are added. */
+START_TEST(topology_subleaves_added)
+{
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + (2 + X86_CPUID_PATCH_EXTRA) * sizeof(c->entries[0]));
+
+	c->nent = 2;
+	c->entries[0] = (struct kvm_cpuid_entry2){ .function = 0, .eax = 0x10 };
+	c->entries[1] = (struct kvm_cpuid_entry2){ .function = 0xb, .index = 0, .edx = 1 };
+	x86_cpuid_patch(c, 3, 4);
+	ck_assert_uint_eq(c->nent, 4);
+	ck_assert_uint_eq(c->entries[2].function, 0xb);
+	ck_assert_uint_eq(c->entries[2].index, 1);
+	ck_assert_uint_eq(c->entries[2].flags, KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
+	ck_assert_uint_eq(c->entries[2].eax, 2);                /* 4 cores: 2 bits */
+	ck_assert_uint_eq(c->entries[2].ebx, 4);
+	ck_assert_uint_eq(c->entries[2].edx, 3);
+	ck_assert_uint_eq((c->entries[2].ecx >> 8) & 0xff, 2);
+	ck_assert_uint_eq(c->entries[3].index, 2);
+	ck_assert_uint_eq((c->entries[3].ecx >> 8) & 0xff, 0);
+	free(c);
+
+	/* A host whose basic leaves end below 0xb gets none. */
+	c = calloc(1, sizeof(*c) + (1 + X86_CPUID_PATCH_EXTRA) * sizeof(c->entries[0]));
+	c->nent = 1;
+	c->entries[0] = (struct kvm_cpuid_entry2){ .function = 0, .eax = 0xa };
+	x86_cpuid_patch(c, 0, 2);
+	ck_assert_uint_eq(c->nent, 1);
+	free(c);
+}
+END_TEST
+
 Suite *suite_cpuid(void)
 {
 	Suite *s = suite_create("cpuid");
 	TCase *tc = tcase_create("patch");
 
 	tcase_add_test(tc, apic_ids_and_topology);
+	tcase_add_test(tc, topology_subleaves_added);
 	suite_add_tcase(s, tc);
 	return s;
 }
