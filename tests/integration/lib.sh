@@ -64,7 +64,7 @@ skip() {
 }
 
 t_run() {
-	local name=$1 fn=$2 rc
+	local name=$1 fn=$2 rc t0=$SECONDS
 	shift 2
 	if out=$("$fn" "$@" 2>&1); then
 		rc=0
@@ -73,7 +73,7 @@ t_run() {
 	fi
 	if [ $rc -eq 0 ]; then
 		PASSED=$((PASSED + 1))
-		echo "PASS $name"
+		echo "PASS $name ($((SECONDS - t0)) s)" # the suite has a time budget: see where it goes
 		grep '^    note:' <<<"$out" # figures a test reports even when it passes
 	elif [ $rc -eq 77 ]; then
 		SKIPPED=$((SKIPPED + 1))
@@ -82,7 +82,7 @@ t_run() {
 	else
 		FAILED=$((FAILED + 1))
 		FAILED_NAMES+=("$name")
-		echo "FAIL $name"
+		echo "FAIL $name ($((SECONDS - t0)) s)"
 		echo "$out"
 		echo "    --- stdout:"; head -c 2000 "$TMP/out" | sed 's/^/    | /'
 		echo "    --- stderr:"; head -c 2000 "$TMP/err" | sed 's/^/    | /'
