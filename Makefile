@@ -18,12 +18,12 @@ VMM_LIB_SRCS := \
 	virtio/queue.c virtio/mmio.c virtio/blk.c virtio/console.c virtio/net.c net/tap.c block/engine.c block/disk.c block/raw.c \
 	block/qcow2_disk.c block/iov.c block/qcow2.c block/qcow2_header.c block/qcow2_cache.c block/qcow2_refcount.c \
 	block/qcow2_cluster.c block/qcow2_compress.c block/qcow2_snapshot.c block/qcow2_check.c \
-	block/qcow2_create.c vmm/img.c
+	block/qcow2_create.c block/image_lock.c vmm/img.c
 VMM_MAIN_SRCS := vmm/main.c
 # The qcow2 library alone (image tools, fuzzer).
 QCOW2_SRCS := block/iov.c block/qcow2.c block/qcow2_header.c block/qcow2_cache.c \
 	block/qcow2_refcount.c block/qcow2_cluster.c block/qcow2_compress.c block/qcow2_snapshot.c \
-	block/qcow2_check.c block/qcow2_create.c vmm/errmsg.c
+	block/qcow2_check.c block/qcow2_create.c block/image_lock.c vmm/errmsg.c
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/unit_main.c
 UNIT_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "block/image_lock.h"
 #include "block/qcow2.h"
 
 #define DISK_ENGINE_DEPTH 256
@@ -101,6 +102,11 @@ int disk_open(const struct disk_config *cfg, struct evloop *loop, struct disk **
 		/* A probed raw image whose guest writes a qcow2 header would be opened as qcow2 next
 		 * time (with a backing file of the guest's choosing): raw.c refuses that write. */
 		d->probed_raw = cfg->format == DISK_FORMAT_AUTO;
+		if ((ret = image_lock(d->fd, !d->readonly))) {
+			errmsg_set(err, ret, "--disk path=%s: locking: %s", cfg->path,
+				   image_lock_strerror(ret));
+			goto fail;
+		}
 		d->size &= ~511ULL; /* whole sectors only */
 		d->fmt = &disk_format_raw;
 	}

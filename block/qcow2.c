@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "block/image_lock.h"
 #include "block/iov.h"
 #include "block/qcow2_impl.h"
 
@@ -96,17 +97,6 @@ static int file_size_of(int fd, uint64_t *size)
 	return 0;
 }
 
-/* A whole-file OFD lock: a writer excludes everyone (QEMU included: its byte-range locks
- * conflict), readers share. */
-static int lock_image(int fd, bool write)
-{
-	struct flock fl = { .l_type = write ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET };
-
-	if (fcntl(fd, F_OFD_SETLK, &fl) < 0)
-		return errno == EINVAL ? 0 : -errno; /* filesystems without locks: go on */
-	return 0;
-}
-
 static int qcow2_open_depth(const char *path, bool readonly, unsigned depth, struct qcow2 **out,
 			    bool *forced_ro, struct errmsg *err);
 
@@ -148,9 +138,9 @@ static int open_backing(struct qcow2 *q, struct errmsg *err)
 	if ((ret = file_size_of(q->backing.fd, &q->backing.size)))
 		return errmsg_set(err, ret, "backing file %s: not a regular file or block device",
 				  q->backing_path);
-	if ((ret = lock_image(q->backing.fd, false)))
-		return errmsg_set(err, ret, "backing file %s: locked by another process",
-				  q->backing_path);
+	if ((ret = image_lock(q->backing.fd, false)))
+		return errmsg_set(err, ret, "backing file %s: locking: %s", q->backing_path,
+				  image_lock_strerror(ret));
 	return 0;
 }
 
@@ -287,8 +277,8 @@ static int qcow2_open_depth(const char *path, bool readonly, unsigned depth, str
 		errmsg_set(err, ret, "not a regular file or block device");
 		goto fail;
 	}
-	if ((ret = lock_image(q->fd, !readonly))) {
-		errmsg_set(err, ret, "the image is in use by another process (lock: %s)", strerror(-ret));
+	if ((ret = image_lock(q->fd, !readonly))) {
+		errmsg_set(err, ret, "locking: %s", image_lock_strerror(ret));
 		goto fail;
 	}
 	buflen = q->file_size_at_open < (2u << 20) ? q->file_size_at_open : (2u << 20);

@@ -65,6 +65,36 @@ t_qcow2_sanitized() {
 	expect_rc 0 && ! grep -q "Sanitizer\|runtime error" <<<"$ERR" || return 1
 	qcow2_raw_and_check "$TMP/s.qcow2" "$TMP/s.raw" && "$BLKPATTERN" verify "$TMP/s.raw" 43
 }
+# Image locks as QEMU takes them: while minivmm runs with the image, `qemu-img info -U` reads
+# it, QEMU cannot write it, a second minivmm cannot attach it (writable or read-only); while
+# QEMU writes it, minivmm is refused; beside a `-U` reader, minivmm attaches it.
+t_image_locks_with_qemu() {
+	local img fmt pid
+	qemu-img create -q -f qcow2 "$TMP/l.qcow2" 1M && truncate -s 1M "$TMP/l.raw" || return 1
+	for img in l.qcow2 l.raw; do
+		fmt=${img#l.}
+		"$VMM" run --kernel "$GUEST" --disk "path=$TMP/$img" --cmdline scenario=idle >/dev/null 2>&1 </dev/null &
+		pid=$!
+		sleep 0.5
+		qemu-img info -U -f $fmt "$TMP/$img" >/dev/null 2>&1 || { echo "    $img: qemu-img info -U refused"; kill $pid; return 1; }
+		qemu-io -f $fmt -c "write 0 512" "$TMP/$img" 2>&1 | grep -q 'Failed to get "write" lock' ||
+			{ echo "    $img: QEMU could write it"; kill $pid; return 1; }
+		vm --kernel "$GUEST" --disk "path=$TMP/$img,readonly=on" --cmdline scenario=hello
+		kill $pid
+		wait $pid 2>/dev/null
+		expect_rc 1 && expect_err "path=$TMP/$img" && expect_err "in use by another process" || return 1
+	done
+	qemu-io -f qcow2 -c "sleep 3000" "$TMP/l.qcow2" & pid=$!
+	sleep 0.5
+	vm --kernel "$GUEST" --disk "path=$TMP/l.qcow2" --cmdline scenario=hello
+	wait $pid
+	expect_rc 1 && expect_err "in use by another process" || return 1
+	qemu-io -U -r -f qcow2 -c "sleep 3000" "$TMP/l.qcow2" & pid=$!
+	sleep 0.5
+	vm --kernel "$GUEST" --disk "path=$TMP/l.qcow2" --cmdline scenario=hello
+	wait $pid
+	expect_rc 0
+}
 
 t_run "qcow2: blk-rw (io_uring, sync; 4K and 64K clusters), qemu-img check, host verifies" t_qcow2_rw
 t_run "qcow2 overlay on a raw base: guest writes, base untouched" t_qcow2_overlay_on_raw
@@ -72,3 +102,4 @@ t_run "qcow2 compressed, read-only" t_qcow2_read_only_compressed
 t_run "qcow2 discard and write-zeroes" t_qcow2_discard
 t_run "qcow2 corrupt bit: attached read-only with a warning" t_qcow2_corrupt_bit
 t_run "qcow2 through the ASan/UBSan minivmm" t_qcow2_sanitized
+t_run "image locks interoperate with QEMU's (qemu-img info -U reads a running VM's image; writers exclude each other)" t_image_locks_with_qemu

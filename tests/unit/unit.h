@@ -19,5 +19,6 @@ Suite *suite_firmware(void);
 Suite *suite_virtqueue(void);
 Suite *suite_virtio_mmio(void);
 Suite *suite_qcow2(void);
+Suite *suite_image_lock(void);
 
 #endif
