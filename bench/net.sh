@@ -14,7 +14,8 @@
 # kernel segments faster than either reader reads, and "ns/frame" (CPU time of the measured
 # process per frame) shows what each side spends per frame. Runs still fall into a fast (~1.3 us
 # a frame) and a slow (~1.9 us) group on this machine, for both sides; medians over RUNS.
-#   bench/net.sh            SECS=3 RUNS=5
+#   bench/net.sh                        SECS=3 RUNS=5, every row
+#   bench/net.sh "rx 64" "tx 1500 tso"   only those rows
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=${SECS:-3}
@@ -58,7 +59,9 @@ printf '%-16s %10s %22s %9s %10s %22s %9s %6s\n' workload "dev pps" "dev Gb/s" "
 	"loop pps" "loop Gb/s" "ns/frame" ratio
 T=$(mktemp -d)
 trap 'ip netns del $NS; rm -rf $T' EXIT
-for w in "tx 64" "tx 1500" "tx 1500 tso" "rx 64" "rx 1500"; do
+ROWS=("tx 64" "tx 1500" "tx 1500 tso" "rx 64" "rx 1500")
+[ $# -gt 0 ] && ROWS=("$@")
+for w in "${ROWS[@]}"; do
 	set -- $w
 	: >"$T/dev"
 	: >"$T/plain"
