@@ -30,6 +30,7 @@ for cpus in ${CPUS_LIST:-1 4}; do
 	echo "--cpus $cpus"
 	printf '  %-34s %10s\n' "first KVM_RUN (ms after start)" "$first"
 	printf '  %-34s %10s\n' "Linux version (kernel s)" "$(ktime 'Linux version')"
+	printf '  %-34s %10s\n' "smp: Brought up (kernel s)" "$(ktime 'smp: Brought up')"
 	printf '  %-34s %10s\n' "virtio probe (kernel s)" "$(ktime 'default/read/poll queues')"
 	printf '  %-34s %10s\n' "vda (kernel s)" "$(ktime 'virtio_blk virtio0')"
 	printf '  %-34s %10s\n' "VFS: Mounted root (kernel s)" "$(ktime 'VFS: Mounted root')"
