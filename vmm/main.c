@@ -1,8 +1,15 @@
 /* minivmm: command dispatch. The only place that prints usage and exits. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
+#include <linux/kvm.h>
+
+#include "arch/x86/host_quirks.h"
 
 #include "vmm/cli.h"
 #include "vmm/img.h"
@@ -15,6 +22,7 @@ static const char main_usage[] =
 	"commands:\n"
 	"  run        boot a VM (minivmm run --help)\n"
 	"  img        create, inspect and check disk images (minivmm img --help)\n"
+	"  kvm-info   which KVM this host has: API version and flavour (vmx, svm, soft)\n"
 	"  version    print the version\n"
 	"  help       this help\n";
 
@@ -55,6 +63,23 @@ static int cmd_run(int argc, char **argv, const struct timespec *t_main)
 	return status;
 }
 
+/* The flavour decides whether host work-arounds apply; test suites print it and pick the
+ * guest arguments a software KVM needs from it. */
+static int cmd_kvm_info(void)
+{
+	enum x86_kvm_flavour f = x86_kvm_flavour_detect();
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		fprintf(stderr, "minivmm: /dev/kvm: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("/dev/kvm: API version %d\n", ioctl(fd, KVM_GET_API_VERSION, 0));
+	printf("flavour: %s (%s)\n", x86_kvm_flavour_name(f), x86_kvm_flavour_desc(f));
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -72,6 +97,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1, &t_main);
+	if (!strcmp(cmd, "kvm-info"))
+		return cmd_kvm_info();
 	if (!strcmp(cmd, "img"))
 		return img_main(argc - 1, argv + 1);
 	fprintf(stderr, "minivmm: unknown command '%s' (see 'minivmm help')\n", cmd);

@@ -147,7 +147,7 @@ enum vcpu_exit_action vcpu_handle_exit(struct vm *vm, struct vcpu *v, struct kvm
 			vm_request_stop(vm, VM_STOP_REBOOT, 0, "guest requested a reset");
 		return VCPU_STOP;
 	case KVM_EXIT_INTERNAL_ERROR:
-		if (x86_quirk_emulation_failure(v->fd, &vm->mem, run) == 0)
+		if (x86_quirk_emulation_failure(vm->kvm_flavour, v->fd, &vm->mem, run) == 0)
 			return VCPU_CONTINUE;
 		vcpu_report_internal_error(vm, v, run);
 		return VCPU_STOP;

@@ -110,6 +110,7 @@ static int vm_check_kvm(struct vm *vm, struct errmsg *err)
 	if (max_vcpus > 0 && vm->cfg->cpus > (unsigned)max_vcpus)
 		return errmsg_set(err, -EINVAL, "--cpus %u: this host's KVM allows at most %d",
 				  vm->cfg->cpus, max_vcpus);
+	vm->kvm_flavour = x86_kvm_flavour_detect();
 	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (vm->run_size < (int)sizeof(struct kvm_run))
 		return errmsg_set(err, -EINVAL, "/dev/kvm: bad KVM_GET_VCPU_MMAP_SIZE");

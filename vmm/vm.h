@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "arch/x86/boot.h"
+#include "arch/x86/host_quirks.h"
 #include "vmm/bus.h"
 #include "vmm/config.h"
 #include "vmm/errmsg.h"
@@ -40,6 +41,7 @@ struct vm {
 	int kvm_fd;
 	int vm_fd;
 	int run_size;
+	enum x86_kvm_flavour kvm_flavour; /* decides whether host work-arounds apply */
 	struct guest_mem mem;
 	struct bus pio_bus;
 	struct bus mmio_bus;

@@ -1,6 +1,7 @@
 #include <stdlib.h>
 
 #include "arch/x86/cpuid.h"
+#include "arch/x86/host_quirks.h"
 #include "tests/unit/unit.h"
 
 static struct kvm_cpuid2 *table(void)
@@ -85,6 +86,27 @@ START_TEST(topology_subleaves_added)
 }
 END_TEST
 
+/* The host work-arounds hang on this: a wrong answer either breaks hardware KVM with emulator
+ * hacks or leaves a software KVM without them. */
+START_TEST(kvm_flavour)
+{
+	struct x86_kvm_facts pvm_host = { .mod_pvm = true };             /* the old CI hosts */
+	struct x86_kvm_facts box = { .cpu_svm = true, .mod_amd = true }; /* the nested TCG box */
+	struct x86_kvm_facts intel = { .cpu_vmx = true, .mod_intel = true };
+	struct x86_kvm_facts pvm_on_vmx = { .cpu_vmx = true, .mod_pvm = true };
+	struct x86_kvm_facts no_sysfs = { .cpu_svm = true };
+	struct x86_kvm_facts nothing = { 0 };
+
+	ck_assert_int_eq(x86_kvm_flavour_of(&pvm_host), X86_KVM_SOFT);
+	ck_assert_int_eq(x86_kvm_flavour_of(&box), X86_KVM_SVM);
+	ck_assert_int_eq(x86_kvm_flavour_of(&intel), X86_KVM_VMX);
+	ck_assert_int_eq(x86_kvm_flavour_of(&pvm_on_vmx), X86_KVM_SOFT);
+	ck_assert_int_eq(x86_kvm_flavour_of(&no_sysfs), X86_KVM_SVM);
+	ck_assert_int_eq(x86_kvm_flavour_of(&nothing), X86_KVM_SOFT);
+	ck_assert_str_eq(x86_kvm_flavour_name(X86_KVM_SOFT), "soft");
+}
+END_TEST
+
 Suite *suite_cpuid(void)
 {
 	Suite *s = suite_create("cpuid");
@@ -92,6 +114,7 @@ Suite *suite_cpuid(void)
 
 	tcase_add_test(tc, apic_ids_and_topology);
 	tcase_add_test(tc, topology_subleaves_added);
+	tcase_add_test(tc, kvm_flavour);
 	suite_add_tcase(s, tc);
 	return s;
 }
