@@ -36,6 +36,38 @@ static int fallocate_mode(enum blk_op op)
 				    : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
 }
 
+/* Filesystems differ in the fallocate modes they offer: tmpfs and NFS have no ZERO_RANGE, some
+ * have no PUNCH_HOLE either. As QEMU does, write-zeroes then punches a hole (holes read as
+ * zeros; on a block device the kernel zeroes the range) and, failing that, writes zeros; discard
+ * is advisory, so a file that cannot punch holes keeps its data and the request succeeds.
+ * Runs synchronously: only on filesystems that lack the faster modes. */
+static int64_t range_fallback(const struct blk_io *io, int64_t err)
+{
+	static const uint8_t zeros[64 * 1024];
+	uint64_t off = io->offset, end = io->offset + io->len;
+
+	if (err != -EOPNOTSUPP || (io->op != BLK_OP_DISCARD && io->op != BLK_OP_WRITE_ZEROES))
+		return err;
+	if (io->op == BLK_OP_DISCARD)
+		return 0;
+	if (fallocate(io->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)io->offset,
+		      (off_t)io->len) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP)
+		return -errno;
+	while (off < end) {
+		size_t n = end - off < sizeof(zeros) ? (size_t)(end - off) : sizeof(zeros);
+		ssize_t w = pwrite(io->fd, zeros, n, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
 /* ---- synchronous engine: does the work in submit, reports it from the event loop ---- */
 
 static int64_t sync_rw(struct blk_io *io)
@@ -83,7 +115,7 @@ static int64_t sync_execute(struct blk_io *io)
 	case BLK_OP_DISCARD:
 	case BLK_OP_WRITE_ZEROES:
 		return fallocate(io->fd, fallocate_mode(io->op), (off_t)io->offset, (off_t)io->len) < 0
-			       ? -errno : 0;
+			       ? range_fallback(io, -errno) : 0;
 	}
 	return -EINVAL;
 }
@@ -141,7 +173,7 @@ static void uring_reap(struct blk_engine *e)
 
 	while (io_uring_peek_cqe(&e->ring, &cqe) == 0) {
 		struct blk_io *io = io_uring_cqe_get_data(cqe);
-		int64_t res = cqe->res;
+		int64_t res = range_fallback(io, cqe->res);
 
 		io_uring_cqe_seen(&e->ring, cqe);
 		e->inflight--;

@@ -20,5 +20,6 @@ Suite *suite_virtqueue(void);
 Suite *suite_virtio_mmio(void);
 Suite *suite_qcow2(void);
 Suite *suite_image_lock(void);
+Suite *suite_engine_range(void);
 
 #endif
