@@ -68,6 +68,18 @@ t_qcow2_sanitized() {
 # Image locks as QEMU takes them: while minivmm runs with the image, `qemu-img info -U` reads
 # it, QEMU cannot write it, a second minivmm cannot attach it (writable or read-only); while
 # QEMU writes it, minivmm is refused; beside a `-U` reader, minivmm attaches it.
+# wait_locked FILE: until some process holds a lock on FILE (/proc/locks names its inode), up to
+# 20 s: a fixed sleep was too short for qemu-io to start in the nested-KVM box.
+wait_locked() {
+	local ino i
+	ino=$(stat -c %i "$1")
+	for i in $(seq 200); do
+		grep -q ":$ino " /proc/locks && return 0
+		sleep 0.1
+	done
+	echo "    nobody locked $1 within 20 s"
+	return 1
+}
 t_image_locks_with_qemu() {
 	local img fmt pid
 	qemu-img create -q -f qcow2 "$TMP/l.qcow2" 1M && truncate -s 1M "$TMP/l.raw" || return 1
@@ -75,7 +87,7 @@ t_image_locks_with_qemu() {
 		fmt=${img#l.}
 		"$VMM" run --kernel "$GUEST" --disk "path=$TMP/$img" --cmdline scenario=idle >/dev/null 2>&1 </dev/null &
 		pid=$!
-		sleep 0.5
+		wait_locked "$TMP/$img" || { kill $pid; return 1; }
 		qemu-img info -U -f $fmt "$TMP/$img" >/dev/null 2>&1 || { echo "    $img: qemu-img info -U refused"; kill $pid; return 1; }
 		qemu-io -f $fmt -c "write 0 512" "$TMP/$img" 2>&1 | grep -q 'Failed to get "write" lock' ||
 			{ echo "    $img: QEMU could write it"; kill $pid; return 1; }
@@ -85,12 +97,12 @@ t_image_locks_with_qemu() {
 		expect_rc 1 && expect_err "path=$TMP/$img" && expect_err "in use by another process" || return 1
 	done
 	qemu-io -f qcow2 -c "sleep 3000" "$TMP/l.qcow2" & pid=$!
-	sleep 0.5
+	wait_locked "$TMP/l.qcow2" || return 1
 	vm --kernel "$GUEST" --disk "path=$TMP/l.qcow2" --cmdline scenario=hello
 	wait $pid
 	expect_rc 1 && expect_err "in use by another process" || return 1
 	qemu-io -U -r -f qcow2 -c "sleep 3000" "$TMP/l.qcow2" & pid=$!
-	sleep 0.5
+	sleep 0.5 # a -U reader takes no lock: nothing to wait for
 	vm --kernel "$GUEST" --disk "path=$TMP/l.qcow2" --cmdline scenario=hello
 	wait $pid
 	expect_rc 0
