@@ -4,6 +4,7 @@
 
 #include "devices/uart.h"
 #include "firmware/mptable.h"
+#include "firmware/reset_vector.h"
 
 static int firmware_acpi(struct guest_mem *gm, const struct vm_config *cfg,
 			 const struct acpi_mmio_dev *virtio, unsigned nr_virtio,
@@ -52,7 +53,12 @@ int firmware_setup(struct guest_mem *gm, const struct vm_config *cfg,
 		   const struct acpi_mmio_dev *virtio, unsigned nr_virtio, uint64_t *rsdp_addr,
 		   struct errmsg *err)
 {
+	int ret;
+
 	*rsdp_addr = 0;
+	ret = firmware_reset_vector(gm, err);
+	if (ret)
+		return ret;
 	if (cfg->acpi)
 		return firmware_acpi(gm, cfg, virtio, nr_virtio, rsdp_addr, err);
 	return firmware_mptable(gm, cfg, err);

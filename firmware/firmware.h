@@ -1,5 +1,5 @@
 /* What the guest's "firmware" leaves in memory before boot: ACPI tables (default) or, with
- * --acpi off, an MP table. */
+ * --acpi off, an MP table; and a reset stub at the reset vector. */
 #ifndef MINIVMM_FIRMWARE_H
 #define MINIVMM_FIRMWARE_H
 

@@ -21,5 +21,6 @@ Suite *suite_virtio_mmio(void);
 Suite *suite_qcow2(void);
 Suite *suite_image_lock(void);
 Suite *suite_engine_range(void);
+Suite *suite_reset_vector(void);
 
 #endif
