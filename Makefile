@@ -14,7 +14,7 @@ VMM_LIB_SRCS := \
 	arch/x86/e820.c arch/x86/bzimage.c arch/x86/pvh.c arch/x86/boot.c arch/x86/cpuid.c \
 	arch/x86/regs.c arch/x86/host_quirks.c \
 	devices/uart.c devices/platform.c devices/acpi_pm.c \
-	firmware/aml.c firmware/acpi.c firmware/mptable.c firmware/firmware.c \
+	firmware/aml.c firmware/acpi.c firmware/mptable.c firmware/reset_vector.c firmware/firmware.c \
 	virtio/queue.c virtio/mmio.c virtio/blk.c virtio/console.c virtio/net.c net/tap.c block/engine.c block/disk.c block/raw.c \
 	block/qcow2_disk.c block/iov.c block/qcow2.c block/qcow2_header.c block/qcow2_cache.c block/qcow2_refcount.c \
 	block/qcow2_cluster.c block/qcow2_compress.c block/qcow2_snapshot.c block/qcow2_check.c \
@@ -32,7 +32,8 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
-.PHONY: test-qcow2 all deps test check check-asan integration test-integration test-oracle test-linux linux-guest clean bench guest fuzz
+.PHONY: test-qcow2 all deps test check check-asan integration test-integration test-oracle test-linux linux-guest clean bench guest fuzz \
+	test-stock test-kvmbox
 all: minivmm guest
 
 # Linked statically: no dynamic loader at start (first guest byte 0.6 ms sooner, RSS beyond
@@ -61,9 +62,10 @@ include tests/guest/guest.mk
 
 # Unit tests only (no /dev/kvm needed), plain and under ASan/UBSan.
 check: $(BUILD)/unit $(BUILD)/unit-asan
-	CK_FORK=yes $(BUILD)/unit
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 CK_FORK=no $(BUILD)/unit-asan
+	tests/unit/run.sh
 
+# Every suite that boots a guest runs where /dev/kvm is usable, and in the nested-KVM box
+# (tests/kvmbox/run) where it is not; none skips for lack of KVM.
 # Boots the test guest through the real binary.
 test-integration integration: minivmm guest $(BUILD)/minivmm-asan $(BUILD)/blkpattern
 	tests/integration/run.sh
@@ -81,7 +83,17 @@ linux-guest:
 test-linux: minivmm
 	tests/linux/run.sh
 
-test: check test-qcow2 test-integration test-oracle test-linux
+# Debian's stock kernel with its own modules (the box's kernel package).
+test-stock: minivmm
+	tests/linux/stock/run.sh
+
+# The box itself: status passthrough, failures in one line.
+test-kvmbox: minivmm guest
+	tests/kvmbox/test.sh
+
+# Everything, guest suites in the box where there is no /dev/kvm (tests/run.sh says how).
+test: all $(BUILD)/unit $(BUILD)/unit-asan $(BUILD)/minivmm-asan $(BUILD)/blkpattern $(BUILD)/qcow2io
+	tests/run.sh
 
 # qcow2 format tests against qemu-img (no /dev/kvm needed); CRASH_TRIALS=100 for the long run.
 test-qcow2: minivmm $(BUILD)/qcow2io
@@ -93,13 +105,14 @@ bench: minivmm guest
 DEPS := build-essential pkg-config linux-libc-dev check liburing-dev libcap-ng-dev libfdt-dev \
 	zlib1g-dev libzstd-dev libseccomp-dev libjansson-dev qemu-utils acpica-tools \
 	clang libclang-rt-14-dev fio e2fsprogs python3 iproute2 iputils-ping dnsmasq-base \
-	linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio
+	linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio busybox-static kmod
 # QEMU is the oracle and benchmark peer; its GUI recommends are not needed.
 DEPS_NORECOMMENDS := qemu-system-x86
 deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEPS)
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEPS_NORECOMMENDS)
+	tests/kvmbox/run --setup
 
 clean:
 	rm -rf $(BUILD) minivmm $(GUEST_OUTPUTS)

@@ -7,8 +7,9 @@ LINUX_DIR=${LINUX_DIR:-}
 # the kernel's hypercalls: `vmcall` never returns at CPL 0, so the KVM PV features that make
 # them (PV IPIs, PV sched-yield, PV unhalt/kick) are hidden from the guest (minivmm flags,
 # HOST_VMM_ARGS; only SMP guests use them). Hardware VT-x/SVM needs nothing.
-# MINIVMM_LINUX_ARGS / MINIVMM_LINUX_VMM_ARGS override either on any host.
-if grep -qwE 'vmx|svm' /proc/cpuinfo; then
+# MINIVMM_LINUX_ARGS / MINIVMM_LINUX_VMM_ARGS override either on any host. KVM_FLAVOUR comes
+# from `minivmm kvm-info` (tests/kvmbox/guest_suite.sh): the one place that tells.
+if [ "${KVM_FLAVOUR:-}" != soft ]; then
 	HOST_ARGS="" HOST_VMM_ARGS=""
 else
 	HOST_ARGS="noxsave mitigations=off rodata=off clearcpuid=erms,fsrm,smap,popcnt,ssse3,sse4_1,sse4_2,pclmulqdq,aes,movbe,rtm,hle,clwb,movdiri,movdir64b,gfni,bmi1,bmi2,adx,sha_ni,cx16"

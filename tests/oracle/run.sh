@@ -7,16 +7,12 @@
 set -u
 source "$(dirname "$0")/../integration/lib.sh"
 
+source "$ROOT/tests/kvmbox/guest_suite.sh"
 QEMU=$(command -v qemu-system-x86_64 || true)
 if [ -z "$QEMU" ]; then
-	echo "SKIP oracle: qemu-system-x86_64 not installed (make deps)"
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 0
-fi
-if [ ! -c /dev/kvm ]; then
-	echo "SKIP oracle: no /dev/kvm"
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 0
+	echo "FAIL oracle: qemu-system-x86_64 not installed (make deps)"
+	echo "0 passed, 1 failed, 0 skipped"
+	exit 1
 fi
 BLKPATTERN=$ROOT/build/blkpattern
 

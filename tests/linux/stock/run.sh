@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Debian's stock kernel (linux-image-*-amd64, what users run; the nested-KVM box's own kernel
+# package) as a test guest, with a busybox initramfs holding the package's own modules. Its
+# virtio-mmio driver is a module without command-line devices, so it finds our devices only
+# through the DSDT. The initramfs's /init (tests/linux/stock/init) does what the kernel command
+# line asks and prints "STOCK: ..." lines; the host checks them and the disks afterwards.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/../../integration/lib.sh"
+source "$ROOT/tests/kvmbox/lib.sh"
+
+STOCK_MODULES="virtio_mmio virtio_blk virtio_net virtio_console ext4"
+# The kernel and the initramfs are made on the host, before the suite moves into the box.
+if [ -z "${STOCK_INITRD:-}" ]; then
+	kvmbox_kernel
+	key=$( (cat "$HERE/init" "$HERE/udhcpc.sh" "$ROOT/tests/kvmbox/lib.sh"; echo "$STOCK_MODULES") | sha256sum | cut -c1-12)
+	STOCK_INITRD=$KROOT/stock-initrd-$key.gz
+	if [ ! -s "$STOCK_INITRD" ]; then
+		# shellcheck disable=SC2086
+		kvmbox_initramfs "$STOCK_INITRD" "$HERE/init $HERE/udhcpc.sh" $STOCK_MODULES ||
+			{ echo "FAIL building the stock initramfs"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+	fi
+	export STOCK_KERNEL=$KROOT/boot/vmlinuz-$KVER STOCK_INITRD
+fi
+source "$ROOT/tests/kvmbox/guest_suite.sh"
+echo "== stock kernel: $STOCK_KERNEL"
+if [ "$KVM_FLAVOUR" = soft ]; then
+	# Every ring-0 instruction of a distribution kernel would go through KVM's emulator here:
+	# ~205 s to /init, and SSE/XSAVE code it cannot run (KVM-NOTES.md).
+	echo "SKIP stock: this KVM emulates guest ring 0 (flavour soft); Debian's kernel needs VT-x/SVM"
+	echo "0 passed, 0 failed, 1 skipped"
+	exit 0
+fi
+
+# stock_start [ip netns exec NS] -- ARGS...: minivmm boots the stock kernel in the background
+# (output in $TMP/out and $TMP/err, which t_run shows when a test fails).
+stock_start() {
+	local pre=()
+	while [ "$1" != -- ]; do pre+=("$1"); shift; done
+	shift
+	"${pre[@]}" "$VMM" run --kernel "$STOCK_KERNEL" --initrd "$STOCK_INITRD" --memory 512M "$@" \
+		>"$TMP/out" 2>"$TMP/err" </dev/null &
+	LPID=$!
+	LSTART=$SECONDS
+}
+
+# stock_wait_line TEXT SECONDS: true once the guest printed TEXT.
+stock_wait_line() {
+	while [ $((SECONDS - LSTART)) -lt "$2" ]; do
+		grep -qF -- "$1" "$TMP/out" && return 0
+		kill -0 "$LPID" 2>/dev/null || break
+		sleep 0.2
+	done
+	grep -qF -- "$1" "$TMP/out" && return 0
+	echo "    no '$1' within $2 s"
+	return 1
+}
+
+# stock_wait [SECONDS]: waits for minivmm to end by itself (killed after SECONDS); RC, OUT, ERR.
+stock_wait() {
+	local limit=${1:-180}
+	while kill -0 "$LPID" 2>/dev/null && [ $((SECONDS - LSTART)) -lt "$limit" ]; do
+		sleep 0.2
+	done
+	kill -0 "$LPID" 2>/dev/null && { echo "    still running after ${limit}s"; kill -KILL "$LPID"; }
+	wait "$LPID"
+	RC=$?
+	OUT=$(cat "$TMP/out")
+	ERR=$(cat "$TMP/err")
+	echo "    note: $((SECONDS - LSTART)) s from start to exit"
+}
+
+# ext4_image FILE LABEL: a 64 MiB ext4 image whose origin.txt says which image it is.
+ext4_image() {
+	rm -rf "$TMP/fsroot"
+	mkdir -p "$TMP/fsroot"
+	echo "origin $2" >"$TMP/fsroot/origin.txt"
+	mke2fs -q -t ext4 -d "$TMP/fsroot" -L "$2" "$1" 64M
+}
+
+# hello_in IMAGE LABEL: the file the guest wrote is in the image and the filesystem is clean.
+hello_in() {
+	local got
+	got=$(debugfs -R "cat /hello.txt" "$1" 2>/dev/null)
+	[ "$got" = "written by Debian's kernel on minivmm to $2" ] || { echo "    $2: hello.txt reads '$got'"; return 1; }
+	e2fsck -fn "$1" >"$TMP/fsck" 2>&1 || { echo "    $2: e2fsck -fn:"; sed 's/^/    /' "$TMP/fsck"; return 1; }
+}
+
+s_serial_disks_smp() {
+	ext4_image "$TMP/raw.img" rw-raw
+	ext4_image "$TMP/base.img" rw-qcow2
+	cp "$TMP/base.img" "$TMP/base.orig"
+	"$VMM" img create -f qcow2 -b "$TMP/base.img" -F raw "$TMP/overlay.qcow2" >/dev/null || return 1
+	ext4_image "$TMP/ro.img" ro-raw
+	cp "$TMP/ro.img" "$TMP/ro.orig"
+	stock_start -- --cpus 4 --disk "path=$TMP/raw.img" --disk "path=$TMP/overlay.qcow2" \
+		--disk "path=$TMP/ro.img,readonly=on" \
+		--cmdline "console=ttyS0 quiet stock=cpus,disks stock.devices=3 stock.end=poweroff"
+	stock_wait 240
+	grep "STOCK: dmesg:" <<<"$OUT" | cut -c15-75 | sed 's/^/    note: /'
+	expect_rc 0 && expect_out "Linux version 6.1" && expect_out "virtio_blk virtio0: [vd" &&
+		expect_out "Run /init as init process" &&
+		expect_out "STOCK: init running on $KVER_GUEST, console ttyS0" &&
+		expect_out "STOCK: nproc 4, /proc/cpuinfo processors 4" &&
+		expect_out "STOCK: rw-raw: wrote hello.txt, synced, unmounted" &&
+		expect_out "STOCK: rw-qcow2: wrote hello.txt, synced, unmounted" &&
+		expect_out "STOCK: ro-raw: reads 'origin ro-raw'" &&
+		expect_out "STOCK: ro-raw: writes refused" && expect_out "STOCK: end: poweroff" || return 1
+	! grep -q "STOCK: insmod" <<<"$OUT" || { grep "STOCK: insmod" <<<"$OUT"; return 1; }
+	hello_in "$TMP/raw.img" rw-raw || return 1
+	qemu-img check -q "$TMP/overlay.qcow2" || { echo "    qemu-img check found problems"; return 1; }
+	qemu-img convert -O raw "$TMP/overlay.qcow2" "$TMP/overlay.view" && hello_in "$TMP/overlay.view" rw-qcow2 || return 1
+	cmp -s "$TMP/base.img" "$TMP/base.orig" || { echo "    the overlay's backing file changed"; return 1; }
+	cmp -s "$TMP/ro.img" "$TMP/ro.orig" || { echo "    the read-only image changed"; return 1; }
+}
+
+s_hvc0_net() {
+	local ns=minivmm-stock-$$ ok=1 sum
+	[ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] || skip "needs root and /dev/net/tun for a tap in a network namespace"
+	command -v dnsmasq >/dev/null && command -v ping >/dev/null || skip "needs dnsmasq and ping (make deps)"
+	mkdir -p "$TMP/www"
+	head -c 1048576 /dev/urandom >"$TMP/www/blob"
+	sum=$(md5sum <"$TMP/www/blob" | cut -d' ' -f1)
+	ip netns del $ns 2>/dev/null
+	ip netns add $ns && ip netns exec $ns ip link set lo up || return 1
+	ip netns exec $ns ip tuntap add dev tap0 mode tap vnet_hdr &&
+		ip netns exec $ns ip addr add 10.0.2.1/24 dev tap0 && ip netns exec $ns ip link set tap0 up || return 1
+	ip netns exec $ns dnsmasq --no-daemon --conf-file=/dev/null --interface=tap0 --bind-interfaces \
+		--dhcp-range=10.0.2.15,10.0.2.15,12h --dhcp-leasefile="$TMP/leases" --pid-file="$TMP/dnsmasq.pid" \
+		>"$TMP/dnsmasq.log" 2>&1 &
+	local dpid=$!
+	ip netns exec $ns python3 -m http.server --bind 10.0.2.1 --directory "$TMP/www" 8000 >"$TMP/http.log" 2>&1 &
+	local hpid=$!
+	stock_start ip netns exec $ns -- --net tap=tap0 --console stdio --serial off \
+		--cmdline "console=hvc0 quiet stock=net stock.devices=2 stock.server=10.0.2.1:8000 stock.end=poweroff"
+	if stock_wait_line "STOCK: net ready" 180; then
+		ip netns exec $ns ping -c 100 -i 0.05 -W 5 10.0.2.15 >"$TMP/ping.log"
+		echo "    note: $(grep 'packets transmitted' "$TMP/ping.log")"
+		grep -q " 100 received, 0% packet loss" "$TMP/ping.log" && ok=0
+	fi
+	touch "$TMP/www/done"
+	stock_wait 120
+	kill $dpid $hpid 2>/dev/null
+	wait $dpid $hpid 2>/dev/null
+	ip netns del $ns
+	[ $ok = 0 ] && expect_rc 0 && expect_out "STOCK: init running on $KVER_GUEST, console hvc0" &&
+		expect_out "STOCK: dhcp address 10.0.2.15" && expect_out "STOCK: fetched blob, md5 $sum" &&
+		expect_out "STOCK: net done" || { cat "$TMP/dnsmasq.log"; return 1; }
+}
+
+s_reboot() {
+	stock_start -- --cmdline "console=ttyS0 quiet stock.devices=0 stock.end=reboot"
+	stock_wait 120
+	expect_rc 0 && expect_out "STOCK: end: reboot" || return 1
+	stock_start -- --on-reboot fail --cmdline "console=ttyS0 quiet stock.devices=0 stock.end=reboot"
+	stock_wait 120
+	expect_rc 1 && expect_out "STOCK: end: reboot"
+}
+
+KVER_GUEST=$(basename "$STOCK_KERNEL" | sed 's/^vmlinuz-//')
+t_run "stock: ttyS0, --cpus 4, ext4 rw on raw and on a qcow2 overlay, a read-only disk, poweroff -f" s_serial_disks_smp
+t_run "stock: console=hvc0, DHCP, 100 pings from the host, wget + md5" s_hvc0_net
+t_run "stock: reboot -f ends with 0, and with 1 under --on-reboot fail" s_reboot
+t_summary

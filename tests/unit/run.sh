@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Unit tests (Check, tests/unit/): the plain build, then the ASan/UBSan build with leak checks.
+# Prints the suite line "N passed, N failed, N skipped" from Check's own counts.
+set -u
+B=${BUILD:-build}
+passed=0 failed=0
+for variant in unit unit-asan; do
+	echo "== $B/$variant"
+	out=$(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 CK_FORK=$([ $variant = unit ] && echo yes || echo no) \
+		"$B/$variant" 2>&1)
+	rc=$?
+	echo "$out" | grep -v '^Running suite'
+	read -r n f e < <(sed -n 's/.*Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\).*/\1 \2 \3/p' <<<"$out" | tail -1)
+	if [ -z "${n:-}" ]; then
+		echo "FAIL $variant: no Check summary (status $rc)"
+		failed=$((failed + 1))
+		continue
+	fi
+	passed=$((passed + n - f - e))
+	failed=$((failed + f + e))
+	[ "$rc" = 0 ] || [ $((f + e)) -gt 0 ] || { echo "FAIL $variant: status $rc"; failed=$((failed + 1)); }
+done
+echo "$passed passed, $failed failed, 0 skipped"
+[ "$failed" = 0 ]
