@@ -33,7 +33,7 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
 .PHONY: test-qcow2 all deps test check check-asan integration test-integration test-oracle test-linux linux-guest clean bench guest fuzz \
-	test-stock test-kvmbox
+	test-stock test-kvmbox run
 all: minivmm guest
 
 # Linked statically: no dynamic loader at start (first guest byte 0.6 ms sooner, RSS beyond
@@ -90,6 +90,11 @@ test-stock: minivmm
 # The box itself: status passthrough, failures in one line.
 test-kvmbox: minivmm guest
 	tests/kvmbox/test.sh
+
+# Boots the test guest (or ARGS): here with /dev/kvm, in the nested-KVM box without it.
+ARGS ?= --kernel tests/guest/guest.bzImage
+run: all
+	tests/kvmbox/kvm-or-box ./minivmm run $(ARGS)
 
 # Everything, guest suites in the box where there is no /dev/kvm (tests/run.sh says how).
 test: all $(BUILD)/unit $(BUILD)/unit-asan $(BUILD)/minivmm-asan $(BUILD)/blkpattern $(BUILD)/qcow2io

@@ -52,7 +52,7 @@ k_bad_option() {
 	expect_rc 125 && expect_err "kvmbox: --cpus must be a number, not 'many'"
 }
 
-echo "== kvmbox: $("$BOX" --setup 2>&1 | tail -1)"
+echo "== $("$BOX" --setup 2>&1 | tail -1)"
 t_run "kvmbox: the guest's status comes back (exit code=7)" k_guest_status
 t_run "kvmbox: env, cwd, /dev/kvm, /dev/fd, tmpfs /tmp, stderr, CMD's status" k_what_cmd_sees
 t_run "kvmbox: a box that cannot boot fails in one line with 125" k_box_cannot_boot
