@@ -5,12 +5,16 @@
  *                               200 ms, then prints "TOTAL_KIB GUEST_KIB OVERHEAD_KIB" from
  *                               /proc/PID/smaps: RSS of the whole process, of the guest-RAM
  *                               mapping (the anonymous mapping of at least MEM_MIB), and the
- *                               difference; then kills CMD. */
+ *                               difference; then kills CMD.
+ *   probe cpu CMD...            runs CMD (output passed through) and prints "USER_S SYS_S" of
+ *                               its CPU time on stderr; exits with CMD's status. */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,12 +104,31 @@ static int cmd_rss(unsigned long mem_mib, char **argv)
 	return 0;
 }
 
+static int cmd_cpu(char **argv)
+{
+	struct rusage ru;
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0 || wait4(pid, &status, 0, &ru) < 0)
+		return 1;
+	fprintf(stderr, "%.6f %.6f\n", ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+		ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 3 && !strcmp(argv[1], "cpu"))
+		return cmd_cpu(argv + 2);
 	if (argc >= 3 && !strcmp(argv[1], "time"))
 		return cmd_time(argv + 2);
 	if (argc >= 4 && !strcmp(argv[1], "rss"))
 		return cmd_rss(strtoul(argv[2], NULL, 0), argv + 3);
-	fprintf(stderr, "usage: probe time CMD... | probe rss MEM_MIB CMD...\n");
+	fprintf(stderr, "usage: probe time CMD... | probe rss MEM_MIB CMD... | probe cpu CMD...\n");
 	return 2;
 }

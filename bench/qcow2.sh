@@ -21,24 +21,30 @@ if [ ! -s "$PRE" ]; then
 	qemu-img create -q -f qcow2 -o preallocation=full "$PRE" "$SIZE"
 fi
 
-ours() { # FILE RW BS QD -> IOPS
-	"$ROOT/build/blk_bench" "$1" "$2" "$3" "$4" "$SECS" io_uring | awk '{print $1}'
+cc -O2 -Wall -o "$ROOT/build/probe" "$ROOT/bench/probe.c"
+# Each prints "IOPS CPU-µs-per-request": CPU cost is what the code decides; IOPS on this virtual
+# disk swing up to 2x between runs.
+ours() { # FILE RW BS QD
+	"$ROOT/build/blk_bench" "$1" "$2" "$3" "$4" "$SECS" io_uring | awk '{print $1, $3}'
 }
-qemu() { # FILE BS QD COUNT [-w] -> IOPS
-	local t
-	t=$(qemu-img bench -f qcow2 -t none -i io_uring -d "$3" -s "$2" -S "$2" -c "$4" ${5:-} "$1" 2>&1 |
+qemu() { # FILE BS QD COUNT [-w]
+	local t cpu
+	t=$("$ROOT/build/probe" cpu qemu-img bench -f qcow2 -t none -i io_uring -d "$3" -s "$2" -S "$2" -c "$4" ${5:-} "$1" 2>"$DIR/qemu-cpu.$$" |
 		sed -n 's/^Run completed in \([0-9.]*\) seconds.*/\1/p')
-	awk -v c="$4" -v t="$t" 'BEGIN { printf "%.0f", c / t }'
+	cpu=$(tail -1 "$DIR/qemu-cpu.$$")
+	rm -f "$DIR/qemu-cpu.$$"
+	awk -v c="$4" -v t="$t" -v cpu="$cpu" 'BEGIN { split(cpu, u, " "); printf "%.0f %.2f", c / t, (u[1] + u[2]) / c * 1e6 }'
 }
 fresh() { rm -f "$FRESH"; qemu-img create -q -f qcow2 "$FRESH" "$SIZE"; }
-row() { # NAME OURS QEMU BS
-	awk -v n="$1" -v a="$2" -v b="$3" -v bs="$4" 'BEGIN {
-		printf "%-34s %10d %9.1f %10s %9s %7s\n", n, a, a * bs / 1e6,
+row() { # NAME "OURS-IOPS OURS-CPU" "QEMU-IOPS QEMU-CPU" BS
+	awk -v n="$1" -v o="$2" -v q="$3" -v bs="$4" 'BEGIN {
+		split(o, A, " "); split(q, B, " "); a = A[1]; b = B[1]
+		printf "%-34s %10d %9.1f %10s %9s %7s %8.2f %8s\n", n, a, a * bs / 1e6,
 			b == "" ? "-" : b, b == "" ? "-" : sprintf("%.1f", b * bs / 1e6),
-			b == "" ? "-" : sprintf("%.2fx", a / b) }'
+			b == "" ? "-" : sprintf("%.2fx", a / b), A[2], b == "" ? "-" : B[2] }'
 }
 
-printf '%-34s %10s %9s %10s %9s %7s\n' workload "ours IOPS" "MB/s" "qemu IOPS" "MB/s" ratio
+printf '%-34s %10s %9s %10s %9s %7s %8s %8s\n' workload "ours IOPS" "MB/s" "qemu IOPS" "MB/s" ratio "ours µs" "qemu µs"
 row "prealloc 4K seq read QD32" "$(ours "$PRE" read 4096 32)" "$(qemu "$PRE" 4096 32 200000)" 4096
 row "prealloc 4K seq write QD32" "$(ours "$PRE" write 4096 32)" "$(qemu "$PRE" 4096 32 100000 -w)" 4096
 row "prealloc 4K random read QD32" "$(ours "$PRE" randread 4096 32)" "" 4096
