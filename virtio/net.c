@@ -56,11 +56,28 @@ struct net_pair {
 struct virtio_net {
 	struct virtio_dev *vdev;
 	struct vm *vm;
+	const struct net_backend_ops *be;
 	unsigned pairs, active_pairs;
 	bool owns_fds;
 	struct virtio_net_config config;
 	struct net_pair pair[NET_MAX_PAIRS];
 	struct vq_chain chain;
+};
+
+static ssize_t tap_read(int fd, const struct iovec *iov, int cnt)
+{
+	return readv(fd, iov, cnt);
+}
+
+static ssize_t tap_write(int fd, const struct iovec *iov, int cnt)
+{
+	return writev(fd, iov, cnt);
+}
+
+static const struct net_backend_ops tap_backend = {
+	.read = tap_read,
+	.write = tap_write,
+	.set_offload = tap_set_offload,
 };
 
 void net_default_mac(const struct net_config *cfg, uint8_t mac[6])
@@ -212,7 +229,7 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 			cnt = c->nr_writable;
 			memcpy(p->riov, c->iov, cnt * sizeof(c->iov[0]));
 			p->riov[cnt] = (struct iovec){ p->frame, NET_BUF };
-			len = readv(p->fd, p->riov, (int)cnt + 1);
+			len = n->be->read(p->fd, p->riov, (int)cnt + 1);
 			if (len < 0 && errno == EINTR)
 				continue;
 			if (len < 0) {
@@ -282,7 +299,7 @@ static void net_tx(struct virtio_net *n, struct net_pair *p)
 				return;
 			}
 			/* A frame the tap refuses (bad GSO header, down link) is dropped, as on a wire. */
-			while (writev(p->fd, c->iov, c->nr_readable) < 0 && errno == EINTR)
+			while (n->be->write(p->fd, c->iov, c->nr_readable) < 0 && errno == EINTR)
 				;
 			vq_push(vq, c->head, 0);
 			count++;
@@ -381,7 +398,7 @@ static int net_activate(struct virtio_dev *d)
 	struct virtio_net *n = d->priv;
 
 	for (unsigned i = 0; i < n->pairs; i++) {
-		int ret = tap_set_offload(n->pair[i].fd, tun_offloads(d));
+		int ret = n->be->set_offload(n->pair[i].fd, tun_offloads(d));
 
 		if (ret)
 			return ret;
@@ -403,7 +420,7 @@ static void net_reset(struct virtio_dev *d)
 		p->flen = p->off = 0;
 		p->nheld = 0;
 		p->have_chain = false;
-		(void)tap_set_offload(p->fd, 0);
+		(void)n->be->set_offload(p->fd, 0);
 	}
 	n->active_pairs = 1;
 }
@@ -441,11 +458,19 @@ int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio
 	if (!n)
 		return errmsg_set(err, -ENOMEM, "--net: out of memory");
 	n->vm = vm;
+	n->be = cfg->backend ? cfg->backend : &tap_backend;
 	n->pairs = cfg->pairs ? cfg->pairs : 1;
 	n->active_pairs = 1;
 	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
 		n->pair[i].fd = -1;
-	if (cfg->tap) {
+	if (n->pairs > NET_MAX_PAIRS) {
+		ret = errmsg_set(err, -EINVAL, "--net: at most %d queue pairs", NET_MAX_PAIRS);
+		goto fail;
+	}
+	if (cfg->backend) {
+		memcpy(fds, cfg->backend_fds, n->pairs * sizeof(fds[0]));
+		n->owns_fds = true;
+	} else if (cfg->tap) {
 		ret = tap_open(cfg->tap, n->pairs, fds, err);
 		if (ret)
 			goto fail;
@@ -473,7 +498,8 @@ int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio
 			ret = errmsg_set(err, -ENOMEM, "--net: out of memory");
 			goto fail;
 		}
-		if ((ret = tap_set_vnet_hdr_len(p->fd, NET_HDR_LEN)) || (ret = tap_set_offload(p->fd, 0))) {
+		if ((!cfg->backend && (ret = tap_set_vnet_hdr_len(p->fd, NET_HDR_LEN))) ||
+		    (ret = n->be->set_offload(p->fd, 0))) {
 			errmsg_set(err, ret, "--net %s: setting the vnet header: %s", what, strerror(-ret));
 			goto fail;
 		}

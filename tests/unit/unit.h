@@ -22,5 +22,6 @@ Suite *suite_qcow2(void);
 Suite *suite_image_lock(void);
 Suite *suite_engine_range(void);
 Suite *suite_reset_vector(void);
+Suite *suite_virtio_net(void);
 
 #endif
