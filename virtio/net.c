@@ -174,6 +174,15 @@ static int rx_deliver(struct virtio_net *n, struct net_pair *p)
 	while (p->off < p->flen) {
 		size_t w;
 
+		/* Checked before holding one more chain, not after: heads[] and lens[] have room for
+		 * VQ_MAX_SIZE, and a frame that needs more chains than the queue has entries cannot
+		 * be delivered whatever the driver posts next (with a queue of one entry, the first
+		 * chain alone fills it). */
+		if (p->nheld >= vq->num) {
+			virtio_dev_fail(d, "queue %u: a %zu-byte frame is larger than all posted receive buffers",
+					2 * p->index, p->nheld ? p->flen + p->lens[0] : p->flen);
+			return -1;
+		}
 		ret = rx_pop(n, p, c);
 		if (ret <= 0)
 			return ret;
@@ -182,11 +191,6 @@ static int rx_deliver(struct virtio_net *n, struct net_pair *p)
 		p->lens[p->nheld] = (uint32_t)w;
 		p->nheld++;
 		p->off += w;
-		if (p->off < p->flen && p->nheld == vq->num) {
-			virtio_dev_fail(d, "queue %u: a %zu-byte frame is larger than all posted receive buffers",
-					2 * p->index, p->flen);
-			return -1;
-		}
 	}
 	*p->nb_lo = (uint8_t)p->nheld;
 	*p->nb_hi = (uint8_t)(p->nheld >> 8);

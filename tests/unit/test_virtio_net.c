@@ -97,6 +97,50 @@ START_TEST(receive_and_transmit)
 }
 END_TEST
 
+/* Finding 1 (issue 13): MRG_RXBUF with a receive queue of one entry. The frame overflows the
+ * first buffer; the driver re-posts its only head again and again with a 1-byte buffer. The
+ * device must stop at the queue's size (here: at once, a frame that cannot fit) instead of
+ * recording held chains past the end of its arrays. */
+START_TEST(mrg_rx_queue_of_one)
+{
+	uint32_t id, len;
+	unsigned kicks = 0;
+
+	create(1);
+	ck_assert(vdrv_start(&v, F(VIRTIO_NET_F_MRG_RXBUF), 2, 1));
+	post_rx(RXQ, 0, HDR);
+	vdrv_kick(&v, RXQ);
+	inject(0, 60000, 0x11);
+	vdrv_run(&v, 16);
+	while (!vdrv_needs_reset(&v) && kicks++ < 400) {
+		post_rx(RXQ, 0, 1);
+		vdrv_kick(&v, RXQ);
+	}
+	ck_assert_msg(vdrv_needs_reset(&v), "device still running after %u re-posts", kicks);
+	ck_assert_uint_le(kicks, 2);
+	ck_assert(!vdrv_used(&v, RXQ, &id, &len));
+}
+END_TEST
+
+/* The same bound with distinct heads: a queue of 4 one-byte buffers cannot take a 1500-byte
+ * frame; the device fails once all four are held, and returns none of them half-filled. */
+START_TEST(mrg_rx_frame_larger_than_ring)
+{
+	uint32_t id, len;
+
+	create(1);
+	ck_assert(vdrv_start(&v, F(VIRTIO_NET_F_MRG_RXBUF), 2, 4));
+	post_rx(RXQ, 0, HDR);
+	for (uint16_t i = 1; i < 4; i++)
+		post_rx(RXQ, i, 1);
+	vdrv_kick(&v, RXQ);
+	inject(0, 1500, 0x22);
+	vdrv_run(&v, 16);
+	ck_assert(vdrv_needs_reset(&v));
+	ck_assert(!vdrv_used(&v, RXQ, &id, &len));
+}
+END_TEST
+
 Suite *suite_virtio_net(void)
 {
 	Suite *s = suite_create("virtio_net");
@@ -104,6 +148,8 @@ Suite *suite_virtio_net(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, receive_and_transmit);
+	tcase_add_test(tc, mrg_rx_queue_of_one);
+	tcase_add_test(tc, mrg_rx_frame_larger_than_ring);
 	suite_add_tcase(s, tc);
 	return s;
 }

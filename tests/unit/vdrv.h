@@ -73,9 +73,13 @@ static inline int vdrv_init(struct vdrv *v, uint64_t ram_size)
 	return 0;
 }
 
-/* After the device itself was destroyed by the caller. */
+/* After the device model (blk, net, console) was destroyed by the caller; the transports go
+ * here, as vm_destroy() does it. */
 static inline void vdrv_fini(struct vdrv *v)
 {
+	for (unsigned i = 0; i < v->vm.nr_virtio; i++)
+		virtio_mmio_destroy(v->vm.virtio[i]);
+	v->vm.nr_virtio = 0;
 	evloop_destroy(&v->vm.loop);
 	bus_destroy(&v->vm.mmio_bus);
 	free(v->ram);
