@@ -207,7 +207,7 @@ static void blk_notify(struct virtio_dev *d, unsigned q)
 			if (c->readable_len < BLK_HDR_LEN || c->writable_len < 1) {
 				virtio_dev_fail(d, "queue %u: request without header or status byte",
 						q);
-				return;
+				goto out;
 			}
 			r->blk = b;
 			r->q = q;
@@ -220,9 +220,12 @@ static void blk_notify(struct virtio_dev *d, unsigned q)
 		}
 		if (ret < 0) {
 			virtio_dev_fail(d, "queue %u: %s", q, why);
-			return;
+			goto out;
 		}
 	} while (vq_set_notify(vq, true));
+out:
+	/* Also after a broken chain: requests submitted before it in this batch are in flight
+	 * and must be started (and later completed), or a reset would wait for them forever. */
 	disk_kick(b->disk);
 	blk_signal_locked(b);
 }

@@ -1,6 +1,7 @@
 /* scenario=blk-hostile attack=NAME: the guest breaks one virtqueue or transport rule on disk 0,
  * then checks that the device reports DEVICE_NEEDS_RESET, that disk 1 is still served, and that
- * disk 0 works again after a reset. The VMM must stay up throughout. */
+ * disk 0 works again after a reset. The VMM must stay up throughout. Attacks named after an
+ * issue-13 finding reproduce it. */
 #include "guest.h"
 #include "scenarios.h"
 #include "virtio.h"
@@ -121,6 +122,19 @@ static bool attack(const char *name, size_t len)
 		q->desc[0] = (struct gdesc){ (uintptr_t)status, 1, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1 };
 		q->desc[1] = (struct gdesc){ (uintptr_t)h, 16, 0, 0 };
 		publish(q, 0);
+	} else if (IS("valid-then-bad")) {
+		/* Issue 13, finding 6: a valid read, then a chain without a status byte, one kick.
+		 * The read must still be started and completed, or the reset waits for it forever. */
+		struct hdr *h2 = galloc(4096);
+		uint8_t *data = galloc(4096);
+		struct gbuf bufs[3] = { { h, 16, false }, { data, 512, true }, { status, 1, true } };
+
+		h->type = 0;
+		h->sector = 0;
+		if (gvq_add(q, bufs, 3, false) < 0)
+			return false;
+		q->desc[100] = (struct gdesc){ (uintptr_t)h2, 16, 0, 0 };
+		publish(q, 100);
 	} else if (IS("bad-notify")) {
 		vmmio_write(&victim, MMIO_QUEUE_NOTIFY, 7);
 	} else {

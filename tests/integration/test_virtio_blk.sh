@@ -53,7 +53,7 @@ t_blk_hostile() {
 	local a
 	truncate -s 1M "$TMP/h0.img" "$TMP/h1.img"
 	for a in desc-loop chain-too-long outside-ram straddle-ram length-overflow avail-jump \
-		queue-reconfig write-before-read bad-notify; do
+		queue-reconfig write-before-read bad-notify valid-then-bad; do
 		vm --kernel "$GUEST" --disk "path=$TMP/h0.img" --disk "path=$TMP/h1.img" \
 			--cmdline "scenario=blk-hostile attack=$a" --timeout 60
 		expect_rc 0 && expect_out "NEEDS_RESET" && expect_out "the other disk still served" &&

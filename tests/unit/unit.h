@@ -23,5 +23,6 @@ Suite *suite_image_lock(void);
 Suite *suite_engine_range(void);
 Suite *suite_reset_vector(void);
 Suite *suite_virtio_net(void);
+Suite *suite_virtio_blk(void);
 
 #endif
