@@ -135,6 +135,20 @@ static bool attack(const char *name, size_t len)
 			return false;
 		q->desc[100] = (struct gdesc){ (uintptr_t)h2, 16, 0, 0 };
 		publish(q, 100);
+	} else if (IS("dup-head")) {
+		/* Issue 13, finding 2: one valid read made available twice before the device
+		 * returned it. Per-head request slots restarted the pending request in place; the
+		 * sync engine then looped forever on the I/O thread. */
+		uint8_t *data = galloc(4096);
+		struct gbuf bufs[3] = { { h, 16, false }, { data, 512, true }, { status, 1, true } };
+		int head;
+
+		h->type = 0;
+		h->sector = 0;
+		head = gvq_add(q, bufs, 3, false);
+		if (head < 0)
+			return false;
+		publish(q, (uint16_t)head);
 	} else if (IS("bad-notify")) {
 		vmmio_write(&victim, MMIO_QUEUE_NOTIFY, 7);
 	} else {

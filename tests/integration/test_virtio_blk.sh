@@ -64,6 +64,18 @@ t_blk_hostile() {
 		--cmdline "scenario=blk-hostile attack=desc-loop" --timeout 60
 	expect_err "descriptor loop"
 }
+# Issue 13, finding 2: a head made available again while its request is in flight, on both
+# engines (the sync engine used to loop forever on the I/O thread: only SIGKILL stopped it).
+t_blk_hostile_dup_head() {
+	local e
+	truncate -s 1M "$TMP/h0.img" "$TMP/h1.img"
+	for e in sync io_uring; do
+		vm --kernel "$GUEST" --disk "path=$TMP/h0.img,engine=$e" --disk "path=$TMP/h1.img,engine=$e" \
+			--cmdline "scenario=blk-hostile attack=dup-head" --timeout 30
+		expect_rc 0 && expect_out "NEEDS_RESET" && expect_out "recovered after reset" &&
+			expect_err "still holds it" || { echo "    (engine $e)"; return 1; }
+	done
+}
 t_blk_devices_announced() {
 	truncate -s 1M "$TMP/a.img" "$TMP/b.img"
 	vm --kernel "$GUEST" --disk "path=$TMP/a.img" --disk "path=$TMP/b.img,readonly=on" --cmdline "scenario=acpi"
@@ -95,6 +107,7 @@ t_run "blk-ro: reads verified, writes IOERR, image untouched" t_blk_ro
 t_run "blk-bounds: IOERR/UNSUPP, GET_ID, last sector" t_blk_bounds
 t_run "blk-discard: discard and write-zeroes" t_blk_discard
 t_run "blk hostile: every attack class → NEEDS_RESET, VMM up" t_blk_hostile
+t_run "blk hostile: a head reused while in flight (issue 13 #2), both engines" t_blk_hostile_dup_head
 t_run "virtio devices in the DSDT" t_blk_devices_announced
 t_run "--disk bad input" t_blk_bad_flags
 

@@ -152,6 +152,35 @@ START_TEST(valid_then_malformed_in_one_kick)
 }
 END_TEST
 
+/* Finding 2 (issue 13): the same head made available twice while its request is in flight.
+ * The device kept one request slot per head and re-initialised the pending one; the engines
+ * then linked it to itself and blk_engine_poll() never returned (the I/O thread spun, and only
+ * SIGKILL stopped the VMM). Now: NEEDS_RESET, the loop returns, and the disk works after a
+ * reset. */
+START_TEST(duplicate_head_in_flight)
+{
+	for (unsigned e = 0; e < 2; e++) {
+		struct req r;
+
+		create(engines[e], DISK_FORMAT_RAW);
+		ck_assert(vdrv_start(&v, 0, 1, 16));
+		make_req(0, VIRTIO_BLK_T_IN, 0, 512);
+		vdrv_publish(&v, 0, 0);
+		vdrv_publish(&v, 0, 0);
+		vdrv_kick(&v, 0);
+		wait_used(2);
+		ck_assert_msg(vdrv_needs_reset(&v), "engine %u: duplicate head accepted", e);
+		ck_assert(vdrv_start(&v, 0, 1, 16));
+		r = make_req(0, VIRTIO_BLK_T_IN, 0, 512);
+		vdrv_publish(&v, 0, 0);
+		vdrv_kick(&v, 0);
+		ck_assert_msg(wait_used(1) == 1, "engine %u: no completion after reset", e);
+		ck_assert_uint_eq(status_of(r), VIRTIO_BLK_S_OK);
+		destroy();
+	}
+}
+END_TEST
+
 Suite *suite_virtio_blk(void)
 {
 	Suite *s = suite_create("virtio_blk");
@@ -160,6 +189,7 @@ Suite *suite_virtio_blk(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, read_write_round_trip);
 	tcase_add_test(tc, valid_then_malformed_in_one_kick);
+	tcase_add_test(tc, duplicate_head_in_flight);
 	suite_add_tcase(s, tc);
 	return s;
 }
