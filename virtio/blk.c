@@ -242,8 +242,11 @@ static void blk_reset(struct virtio_dev *d)
 	struct virtio_blk *b = d->priv;
 
 	/* Requests still in flight complete into the old generation and are dropped; new ones
-	 * wait until they are gone, since they would reuse the same slots. */
+	 * wait until they are gone, since they would reuse the same slots. Completions already
+	 * returned but not yet signalled belong to the old rings: a vCPU's reset can come between
+	 * a request's completion and the batch's interrupt (separate locked sections). */
 	b->draining = b->inflight > 0;
+	b->completed_mask = 0;
 }
 
 static const struct virtio_dev_ops blk_ops = {

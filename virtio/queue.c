@@ -268,6 +268,9 @@ bool vq_should_interrupt(struct virtqueue *vq)
 
 	/* Order our used->idx store before reading the driver's used_event / flags, or we might
 	 * read a stale event index and miss an interrupt the driver asked for. */
+	/* A reset between a device's completion and its interrupt leaves no rings to ask. */
+	if (!vq->enabled)
+		return false;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!vq->event_idx)
 		return !(ld16(avail_flags(vq)) & VRING_AVAIL_F_NO_INTERRUPT);

@@ -71,7 +71,7 @@ int vq_pop(struct virtqueue *vq, struct vq_chain *c, const char **why);
 int vq_push(struct virtqueue *vq, uint16_t head, uint32_t len);
 
 /* After one or more vq_push(): whether the driver wants an interrupt now (used_event with
- * EVENT_IDX, else the NO_INTERRUPT flag). */
+ * EVENT_IDX, else the NO_INTERRUPT flag). Never for a queue that is not enabled (reset). */
 bool vq_should_interrupt(struct virtqueue *vq);
 
 /* Tells the driver whether the device wants notifications (kicks). When enabling, returns true
