@@ -24,5 +24,6 @@ Suite *suite_engine_range(void);
 Suite *suite_reset_vector(void);
 Suite *suite_virtio_net(void);
 Suite *suite_virtio_blk(void);
+Suite *suite_disk(void);
 
 #endif
