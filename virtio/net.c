@@ -243,6 +243,12 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 			}
 			if (len <= NET_HDR_LEN)
 				continue; /* runt from the tap: the chain stays for the next frame */
+			/* tun returns a frame's whole length even when it cut the copy to our buffers
+			 * (possible with some host MTU or XDP setups): the rest was never read, and
+			 * len must not lead us past the bounce buffer. Dropped, as on a wire; the
+			 * chain stays for the next frame. */
+			if ((size_t)len > c->writable_len + NET_BUF)
+				continue;
 			p->have_chain = false;
 			rx_locate_num_buffers(p, c);
 			if ((size_t)len <= c->writable_len) {

@@ -141,6 +141,34 @@ START_TEST(mrg_rx_frame_larger_than_ring)
 }
 END_TEST
 
+/* Issue 13, finding 5: tun reports a frame's whole length even when it had to cut it to the
+ * buffers it was given. A frame larger than the receive chain plus the device's bounce buffer
+ * made the device copy host heap past that buffer into the guest's next chains. Such a frame
+ * must be dropped; the next one is delivered normally. */
+START_TEST(frame_longer_than_what_was_read)
+{
+	uint32_t id, len;
+	uint64_t first;
+
+	create(1);
+	ck_assert(vdrv_start(&v, F(VIRTIO_NET_F_MRG_RXBUF), 2, 128));
+	first = post_rx(RXQ, 0, 2048);
+	for (uint16_t i = 1; i < 100; i++)
+		post_rx(RXQ, i, 2048);
+	vdrv_kick(&v, RXQ);
+	inject(0, 2048 + 65565 + 100, 0x33);   /* chain + bounce buffer + 100 */
+	vdrv_run(&v, 16);
+	ck_assert(!vdrv_used(&v, RXQ, &id, &len));
+	ck_assert(!vdrv_needs_reset(&v));
+	inject(0, HDR + 1000, 0x44);
+	vdrv_run(&v, 16);
+	ck_assert(vdrv_used(&v, RXQ, &id, &len));
+	ck_assert_uint_eq(id, 0);
+	ck_assert_uint_eq(len, HDR + 1000);
+	ck_assert_uint_eq(*(uint8_t *)vdrv_ptr(&v, first + HDR + 999, 1), 0x44);
+}
+END_TEST
+
 Suite *suite_virtio_net(void)
 {
 	Suite *s = suite_create("virtio_net");
@@ -150,6 +178,7 @@ Suite *suite_virtio_net(void)
 	tcase_add_test(tc, receive_and_transmit);
 	tcase_add_test(tc, mrg_rx_queue_of_one);
 	tcase_add_test(tc, mrg_rx_frame_larger_than_ring);
+	tcase_add_test(tc, frame_longer_than_what_was_read);
 	suite_add_tcase(s, tc);
 	return s;
 }
