@@ -61,7 +61,9 @@ struct virtio_net {
 	bool owns_fds;
 	struct virtio_net_config config;
 	struct net_pair pair[NET_MAX_PAIRS];
-	struct vq_chain chain;
+	/* Scratch chains, one per path: a control command (VQ_PAIRS_SET) runs the receive path
+	 * while it still holds its own chain. */
+	struct vq_chain rx_chain, tx_chain, ctrl_chain;
 };
 
 static ssize_t tap_read(int fd, const struct iovec *iov, int cnt)
@@ -168,7 +170,7 @@ static int rx_deliver(struct virtio_net *n, struct net_pair *p)
 {
 	struct virtio_dev *d = n->vdev;
 	struct virtqueue *vq = &d->vqs[2 * p->index];
-	struct vq_chain *c = &n->chain;
+	struct vq_chain *c = &n->rx_chain;
 	int ret;
 
 	while (p->off < p->flen) {
@@ -289,7 +291,7 @@ static void net_tx(struct virtio_net *n, struct net_pair *p)
 	struct virtio_dev *d = n->vdev;
 	unsigned q = 2 * p->index + 1;
 	struct virtqueue *vq = &d->vqs[q];
-	struct vq_chain *c = &n->chain;
+	struct vq_chain *c = &n->tx_chain;
 	const char *why;
 	int ret;
 
@@ -330,7 +332,7 @@ static void net_ctrl(struct virtio_net *n)
 	struct virtio_dev *d = n->vdev;
 	unsigned q = 2 * n->pairs;
 	struct virtqueue *vq = &d->vqs[q];
-	struct vq_chain *c = &n->chain;
+	struct vq_chain *c = &n->ctrl_chain;
 	const char *why;
 	bool pushed = false;
 	int ret;

@@ -74,22 +74,33 @@ static bool post_rx(unsigned pair, uint8_t *buf, uint32_t size)
 }
 
 /* VIRTIO_NET_CTRL_MQ / VQ_PAIRS_SET through the control queue; true when the device acks. */
-static bool set_pairs(unsigned n)
+static bool set_pairs(unsigned n, unsigned long spins)
 {
 	uint8_t *cmd = galloc(64);
 	struct gbuf b[2] = { { cmd, 4, false }, { cmd + 32, 1, true } };
 	uint16_t head;
 	uint32_t len;
+	int ctrl_head;
 
 	cmd[0] = 4; /* VIRTIO_NET_CTRL_MQ */
 	cmd[1] = 0; /* VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET */
 	cmd[2] = (uint8_t)n;
 	cmd[3] = 0;
 	cmd[32] = 0xff;
-	if (gvq_add(&net.vqs[CTRLQ], b, 2, false) < 0)
+	ctrl_head = gvq_add(&net.vqs[CTRLQ], b, 2, false);
+	if (ctrl_head < 0)
 		return false;
 	gvq_kick(&net.vqs[CTRLQ]);
-	return gvq_wait(&net.vqs[CTRLQ], &head, &len, 20000000UL) && len == 1 && cmd[32] == 0;
+	if (!gvq_wait(&net.vqs[CTRLQ], &head, &len, spins)) {
+		printk("net: no answer to VQ_PAIRS_SET on the control queue\n");
+		return false;
+	}
+	if (head != ctrl_head || len != 1 || cmd[32] != 0) {
+		printk("net: VQ_PAIRS_SET answered with head %u (sent %d), len %u, ack %u\n", head,
+		       ctrl_head, len, cmd[32]);
+		return false;
+	}
+	return true;
 }
 
 static bool net_setup(uint64_t features, uint32_t rx_size, unsigned rx_bufs)
@@ -131,7 +142,7 @@ static bool net_setup(uint64_t features, uint32_t rx_size, unsigned rx_bufs)
 			if (!post_rx(p, galloc(rx_size), rx_size))
 				return false;
 	virtio_driver_ok(&net);
-	if (pairs > 1 && !set_pairs(pairs)) {
+	if (pairs > 1 && !set_pairs(pairs, 20000000UL)) {
 		printk("net: VQ_PAIRS_SET %u not acknowledged\n", pairs);
 		return false;
 	}
@@ -388,6 +399,30 @@ static void attack_mrg_queue_of_one(void)
 	}
 }
 
+static int ctrl_while_frame_waits(void)
+{
+	struct gvq *rx = &net.vqs[RXQ];
+	uint8_t *big = galloc(BUF_SIZE);
+	unsigned used = 0;
+	uint16_t head;
+	uint32_t len;
+
+	/* The host sends a 1442-byte frame every 0.2 s: wait well past the first one. */
+	for (unsigned i = 0; i < 300000; i++)
+		(void)inb(0x80);
+	post_rx(0, big, BUF_SIZE);                 /* published, not notified */
+	if (!set_pairs(2, 2000000UL))
+		return GUEST_EXIT_FAIL;
+	while (used < 2 && gvq_wait(rx, &head, &len, 200000UL))
+		used++;
+	if (used < 2) {
+		printk("net-hostile: the waiting frame did not arrive (%u buffers used)\n", used);
+		return GUEST_EXIT_FAIL;
+	}
+	printk("net-hostile: control command answered on the control queue, frame delivered\n");
+	return 0;
+}
+
 int scn_net_hostile(void)
 {
 	const char *attack;
@@ -422,6 +457,15 @@ int scn_net_hostile(void)
 		 * request is 54 bytes with the header). */
 		if (!net_setup(0, 32, 16))
 			return GUEST_EXIT_FAIL;
+	} else if (IS("ctrl-while-frame-waits")) {
+		/* Issue 13, finding 7: no rule broken. Pair 0 has one 12-byte receive buffer, so a
+		 * large frame from the host waits for more; the driver posts one (no notify) and
+		 * sends VQ_PAIRS_SET, which lets receive go on while the command is answered. */
+		if (!net_setup((1ULL << NET_F_MRG_RXBUF) | (1ULL << NET_F_MQ) | (1ULL << NET_F_CTRL_VQ),
+			       HDR, 1) || pairs != 2)
+			return GUEST_EXIT_FAIL;
+		printk("net-hostile: ctrl-while-frame-waits armed\n");
+		return ctrl_while_frame_waits();
 	} else if (IS("mrg-queue-of-one")) {
 		rx_queue_size = 1;
 		if (!net_setup(1ULL << NET_F_MRG_RXBUF, HDR, 1))

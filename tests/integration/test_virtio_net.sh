@@ -176,6 +176,22 @@ t_net_hostile_mrg_queue_of_one() {
 	net_can_run
 	net_hostile mrg-queue-of-one big
 }
+# Issue 13, finding 7: VQ_PAIRS_SET while a large frame waits for receive buffers: the answer
+# must come back on the control queue (it used to land in a receive buffer).
+t_net_ctrl_while_frame_waits() {
+	net_can_run
+	local mac=02:00:00:00:00:99
+	net_ns_up || return 1
+	net_vm :: --kernel "$GUEST" --net tap=tap0,num_queues=4,mac=$mac \
+		--cmdline "scenario=net-hostile attack=ctrl-while-frame-waits" --timeout 120
+	net_wait_out "armed" 60 || { net_ns_down; return 1; }
+	net_tap_up
+	nsx ip neigh replace $GUEST_IP lladdr $mac dev tap0 nud permanent
+	nsx ping -c 60 -i 0.2 -s 1400 -W 1 $GUEST_IP >/dev/null 2>&1 &
+	net_vm_end
+	net_ns_down
+	expect_rc 0 && expect_out "control command answered on the control queue, frame delivered"
+}
 t_net_bad_flags() {
 	local fails=0
 	run_case() { bad_case "$@" || { echo "    (case: ${*:2})"; fails=$((fails + 1)); }; }
@@ -198,4 +214,5 @@ t_run "multiqueue: 2 pairs on a multiqueue tap, both carry traffic" t_net_multiq
 t_run "default MAC stable for the same configuration" t_net_default_mac_stable
 t_run "net hostile: short header, no writable part, frame larger than the buffers → NEEDS_RESET" t_net_hostile
 t_run "net hostile: MRG_RXBUF with a receive queue of one (issue 13 #1) → NEEDS_RESET, no overflow" t_net_hostile_mrg_queue_of_one
+t_run "net: VQ_PAIRS_SET while a frame waits (issue 13 #7) → answered on the control queue" t_net_ctrl_while_frame_waits
 t_run "--net bad input" t_net_bad_flags

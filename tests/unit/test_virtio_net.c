@@ -169,6 +169,45 @@ START_TEST(frame_longer_than_what_was_read)
 }
 END_TEST
 
+/* Issue 13, finding 7: VQ_PAIRS_SET lets pending receive traffic go on (net_rx) while the
+ * control command is being answered. Both used the device's one scratch chain: the receive
+ * path popped into the chain the command still held, so the ack landed in a receive buffer
+ * and a receive head was returned on the control queue (the control head never was). */
+START_TEST(control_command_while_a_frame_waits)
+{
+	uint64_t cmd;
+	uint32_t id, len;
+	unsigned rx_used = 0;
+
+	create(2);
+	ck_assert(vdrv_start(&v, F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_MQ) |
+				       F(VIRTIO_NET_F_CTRL_VQ), 5, 16));
+	post_rx(RXQ, 0, HDR);
+	vdrv_kick(&v, RXQ);
+	inject(0, 1500, 0x55);                 /* waits: 12 bytes in chain 0, no more buffers */
+	vdrv_run(&v, 16);
+	post_rx(RXQ, 1, 2048);                 /* posted, not notified */
+
+	cmd = vdrv_alloc(&v, 64);
+	memcpy(vdrv_ptr(&v, cmd, 4), "\x04\x00\x02\x00", 4);   /* MQ, VQ_PAIRS_SET, 2 */
+	*(uint8_t *)vdrv_ptr(&v, cmd + 32, 1) = 0xff;
+	vdrv_desc(&v, 4, 7, cmd, 4, VRING_DESC_F_NEXT, 8);
+	vdrv_desc(&v, 4, 8, cmd + 32, 1, VRING_DESC_F_WRITE, 0);
+	vdrv_publish(&v, 4, 7);
+	vdrv_kick(&v, 4);
+
+	ck_assert(vdrv_used(&v, 4, &id, &len));
+	ck_assert_uint_eq(id, 7);
+	ck_assert_uint_eq(len, 1);
+	ck_assert_uint_eq(*(uint8_t *)vdrv_ptr(&v, cmd + 32, 1), 0);  /* VIRTIO_NET_OK */
+	ck_assert(!vdrv_used(&v, 4, &id, &len));
+	while (vdrv_used(&v, RXQ, &id, &len))
+		ck_assert_uint_eq(id, rx_used++);
+	ck_assert_uint_eq(rx_used, 2);         /* the waiting frame, in heads 0 and 1 */
+	ck_assert(!vdrv_needs_reset(&v));
+}
+END_TEST
+
 Suite *suite_virtio_net(void)
 {
 	Suite *s = suite_create("virtio_net");
@@ -179,6 +218,7 @@ Suite *suite_virtio_net(void)
 	tcase_add_test(tc, mrg_rx_queue_of_one);
 	tcase_add_test(tc, mrg_rx_frame_larger_than_ring);
 	tcase_add_test(tc, frame_longer_than_what_was_read);
+	tcase_add_test(tc, control_command_while_a_frame_waits);
 	suite_add_tcase(s, tc);
 	return s;
 }
