@@ -192,14 +192,14 @@ static void blk_notify(struct virtio_dev *d, unsigned q)
 {
 	struct virtio_blk *b = d->priv;
 	struct virtqueue *vq = &d->vqs[q];
-	const char *why;
+	unsigned taken = 0;
 	int ret;
 
 	if (b->draining)
 		return;
 	do {
 		vq_set_notify(vq, false);
-		while ((ret = vq_pop(vq, &b->chain, &why)) == 1) {
+		while ((ret = virtio_pop(d, q, &b->chain, &taken)) == 1) {
 			struct vq_chain *c = &b->chain;
 			struct blk_req *r = &b->reqs[q * VQ_MAX_SIZE + c->head];
 			int st;
@@ -218,11 +218,7 @@ static void blk_notify(struct virtio_dev *d, unsigned q)
 			if (st >= 0)
 				blk_finish(r, (uint8_t)st); /* answered without I/O */
 		}
-		if (ret < 0) {
-			virtio_dev_fail(d, "queue %u: %s", q, why);
-			goto out;
-		}
-	} while (vq_set_notify(vq, true));
+	} while (ret == 0 && vq_set_notify(vq, true));
 out:
 	/* Also after a broken chain: requests submitted before it in this batch are in flight
 	 * and must be started (and later completed), or a reset would wait for them forever. */

@@ -32,7 +32,6 @@
 #define NET_MAX_FRAME (65535 + 14 + 4)     /* a TSO frame: 64 KiB IP packet + Ethernet + VLAN */
 #define NET_BUF (NET_HDR_LEN + NET_MAX_FRAME)
 #define NET_RX_BATCH 256
-#define NET_TX_BATCH 256
 
 struct net_pair {
 	struct virtio_net *net;
@@ -129,13 +128,12 @@ static bool rx_chain_ok(struct virtio_net *n, struct net_pair *p, const struct v
  * a rule (device failed). */
 static int rx_pop(struct virtio_net *n, struct net_pair *p, struct vq_chain *c)
 {
-	const char *why;
-	int ret = vq_pop(&n->vdev->vqs[2 * p->index], c, &why);
+	/* Not counted against a batch: net_rx() bounds its own rounds, and a frame holds at
+	 * most the queue's size of chains. */
+	int ret = virtio_pop(n->vdev, 2 * p->index, c, NULL);
 
-	if (ret < 0) {
-		virtio_dev_fail(n->vdev, "queue %u: %s", 2 * p->index, why);
+	if (ret < 0)
 		return -1;
-	}
 	return ret == 0 ? 0 : rx_chain_ok(n, p, c) ? 1 : -1;
 }
 
@@ -207,13 +205,15 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 {
 	struct virtio_dev *d = n->vdev;
 	struct virtqueue *vq = &d->vqs[2 * p->index];
-	unsigned frames = 0;
+	unsigned frames = 0, rounds = 0;
 
 	if (!rx_ready(n, p)) {
 		pair_arm(p, false);
 		return;
 	}
-	while (frames < NET_RX_BATCH) {
+	/* Rounds too, not only frames: runts, dropped frames and EINTR deliver none. When the
+	 * batch ends with frames left, the tap is still armed and epoll brings us back. */
+	while (frames < NET_RX_BATCH && rounds++ < 2 * NET_RX_BATCH) {
 		int ret;
 
 		if (!p->flen) {
@@ -292,23 +292,25 @@ static void net_tx(struct virtio_net *n, struct net_pair *p)
 	unsigned q = 2 * p->index + 1;
 	struct virtqueue *vq = &d->vqs[q];
 	struct vq_chain *c = &n->tx_chain;
-	const char *why;
+	unsigned taken = 0;
 	int ret;
 
 	do {
 		unsigned count = 0;
 
 		vq_set_notify(vq, false);
-		while (count < NET_TX_BATCH && (ret = vq_pop(vq, c, &why)) == 1) {
+		while ((ret = virtio_pop(d, q, c, &taken)) == 1) {
 			if (c->readable_len < NET_HDR_LEN) {
 				virtio_dev_fail(d, "queue %u: a %u-byte transmit chain is shorter than the %d-byte vnet header",
 						q, c->readable_len, NET_HDR_LEN);
-				return;
+				ret = -EINVAL;
+				break;
 			}
 			if (c->readable_len > NET_BUF) {
 				virtio_dev_fail(d, "queue %u: a %u-byte transmit frame is larger than 64 KiB",
 						q, c->readable_len);
-				return;
+				ret = -EINVAL;
+				break;
 			}
 			/* A frame the tap refuses (bad GSO header, down link) is dropped, as on a wire. */
 			while (n->be->write(p->fd, c->iov, c->nr_readable) < 0 && errno == EINTR)
@@ -316,15 +318,9 @@ static void net_tx(struct virtio_net *n, struct net_pair *p)
 			vq_push(vq, c->head, 0);
 			count++;
 		}
-		if (ret < 0) {
-			virtio_dev_fail(d, "queue %u: %s", q, why);
-			return;
-		}
 		if (count)
 			virtio_dev_used(d, q);
-		if (count == NET_TX_BATCH)
-			continue;
-	} while (vq_set_notify(vq, true));
+	} while (ret == 0 && vq_set_notify(vq, true));
 }
 
 static void net_ctrl(struct virtio_net *n)
@@ -333,17 +329,16 @@ static void net_ctrl(struct virtio_net *n)
 	unsigned q = 2 * n->pairs;
 	struct virtqueue *vq = &d->vqs[q];
 	struct vq_chain *c = &n->ctrl_chain;
-	const char *why;
 	bool pushed = false;
-	int ret;
+	unsigned taken = 0;
 
-	while ((ret = vq_pop(vq, c, &why)) == 1) {
+	while (virtio_pop(d, q, c, &taken) == 1) {
 		uint8_t hdr[2], status = VIRTIO_NET_ERR;
 		uint16_t pairs;
 
 		if (c->readable_len < 2 || c->writable_len < 1) {
 			virtio_dev_fail(d, "queue %u: control command without header or ack byte", q);
-			return;
+			break;
 		}
 		vq_chain_read(c, 0, hdr, 2);
 		if (hdr[0] == VIRTIO_NET_CTRL_MQ && hdr[1] == VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET &&
@@ -362,8 +357,6 @@ static void net_ctrl(struct virtio_net *n)
 		vq_push(vq, c->head, 1);
 		pushed = true;
 	}
-	if (ret < 0)
-		virtio_dev_fail(d, "queue %u: %s", q, why);
 	if (pushed)
 		virtio_dev_used(d, q);
 }

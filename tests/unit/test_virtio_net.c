@@ -208,6 +208,88 @@ START_TEST(control_command_while_a_frame_waits)
 }
 END_TEST
 
+/* A "tap" for transmit_yields_the_io_thread whose every write is also the guest on another
+ * vCPU: it offers again the chain the device returned just before (the device pushes a chain
+ * right after writing it). Single-threaded, so the interleaving is exact. */
+static unsigned tx_writes;
+
+static ssize_t recycling_write(int fd, const struct iovec *iov, int cnt)
+{
+	uint32_t id, len;
+
+	(void)fd;
+	(void)iov;
+	(void)cnt;
+	if (++tx_writes < 5000)
+		while (vdrv_used(&v, TXQ, &id, &len))
+			vdrv_publish(&v, TXQ, (uint16_t)id);
+	return HDR + 60;
+}
+
+static const struct net_backend_ops recycling_backend = {
+	.read = vdrv_sock_read, .write = recycling_write, .set_offload = vdrv_sock_offload,
+};
+
+/* Issue 13, finding 8: a guest that keeps the transmit ring ahead (recycling each chain as it
+ * comes back) held the I/O thread in net_tx() for as long as it kept going: the transmit loop's
+ * 'continue' skipped its 256-frame limit. A handler takes at most VIRTIO_BATCH chains per call
+ * and queues itself again. */
+START_TEST(transmit_yields_the_io_thread)
+{
+	struct net_config nc = { .fd = -1, .pairs = 1, .backend = &recycling_backend };
+	struct errmsg err;
+	uint64_t frame = vdrv_alloc(&v, HDR + 60);
+
+	ck_assert_int_eq(vdrv_sock_pairs(1, nc.backend_fds, peer), 0);
+	ck_assert_msg(virtio_net_create(&v.vm, &nc, &net, &err) == 0, "%s", err.text);
+	vdrv_attach(&v);
+	ck_assert(vdrv_start(&v, 0, 2, 256));
+	for (uint16_t i = 0; i < 256; i++) {
+		vdrv_desc(&v, TXQ, i, frame, HDR + 60, 0, 0);
+		vdrv_publish(&v, TXQ, i);
+	}
+	tx_writes = 0;
+	vdrv_wr(&v, VIRTIO_MMIO_QUEUE_NOTIFY, TXQ);
+	ck_assert_int_eq(evloop_run_once(&v.vm.loop, 0), 1);   /* one call of the handler */
+	ck_assert_msg(tx_writes <= VIRTIO_BATCH, "%u frames in one call", tx_writes);
+	ck_assert_int_eq(evloop_run_once(&v.vm.loop, 0), 1);   /* it queued itself again */
+	ck_assert_uint_le(tx_writes, 2 * VIRTIO_BATCH);
+	ck_assert(!vdrv_needs_reset(&v));
+}
+END_TEST
+
+/* Issue 13, finding 8, for the control queue: net_ctrl() answered commands until the queue
+ * was empty; with each command recycled as soon as it was answered it never was. */
+START_TEST(control_queue_yields_the_io_thread)
+{
+	uint64_t pages[64];
+	uint16_t heads[64];
+
+	vdrv_fini(&v);
+	ck_assert_int_eq(vdrv_init(&v, 2 * RAM), 0);
+	create(2);
+	ck_assert(vdrv_start(&v, F(VIRTIO_NET_F_MQ) | F(VIRTIO_NET_F_CTRL_VQ), 5, 256));
+	for (uint16_t i = 0; i < 64; i++) {
+		uint64_t cmd = vdrv_alloc(&v, 16);
+
+		memcpy(vdrv_ptr(&v, cmd, 4), "\x04\x00\x01\x00", 4);   /* VQ_PAIRS_SET 1 */
+		pages[i] = vdrv_alloc_page(&v);
+		heads[i] = (uint16_t)(2 * i);
+		vdrv_desc(&v, 4, heads[i], cmd, 4, VRING_DESC_F_NEXT, (uint16_t)(heads[i] + 1));
+		vdrv_desc(&v, 4, (uint16_t)(heads[i] + 1), pages[i], 1, VRING_DESC_F_WRITE, 0);
+		vdrv_publish(&v, 4, heads[i]);
+	}
+	ck_assert_int_eq(vdrv_recycle_start(&v, 4, 64, pages, heads, 5000), 0);
+	vdrv_wr(&v, VIRTIO_MMIO_QUEUE_NOTIFY, 4);
+	ck_assert_int_eq(evloop_run_once(&v.vm.loop, 0), 1);   /* one call of the handler */
+	vdrv_recycle_stop();
+	ck_assert_msg(vdrv_used_idx(&v, 4) <= VIRTIO_BATCH, "%u commands in one call",
+		      vdrv_used_idx(&v, 4));
+	ck_assert(!vdrv_needs_reset(&v));
+	ck_assert_int_eq(evloop_run_once(&v.vm.loop, 0), 1);   /* it queued itself again */
+}
+END_TEST
+
 Suite *suite_virtio_net(void)
 {
 	Suite *s = suite_create("virtio_net");
@@ -219,6 +301,8 @@ Suite *suite_virtio_net(void)
 	tcase_add_test(tc, mrg_rx_frame_larger_than_ring);
 	tcase_add_test(tc, frame_longer_than_what_was_read);
 	tcase_add_test(tc, control_command_while_a_frame_waits);
+	tcase_add_test(tc, transmit_yields_the_io_thread);
+	tcase_add_test(tc, control_queue_yields_the_io_thread);
 	suite_add_tcase(s, tc);
 	return s;
 }

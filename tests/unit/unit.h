@@ -25,5 +25,6 @@ Suite *suite_reset_vector(void);
 Suite *suite_virtio_net(void);
 Suite *suite_virtio_blk(void);
 Suite *suite_disk(void);
+Suite *suite_virtio_console(void);
 
 #endif

@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
@@ -251,6 +253,90 @@ static inline bool vdrv_used(struct vdrv *v, unsigned q, uint32_t *id, uint32_t 
 	memcpy(len, e + 4, 4);
 	vq->last_used++;
 	return true;
+}
+
+/* A guest on another vCPU that recycles chains exactly between two of the device's writes,
+ * for tests of handlers that must yield the I/O thread. The byte the device writes into each
+ * chain (a status or ack byte) is alone on a page kept read-only until the device writes it.
+ * The write faults; the handler makes that page writable, protects the previous chain's page
+ * again and offers the previous chain again (the device returned it before starting this
+ * one). So a handler that takes chains until the ring is empty never finds it empty. */
+#define VDRV_RECYCLE_MAX 128
+#define VDRV_PAGE 4096ULL
+
+static struct {
+	struct vdrv *v;
+	unsigned q, n, limit, offered;
+	int last;
+	uint64_t page[VDRV_RECYCLE_MAX];
+	uint16_t head[VDRV_RECYCLE_MAX];
+	struct sigaction old;
+} vdrv_recycler __attribute__((unused));
+
+static inline void vdrv_recycle_fault(int sig, siginfo_t *si, void *uc)
+{
+	uint8_t *addr = si->si_addr;
+	struct vdrv *v = vdrv_recycler.v;
+
+	(void)sig;
+	(void)uc;
+	for (unsigned i = 0; i < vdrv_recycler.n; i++) {
+		uint8_t *page = v->ram + vdrv_recycler.page[i];
+		int last = vdrv_recycler.last;
+
+		if (addr < page || addr >= page + VDRV_PAGE)
+			continue;
+		mprotect(page, VDRV_PAGE, PROT_READ | PROT_WRITE);
+		if (last >= 0 && vdrv_recycler.offered < vdrv_recycler.limit) {
+			mprotect(v->ram + vdrv_recycler.page[last], VDRV_PAGE, PROT_READ);
+			vdrv_publish(v, vdrv_recycler.q, vdrv_recycler.head[last]);
+			vdrv_recycler.offered++;
+		}
+		vdrv_recycler.last = (int)i;
+		return;
+	}
+	abort(); /* a real fault */
+}
+
+/* A page of guest memory of its own (for a device-written byte). */
+static inline uint64_t vdrv_alloc_page(struct vdrv *v)
+{
+	v->brk = (v->brk + VDRV_PAGE - 1) & ~(VDRV_PAGE - 1);
+	return vdrv_alloc(v, VDRV_PAGE);
+}
+
+/* Chain i (head @heads[i]) has its device-written byte on page @pages[i] (vdrv_alloc_page);
+ * offers chains again up to @limit times. */
+static inline int vdrv_recycle_start(struct vdrv *v, unsigned q, unsigned n,
+				     const uint64_t *pages, const uint16_t *heads, unsigned limit)
+{
+	struct sigaction sa = { .sa_sigaction = vdrv_recycle_fault, .sa_flags = SA_SIGINFO };
+
+	if (n > VDRV_RECYCLE_MAX)
+		return -EINVAL;
+	vdrv_recycler.v = v;
+	vdrv_recycler.q = q;
+	vdrv_recycler.n = n;
+	vdrv_recycler.limit = limit;
+	vdrv_recycler.offered = 0;
+	vdrv_recycler.last = -1;
+	for (unsigned i = 0; i < n; i++) {
+		vdrv_recycler.page[i] = pages[i];
+		vdrv_recycler.head[i] = heads[i];
+		if (mprotect(v->ram + pages[i], VDRV_PAGE, PROT_READ))
+			return -errno;
+	}
+	return sigaction(SIGSEGV, &sa, &vdrv_recycler.old) ? -errno : 0;
+}
+
+/* Returns how many chains were offered again. */
+static inline unsigned vdrv_recycle_stop(void)
+{
+	sigaction(SIGSEGV, &vdrv_recycler.old, NULL);
+	for (unsigned i = 0; i < vdrv_recycler.n; i++)
+		mprotect(vdrv_recycler.v->ram + vdrv_recycler.page[i], VDRV_PAGE,
+			 PROT_READ | PROT_WRITE);
+	return vdrv_recycler.offered;
 }
 
 /* A socketpair standing in for a tap: the device gets one end, the test the other. Reads have
