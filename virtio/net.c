@@ -251,6 +251,12 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 			 * chain stays for the next frame. */
 			if ((size_t)len > c->writable_len + NET_BUF)
 				continue;
+			/* Without MRG_RXBUF a frame must fit one buffer. One that does not comes from
+			 * the network, not from the driver, so it costs the frame, not the device (any
+			 * peer able to send a large frame would otherwise disable the guest's NIC). */
+			if ((size_t)len > c->writable_len &&
+			    !virtio_has_feature(d, VIRTIO_NET_F_MRG_RXBUF))
+				continue;
 			p->have_chain = false;
 			rx_locate_num_buffers(p, c);
 			if ((size_t)len <= c->writable_len) {
@@ -259,12 +265,6 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 				vq_push(vq, c->head, (uint32_t)len);
 				frames++;
 				continue;
-			}
-			if (!virtio_has_feature(d, VIRTIO_NET_F_MRG_RXBUF)) {
-				virtio_dev_fail(d, "queue %u: a %zd-byte frame does not fit the %u-byte receive buffer (MRG_RXBUF not negotiated)",
-						2 * p->index, len, c->writable_len);
-				pair_arm(p, false);
-				break;
 			}
 			/* The rest is in the bounce buffer: more chains take it. */
 			p->heads[0] = c->head;

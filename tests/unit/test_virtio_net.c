@@ -290,6 +290,30 @@ START_TEST(control_queue_yields_the_io_thread)
 }
 END_TEST
 
+/* Issue 13, finding 11: without MRG_RXBUF a frame must fit one receive buffer. One that does
+ * not comes from the network, not from the driver: it used to set NEEDS_RESET, so any peer
+ * that could send a large frame (a jumbo or GSO frame) disabled the guest's NIC. It is dropped
+ * instead, and the buffer takes the next frame that fits. */
+START_TEST(frame_larger_than_buffer_without_mrg)
+{
+	uint32_t id, len;
+
+	create(1);
+	ck_assert(vdrv_start(&v, 0, 2, 8));
+	post_rx(RXQ, 2, 256);
+	vdrv_kick(&v, RXQ);
+	inject(0, 1500, 0x66);
+	vdrv_run(&v, 16);
+	ck_assert(!vdrv_needs_reset(&v));
+	ck_assert(!vdrv_used(&v, RXQ, &id, &len));
+	inject(0, 200, 0x77);
+	vdrv_run(&v, 16);
+	ck_assert(vdrv_used(&v, RXQ, &id, &len));
+	ck_assert_uint_eq(id, 2);
+	ck_assert_uint_eq(len, 200);
+}
+END_TEST
+
 Suite *suite_virtio_net(void)
 {
 	Suite *s = suite_create("virtio_net");
@@ -303,6 +327,7 @@ Suite *suite_virtio_net(void)
 	tcase_add_test(tc, control_command_while_a_frame_waits);
 	tcase_add_test(tc, transmit_yields_the_io_thread);
 	tcase_add_test(tc, control_queue_yields_the_io_thread);
+	tcase_add_test(tc, frame_larger_than_buffer_without_mrg);
 	suite_add_tcase(s, tc);
 	return s;
 }
