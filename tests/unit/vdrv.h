@@ -39,39 +39,54 @@ struct vdrv {
 	struct vm_config cfg;
 	uint8_t *ram;
 	uint64_t ram_size;
+	bool owns_ram;
 	uint64_t brk;                      /* bump allocator for buffers */
 	struct virtio_dev *dev;            /* the device under test (the last one created) */
 	struct vdrv_queue q[VIRTIO_MAX_QUEUES];
 };
 
-/* A VM with @ram_size bytes of fake RAM (a multiple of 4 KiB), an MMIO bus and an event loop. */
-static inline int vdrv_init(struct vdrv *v, uint64_t ram_size)
+/* A VM whose fake RAM is @ram (@ram_size bytes, a multiple of 4 KiB, page-aligned, zeroed
+ * here; the caller keeps it, e.g. a fuzzer across inputs: fresh pages cost a fault each), an
+ * MMIO bus and an event loop. */
+static inline int vdrv_init_ram(struct vdrv *v, uint8_t *ram, uint64_t ram_size)
 {
 	int ret;
 
 	memset(v, 0, sizeof(*v));
-	v->ram = aligned_alloc(4096, ram_size);
-	if (!v->ram)
-		return -ENOMEM;
+	v->ram = ram;
 	memset(v->ram, 0, ram_size);
 	v->ram_size = ram_size;
 	v->vm.mem.base = v->ram;
 	ret = gm_layout(&v->vm.mem, ram_size);
-	if (ret) {
-		free(v->ram);
+	if (ret)
 		return ret;
-	}
 	v->vm.cfg = &v->cfg;
 	v->vm.vm_fd = -1;
 	v->vm.kvm_fd = -1;
 	stdin_input_init(&v->vm.input);
 	bus_init(&v->vm.mmio_bus, "mmio");
 	ret = evloop_init(&v->vm.loop);
+	if (ret)
+		return ret;
+	v->brk = VDRV_HEAP;
+	return 0;
+}
+
+/* The same with @ram_size bytes of RAM of its own (a malloc'd buffer, so ASan sees accesses
+ * past its ends). */
+static inline int vdrv_init(struct vdrv *v, uint64_t ram_size)
+{
+	uint8_t *ram = aligned_alloc(4096, ram_size);
+	int ret;
+
+	if (!ram)
+		return -ENOMEM;
+	ret = vdrv_init_ram(v, ram, ram_size);
 	if (ret) {
-		free(v->ram);
+		free(ram);
 		return ret;
 	}
-	v->brk = VDRV_HEAP;
+	v->owns_ram = true;
 	return 0;
 }
 
@@ -84,7 +99,8 @@ static inline void vdrv_fini(struct vdrv *v)
 	v->vm.nr_virtio = 0;
 	evloop_destroy(&v->vm.loop);
 	bus_destroy(&v->vm.mmio_bus);
-	free(v->ram);
+	if (v->owns_ram)
+		free(v->ram);
 	v->ram = NULL;
 }
 
