@@ -129,8 +129,37 @@ $(BUILD)/minivmm-asan: $(call obj,asan,$(VMM_LIB_SRCS) $(VMM_MAIN_SRCS))
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 # libFuzzer targets (clang): make fuzz, then e.g. build/fuzz/fuzz_virtqueue -max_total_time=600
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined
-fuzz: $(BUILD)/fuzz/fuzz_virtqueue $(BUILD)/fuzz/fuzz_qcow2
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined
+# Device-level targets (tests/fuzz/fuzz_vdev.h): the real transport, devices, formats and
+# engines, instrumented like the harness; virtio-blk once per engine and format.
+FUZZ_DEVICES := fuzz_blk_raw_sync fuzz_blk_raw_uring fuzz_blk_qcow2_sync fuzz_blk_qcow2_uring \
+	fuzz_virtio_net fuzz_virtio_console
+fuzz: $(BUILD)/fuzz/fuzz_virtqueue $(BUILD)/fuzz/fuzz_qcow2 $(addprefix $(BUILD)/fuzz/,$(FUZZ_DEVICES))
+FUZZ_LIB_OBJS := $(call obj,fuzzlib,$(VMM_LIB_SRCS))
+$(BUILD)/fuzzlib/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -MMD -MP -Wall -Wextra -Werror \
+		-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -c -o $@ $<
+FUZZ_DEV_CC = clang $(FUZZ_CFLAGS) -Wall -Wextra -Werror -o $@ $< $(FUZZ_LIB_OBJS) $(LDLIBS)
+$(BUILD)/fuzz/fuzz_blk_raw_sync: tests/fuzz/fuzz_virtio_blk.c tests/fuzz/fuzz_vdev.h tests/unit/vdrv.h $(FUZZ_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_DEV_CC)
+$(BUILD)/fuzz/fuzz_blk_raw_uring: tests/fuzz/fuzz_virtio_blk.c tests/fuzz/fuzz_vdev.h tests/unit/vdrv.h $(FUZZ_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_DEV_CC) -DFUZZ_URING
+$(BUILD)/fuzz/fuzz_blk_qcow2_sync: tests/fuzz/fuzz_virtio_blk.c tests/fuzz/fuzz_vdev.h tests/unit/vdrv.h $(FUZZ_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_DEV_CC) -DFUZZ_QCOW2
+$(BUILD)/fuzz/fuzz_blk_qcow2_uring: tests/fuzz/fuzz_virtio_blk.c tests/fuzz/fuzz_vdev.h tests/unit/vdrv.h $(FUZZ_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_DEV_CC) -DFUZZ_QCOW2 -DFUZZ_URING
+$(BUILD)/fuzz/fuzz_virtio_net: tests/fuzz/fuzz_virtio_net.c tests/fuzz/fuzz_vdev.h tests/unit/vdrv.h $(FUZZ_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_DEV_CC)
+$(BUILD)/fuzz/fuzz_virtio_console: tests/fuzz/fuzz_virtio_console.c tests/fuzz/fuzz_vdev.h tests/unit/vdrv.h $(FUZZ_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_DEV_CC)
 $(BUILD)/fuzz/fuzz_qcow2: tests/fuzz/fuzz_qcow2.c $(QCOW2_SRCS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lz -lzstd

@@ -35,6 +35,7 @@ struct disk_req {
 	void *opaque;
 	uint64_t expect;                 /* bytes a read/write must move */
 	struct blk_io io;                /* format-private */
+	void *bounce;                    /* format-private: host copy the engine writes from */
 };
 
 struct disk;

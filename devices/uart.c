@@ -209,8 +209,12 @@ static bool uart_read_locked(struct uart *u, unsigned reg, uint8_t *val)
 	return wake;
 }
 
-static void uart_write_locked(struct uart *u, unsigned reg, uint8_t val)
+/* Returns true when input can flow again for a producer that waits for rx_ready: the FIFO was
+ * cleared, or the line left loopback (where outside input is cut off). */
+static bool uart_write_locked(struct uart *u, unsigned reg, uint8_t val)
 {
+	bool room = false;
+
 	switch (reg) {
 	case UART_TX:
 		if (u->lcr & UART_LCR_DLAB)
@@ -233,12 +237,14 @@ static void uart_write_locked(struct uart *u, unsigned reg, uint8_t val)
 		if (val & UART_FCR_CLEAR_RCVR) {
 			u->fifo_count = 0;
 			u->lsr &= ~UART_LSR_DR;
+			room = true;
 		}
 		break;
 	case UART_LCR:
 		u->lcr = val;
 		break;
 	case UART_MCR:
+		room = (u->mcr & UART_MCR_LOOP) && !(val & UART_MCR_LOOP);
 		u->mcr = val & 0x1f;
 		break;
 	case UART_SCR:
@@ -247,6 +253,10 @@ static void uart_write_locked(struct uart *u, unsigned reg, uint8_t val)
 	default: /* LSR and MSR are read-only */
 		break;
 	}
+	if (!room || !u->rx_blocked)
+		return false;
+	u->rx_blocked = false;
+	return true;
 }
 
 void uart_io(struct vcpu *vcpu, uint64_t offset, uint8_t *data, uint32_t len, bool is_write,
@@ -261,7 +271,7 @@ void uart_io(struct vcpu *vcpu, uint64_t offset, uint8_t *data, uint32_t len, bo
 		return;
 	pthread_mutex_lock(&u->lock);
 	if (is_write)
-		uart_write_locked(u, (unsigned)offset, data[0]);
+		wake = uart_write_locked(u, (unsigned)offset, data[0]);
 	else
 		wake = uart_read_locked(u, (unsigned)offset, &data[0]);
 	uart_update_irq_locked(u);

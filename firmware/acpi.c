@@ -38,9 +38,6 @@
 #define MADT_LOCAL_X2APIC 9
 #define MADT_PCAT_COMPAT 1
 #define MADT_ENABLED 1
-#define MPS_INTI_POLARITY_HIGH 0x1
-#define MPS_INTI_TRIGGER_EDGE 0x4
-#define MPS_INTI_TRIGGER_LEVEL 0xc
 
 #define GAS_SYSTEM_IO 1
 #define GAS_ACCESS_BYTE 1
@@ -182,7 +179,7 @@ int acpi_build(const struct acpi_config *cfg, uint64_t base, struct acpi_tables 
 		return errmsg_set(err, ret, "ACPI: cannot build the DSDT");
 	}
 	dsdt_len = ACPI_HDR_LEN + dsdt_body.len;
-	madt_len = ACPI_HDR_LEN + 8 + 12 /* IOAPIC */ + 2 * 10 /* overrides */ + 6 /* NMI */;
+	madt_len = ACPI_HDR_LEN + 8 + 12 /* IOAPIC */ + 10 /* override */ + 6 /* NMI */;
 	for (unsigned i = 0; i < cfg->nr_cpus; i++)
 		madt_len += i < 255 ? 8 : 16;
 	fadt_off = align16(xsdt_off + xsdt_len);
@@ -254,9 +251,12 @@ int acpi_build(const struct acpi_config *cfg, uint64_t base, struct acpi_tables 
 		put32(e + 4, ACPI_IOAPIC_ADDR);
 		put32(e + 8, 0); /* GSI base */
 		e += 12;
-		/* ISA IRQ 0 (PIT) arrives on pin 2; IRQ 9 (SCI on real boards) is level/high. */
+		/* ISA IRQ 0 (PIT) arrives on pin 2. Every other ISA IRQ keeps the bus default,
+		 * edge and active high, which is what the devices' _CRS say and what irqfd (a
+		 * pulse) gives: the virtio-mmio devices use IRQs from 5 on, so a level override
+		 * (such as IRQ 9 for an SCI, which a hardware-reduced FADT does not have) would
+		 * contradict a device's _CRS and could lose its interrupts. */
 		e = madt_override(e, 0, 2, 0);
-		e = madt_override(e, 9, 9, MPS_INTI_POLARITY_HIGH | MPS_INTI_TRIGGER_LEVEL);
 		/* LINT1 of every processor is NMI. */
 		e[0] = MADT_LOCAL_APIC_NMI;
 		e[1] = 6;

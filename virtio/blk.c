@@ -192,14 +192,14 @@ static void blk_notify(struct virtio_dev *d, unsigned q)
 {
 	struct virtio_blk *b = d->priv;
 	struct virtqueue *vq = &d->vqs[q];
-	const char *why;
+	unsigned taken = 0;
 	int ret;
 
 	if (b->draining)
 		return;
 	do {
 		vq_set_notify(vq, false);
-		while ((ret = vq_pop(vq, &b->chain, &why)) == 1) {
+		while ((ret = virtio_pop(d, q, &b->chain, &taken)) == 1) {
 			struct vq_chain *c = &b->chain;
 			struct blk_req *r = &b->reqs[q * VQ_MAX_SIZE + c->head];
 			int st;
@@ -207,7 +207,7 @@ static void blk_notify(struct virtio_dev *d, unsigned q)
 			if (c->readable_len < BLK_HDR_LEN || c->writable_len < 1) {
 				virtio_dev_fail(d, "queue %u: request without header or status byte",
 						q);
-				return;
+				goto out;
 			}
 			r->blk = b;
 			r->q = q;
@@ -218,11 +218,10 @@ static void blk_notify(struct virtio_dev *d, unsigned q)
 			if (st >= 0)
 				blk_finish(r, (uint8_t)st); /* answered without I/O */
 		}
-		if (ret < 0) {
-			virtio_dev_fail(d, "queue %u: %s", q, why);
-			return;
-		}
-	} while (vq_set_notify(vq, true));
+	} while (ret == 0 && vq_set_notify(vq, true));
+out:
+	/* Also after a broken chain: requests submitted before it in this batch are in flight
+	 * and must be started (and later completed), or a reset would wait for them forever. */
 	disk_kick(b->disk);
 	blk_signal_locked(b);
 }
@@ -239,8 +238,11 @@ static void blk_reset(struct virtio_dev *d)
 	struct virtio_blk *b = d->priv;
 
 	/* Requests still in flight complete into the old generation and are dropped; new ones
-	 * wait until they are gone, since they would reuse the same slots. */
+	 * wait until they are gone, since they would reuse the same slots. Completions already
+	 * returned but not yet signalled belong to the old rings: a vCPU's reset can come between
+	 * a request's completion and the batch's interrupt (separate locked sections). */
 	b->draining = b->inflight > 0;
+	b->completed_mask = 0;
 }
 
 static const struct virtio_dev_ops blk_ops = {

@@ -29,12 +29,12 @@ struct virtio_console {
 static void console_tx(struct virtio_console *c, struct virtqueue *vq)
 {
 	struct virtio_dev *d = c->vdev;
-	const char *why;
+	unsigned taken = 0;
 	int ret;
 
 	do {
 		vq_set_notify(vq, false);
-		while ((ret = vq_pop(vq, &c->chain, &why)) == 1) {
+		while ((ret = virtio_pop(d, CONSOLE_TXQ, &c->chain, &taken)) == 1) {
 			for (unsigned i = 0; i < c->chain.nr_readable && c->out_fd >= 0; i++) {
 				const uint8_t *p = c->chain.iov[i].iov_base;
 				size_t left = c->chain.iov[i].iov_len;
@@ -52,11 +52,7 @@ static void console_tx(struct virtio_console *c, struct virtqueue *vq)
 			}
 			vq_push(vq, c->chain.head, 0);
 		}
-		if (ret < 0) {
-			virtio_dev_fail(d, "queue %u: %s", CONSOLE_TXQ, why);
-			return;
-		}
-	} while (vq_set_notify(vq, true));
+	} while (ret == 0 && vq_set_notify(vq, true));
 	virtio_dev_used(d, CONSOLE_TXQ);
 }
 
@@ -66,20 +62,25 @@ size_t virtio_console_push_input(void *console, const uint8_t *buf, size_t len)
 	struct virtio_dev *d = c->vdev;
 	struct virtqueue *vq = &d->vqs[CONSOLE_RXQ];
 	size_t done = 0;
-	const char *why;
-	int ret = 0;
+	unsigned taken = 0;
 
 	pthread_mutex_lock(&d->lock);
 	if (d->broken || !(d->status & VIRTIO_CONFIG_S_DRIVER_OK) || !vq->enabled)
 		goto out; /* not ready: input waits (the queue kick will ask again) */
-	while (done < len && (ret = vq_pop(vq, &c->chain, &why)) == 1) {
-		size_t n = vq_chain_write(&c->chain, 0, buf + done, len - done);
+	while (done < len && virtio_pop(d, CONSOLE_RXQ, &c->chain, &taken) == 1) {
+		size_t n;
 
+		/* A receive buffer must be device-writable; one that is not would take no input
+		 * and come back, as often as the driver offers it again. */
+		if (!c->chain.writable_len) {
+			virtio_dev_fail(d, "queue %u: receive chain without a writable buffer",
+					CONSOLE_RXQ);
+			break;
+		}
+		n = vq_chain_write(&c->chain, 0, buf + done, len - done);
 		vq_push(vq, c->chain.head, (uint32_t)n);
 		done += n;
 	}
-	if (ret < 0)
-		virtio_dev_fail(d, "queue %u: %s", CONSOLE_RXQ, why);
 	if (done)
 		virtio_dev_used(d, CONSOLE_RXQ);
 out:

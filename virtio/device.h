@@ -16,6 +16,11 @@
 #define VIRTIO_MMIO_SIZE 0x1000ULL
 #define VIRTIO_MMIO_FIRST_IRQ 5
 #define VIRTIO_MMIO_MAX_DEVICES 16
+/* Chains a queue handler takes per call (one full ring). One that reaches it requeues its
+ * queue and returns, so a guest that keeps an avail ring ahead (recycling chains from another
+ * vCPU as fast as they come back) cannot hold the I/O thread: other devices, signals and
+ * --timeout get their turn in between. */
+#define VIRTIO_BATCH VQ_MAX_SIZE
 
 struct vm;
 struct vcpu;
@@ -81,6 +86,11 @@ void virtio_mmio_io(struct vcpu *vcpu, uint64_t offset, uint8_t *data, uint32_t 
 
 /* For device code (d->lock held): */
 bool virtio_has_feature(const struct virtio_dev *d, unsigned bit);
+/* Pops the next chain of queue @q, counting it in *@taken (NULL: not counted). 1: @c filled;
+ * 0: nothing available; -EAGAIN: *@taken reached VIRTIO_BATCH, the queue's handler is
+ * queued to run again and the caller must return (notifications stay off meanwhile);
+ * -EINVAL: the driver broke a rule, the device has failed (reason logged). */
+int virtio_pop(struct virtio_dev *d, unsigned q, struct vq_chain *c, unsigned *taken);
 /* The guest broke a rule: set DEVICE_NEEDS_RESET, raise a config interrupt, log one line. */
 void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Chains were returned on @q: interrupt the driver if it wants one. */

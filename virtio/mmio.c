@@ -69,6 +69,25 @@ void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...)
 		virtio_signal(d, VIRTIO_MMIO_INT_CONFIG);
 }
 
+int virtio_pop(struct virtio_dev *d, unsigned q, struct vq_chain *c, unsigned *taken)
+{
+	const char *why;
+	int ret;
+
+	if (taken && *taken >= VIRTIO_BATCH) {
+		virtio_dev_kick(d, q);
+		return -EAGAIN;
+	}
+	ret = vq_pop(&d->vqs[q], c, &why);
+	if (ret < 0) {
+		virtio_dev_fail(d, "queue %u: %s", q, why);
+		return -EINVAL;
+	}
+	if (ret && taken)
+		(*taken)++;
+	return ret;
+}
+
 void virtio_dev_used(struct virtio_dev *d, unsigned q)
 {
 	if (q < d->nr_queues && vq_should_interrupt(&d->vqs[q]))

@@ -32,7 +32,6 @@
 #define NET_MAX_FRAME (65535 + 14 + 4)     /* a TSO frame: 64 KiB IP packet + Ethernet + VLAN */
 #define NET_BUF (NET_HDR_LEN + NET_MAX_FRAME)
 #define NET_RX_BATCH 256
-#define NET_TX_BATCH 256
 
 struct net_pair {
 	struct virtio_net *net;
@@ -56,11 +55,30 @@ struct net_pair {
 struct virtio_net {
 	struct virtio_dev *vdev;
 	struct vm *vm;
+	const struct net_backend_ops *be;
 	unsigned pairs, active_pairs;
 	bool owns_fds;
 	struct virtio_net_config config;
 	struct net_pair pair[NET_MAX_PAIRS];
-	struct vq_chain chain;
+	/* Scratch chains, one per path: a control command (VQ_PAIRS_SET) runs the receive path
+	 * while it still holds its own chain. */
+	struct vq_chain rx_chain, tx_chain, ctrl_chain;
+};
+
+static ssize_t tap_read(int fd, const struct iovec *iov, int cnt)
+{
+	return readv(fd, iov, cnt);
+}
+
+static ssize_t tap_write(int fd, const struct iovec *iov, int cnt)
+{
+	return writev(fd, iov, cnt);
+}
+
+static const struct net_backend_ops tap_backend = {
+	.read = tap_read,
+	.write = tap_write,
+	.set_offload = tap_set_offload,
 };
 
 void net_default_mac(const struct net_config *cfg, uint8_t mac[6])
@@ -110,13 +128,12 @@ static bool rx_chain_ok(struct virtio_net *n, struct net_pair *p, const struct v
  * a rule (device failed). */
 static int rx_pop(struct virtio_net *n, struct net_pair *p, struct vq_chain *c)
 {
-	const char *why;
-	int ret = vq_pop(&n->vdev->vqs[2 * p->index], c, &why);
+	/* Not counted against a batch: net_rx() bounds its own rounds, and a frame holds at
+	 * most the queue's size of chains. */
+	int ret = virtio_pop(n->vdev, 2 * p->index, c, NULL);
 
-	if (ret < 0) {
-		virtio_dev_fail(n->vdev, "queue %u: %s", 2 * p->index, why);
+	if (ret < 0)
 		return -1;
-	}
 	return ret == 0 ? 0 : rx_chain_ok(n, p, c) ? 1 : -1;
 }
 
@@ -151,12 +168,21 @@ static int rx_deliver(struct virtio_net *n, struct net_pair *p)
 {
 	struct virtio_dev *d = n->vdev;
 	struct virtqueue *vq = &d->vqs[2 * p->index];
-	struct vq_chain *c = &n->chain;
+	struct vq_chain *c = &n->rx_chain;
 	int ret;
 
 	while (p->off < p->flen) {
 		size_t w;
 
+		/* Checked before holding one more chain, not after: heads[] and lens[] have room for
+		 * VQ_MAX_SIZE, and a frame that needs more chains than the queue has entries cannot
+		 * be delivered whatever the driver posts next (with a queue of one entry, the first
+		 * chain alone fills it). */
+		if (p->nheld >= vq->num) {
+			virtio_dev_fail(d, "queue %u: a %zu-byte frame is larger than all posted receive buffers",
+					2 * p->index, p->nheld ? p->flen + p->lens[0] : p->flen);
+			return -1;
+		}
 		ret = rx_pop(n, p, c);
 		if (ret <= 0)
 			return ret;
@@ -165,11 +191,6 @@ static int rx_deliver(struct virtio_net *n, struct net_pair *p)
 		p->lens[p->nheld] = (uint32_t)w;
 		p->nheld++;
 		p->off += w;
-		if (p->off < p->flen && p->nheld == vq->num) {
-			virtio_dev_fail(d, "queue %u: a %zu-byte frame is larger than all posted receive buffers",
-					2 * p->index, p->flen);
-			return -1;
-		}
 	}
 	*p->nb_lo = (uint8_t)p->nheld;
 	*p->nb_hi = (uint8_t)(p->nheld >> 8);
@@ -184,13 +205,15 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 {
 	struct virtio_dev *d = n->vdev;
 	struct virtqueue *vq = &d->vqs[2 * p->index];
-	unsigned frames = 0;
+	unsigned frames = 0, rounds = 0;
 
 	if (!rx_ready(n, p)) {
 		pair_arm(p, false);
 		return;
 	}
-	while (frames < NET_RX_BATCH) {
+	/* Rounds too, not only frames: runts, dropped frames and EINTR deliver none. When the
+	 * batch ends with frames left, the tap is still armed and epoll brings us back. */
+	while (frames < NET_RX_BATCH && rounds++ < 2 * NET_RX_BATCH) {
 		int ret;
 
 		if (!p->flen) {
@@ -212,7 +235,7 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 			cnt = c->nr_writable;
 			memcpy(p->riov, c->iov, cnt * sizeof(c->iov[0]));
 			p->riov[cnt] = (struct iovec){ p->frame, NET_BUF };
-			len = readv(p->fd, p->riov, (int)cnt + 1);
+			len = n->be->read(p->fd, p->riov, (int)cnt + 1);
 			if (len < 0 && errno == EINTR)
 				continue;
 			if (len < 0) {
@@ -222,6 +245,18 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 			}
 			if (len <= NET_HDR_LEN)
 				continue; /* runt from the tap: the chain stays for the next frame */
+			/* tun returns a frame's whole length even when it cut the copy to our buffers
+			 * (possible with some host MTU or XDP setups): the rest was never read, and
+			 * len must not lead us past the bounce buffer. Dropped, as on a wire; the
+			 * chain stays for the next frame. */
+			if ((size_t)len > c->writable_len + NET_BUF)
+				continue;
+			/* Without MRG_RXBUF a frame must fit one buffer. One that does not comes from
+			 * the network, not from the driver, so it costs the frame, not the device (any
+			 * peer able to send a large frame would otherwise disable the guest's NIC). */
+			if ((size_t)len > c->writable_len &&
+			    !virtio_has_feature(d, VIRTIO_NET_F_MRG_RXBUF))
+				continue;
 			p->have_chain = false;
 			rx_locate_num_buffers(p, c);
 			if ((size_t)len <= c->writable_len) {
@@ -230,12 +265,6 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 				vq_push(vq, c->head, (uint32_t)len);
 				frames++;
 				continue;
-			}
-			if (!virtio_has_feature(d, VIRTIO_NET_F_MRG_RXBUF)) {
-				virtio_dev_fail(d, "queue %u: a %zd-byte frame does not fit the %u-byte receive buffer (MRG_RXBUF not negotiated)",
-						2 * p->index, len, c->writable_len);
-				pair_arm(p, false);
-				break;
 			}
 			/* The rest is in the bounce buffer: more chains take it. */
 			p->heads[0] = c->head;
@@ -262,40 +291,36 @@ static void net_tx(struct virtio_net *n, struct net_pair *p)
 	struct virtio_dev *d = n->vdev;
 	unsigned q = 2 * p->index + 1;
 	struct virtqueue *vq = &d->vqs[q];
-	struct vq_chain *c = &n->chain;
-	const char *why;
+	struct vq_chain *c = &n->tx_chain;
+	unsigned taken = 0;
 	int ret;
 
 	do {
 		unsigned count = 0;
 
 		vq_set_notify(vq, false);
-		while (count < NET_TX_BATCH && (ret = vq_pop(vq, c, &why)) == 1) {
+		while ((ret = virtio_pop(d, q, c, &taken)) == 1) {
 			if (c->readable_len < NET_HDR_LEN) {
 				virtio_dev_fail(d, "queue %u: a %u-byte transmit chain is shorter than the %d-byte vnet header",
 						q, c->readable_len, NET_HDR_LEN);
-				return;
+				ret = -EINVAL;
+				break;
 			}
 			if (c->readable_len > NET_BUF) {
 				virtio_dev_fail(d, "queue %u: a %u-byte transmit frame is larger than 64 KiB",
 						q, c->readable_len);
-				return;
+				ret = -EINVAL;
+				break;
 			}
 			/* A frame the tap refuses (bad GSO header, down link) is dropped, as on a wire. */
-			while (writev(p->fd, c->iov, c->nr_readable) < 0 && errno == EINTR)
+			while (n->be->write(p->fd, c->iov, c->nr_readable) < 0 && errno == EINTR)
 				;
 			vq_push(vq, c->head, 0);
 			count++;
 		}
-		if (ret < 0) {
-			virtio_dev_fail(d, "queue %u: %s", q, why);
-			return;
-		}
 		if (count)
 			virtio_dev_used(d, q);
-		if (count == NET_TX_BATCH)
-			continue;
-	} while (vq_set_notify(vq, true));
+	} while (ret == 0 && vq_set_notify(vq, true));
 }
 
 static void net_ctrl(struct virtio_net *n)
@@ -303,18 +328,17 @@ static void net_ctrl(struct virtio_net *n)
 	struct virtio_dev *d = n->vdev;
 	unsigned q = 2 * n->pairs;
 	struct virtqueue *vq = &d->vqs[q];
-	struct vq_chain *c = &n->chain;
-	const char *why;
+	struct vq_chain *c = &n->ctrl_chain;
 	bool pushed = false;
-	int ret;
+	unsigned taken = 0;
 
-	while ((ret = vq_pop(vq, c, &why)) == 1) {
+	while (virtio_pop(d, q, c, &taken) == 1) {
 		uint8_t hdr[2], status = VIRTIO_NET_ERR;
 		uint16_t pairs;
 
 		if (c->readable_len < 2 || c->writable_len < 1) {
 			virtio_dev_fail(d, "queue %u: control command without header or ack byte", q);
-			return;
+			break;
 		}
 		vq_chain_read(c, 0, hdr, 2);
 		if (hdr[0] == VIRTIO_NET_CTRL_MQ && hdr[1] == VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET &&
@@ -333,8 +357,6 @@ static void net_ctrl(struct virtio_net *n)
 		vq_push(vq, c->head, 1);
 		pushed = true;
 	}
-	if (ret < 0)
-		virtio_dev_fail(d, "queue %u: %s", q, why);
 	if (pushed)
 		virtio_dev_used(d, q);
 }
@@ -381,7 +403,7 @@ static int net_activate(struct virtio_dev *d)
 	struct virtio_net *n = d->priv;
 
 	for (unsigned i = 0; i < n->pairs; i++) {
-		int ret = tap_set_offload(n->pair[i].fd, tun_offloads(d));
+		int ret = n->be->set_offload(n->pair[i].fd, tun_offloads(d));
 
 		if (ret)
 			return ret;
@@ -403,7 +425,7 @@ static void net_reset(struct virtio_dev *d)
 		p->flen = p->off = 0;
 		p->nheld = 0;
 		p->have_chain = false;
-		(void)tap_set_offload(p->fd, 0);
+		(void)n->be->set_offload(p->fd, 0);
 	}
 	n->active_pairs = 1;
 }
@@ -441,11 +463,19 @@ int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio
 	if (!n)
 		return errmsg_set(err, -ENOMEM, "--net: out of memory");
 	n->vm = vm;
+	n->be = cfg->backend ? cfg->backend : &tap_backend;
 	n->pairs = cfg->pairs ? cfg->pairs : 1;
 	n->active_pairs = 1;
 	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
 		n->pair[i].fd = -1;
-	if (cfg->tap) {
+	if (n->pairs > NET_MAX_PAIRS) {
+		ret = errmsg_set(err, -EINVAL, "--net: at most %d queue pairs", NET_MAX_PAIRS);
+		goto fail;
+	}
+	if (cfg->backend) {
+		memcpy(fds, cfg->backend_fds, n->pairs * sizeof(fds[0]));
+		n->owns_fds = true;
+	} else if (cfg->tap) {
 		ret = tap_open(cfg->tap, n->pairs, fds, err);
 		if (ret)
 			goto fail;
@@ -473,7 +503,8 @@ int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio
 			ret = errmsg_set(err, -ENOMEM, "--net: out of memory");
 			goto fail;
 		}
-		if ((ret = tap_set_vnet_hdr_len(p->fd, NET_HDR_LEN)) || (ret = tap_set_offload(p->fd, 0))) {
+		if ((!cfg->backend && (ret = tap_set_vnet_hdr_len(p->fd, NET_HDR_LEN))) ||
+		    (ret = n->be->set_offload(p->fd, 0))) {
 			errmsg_set(err, ret, "--net %s: setting the vnet header: %s", what, strerror(-ret));
 			goto fail;
 		}

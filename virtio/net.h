@@ -5,10 +5,24 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "vmm/errmsg.h"
 
 #define NET_MAX_PAIRS 4
+
+/* Where frames come from and go to: the tap (net/tap.c) unless a configuration names other ops.
+ * Tests and fuzzers stand a socketpair in for the tap this way. */
+struct net_backend_ops {
+	/* Reads one frame, vnet header first, into @iov. Returns the frame's whole length even when
+	 * it did not fit (tun does that: a short buffer truncates the copy, not the count), or -1
+	 * with errno (EAGAIN: nothing waiting). */
+	ssize_t (*read)(int fd, const struct iovec *iov, int cnt);
+	ssize_t (*write)(int fd, const struct iovec *iov, int cnt);
+	/* TUN_F_* offloads the guest negotiated. */
+	int (*set_offload)(int fd, unsigned flags);
+};
 
 struct net_config {
 	const char *tap;         /* tap=NAME, or NULL with fd= */
@@ -17,6 +31,10 @@ struct net_config {
 	uint8_t mac[6];
 	unsigned pairs;          /* queue pairs (num_queues / 2) */
 	unsigned index;          /* which --net this is (default MAC) */
+	/* Not from the command line: frames through @backend on @backend_fds (one per pair,
+	 * nonblocking, closed with the device) instead of a tap. */
+	const struct net_backend_ops *backend;
+	int backend_fds[NET_MAX_PAIRS];
 };
 
 struct vm;

@@ -35,7 +35,13 @@ void vq_reset(struct virtqueue *vq)
 	vq->used_idx = 0;
 	vq->signalled_used = 0;
 	vq->signalled_used_valid = false;
+	memset(vq->held, 0, sizeof(vq->held));
 	vq->desc = vq->avail = vq->used = NULL;
+}
+
+static bool vq_held(const struct virtqueue *vq, uint16_t head)
+{
+	return vq->held[head / 64] & (1ULL << (head % 64));
 }
 
 int vq_enable(struct virtqueue *vq, struct guest_mem *mem, const char **why)
@@ -185,6 +191,12 @@ int vq_pop(struct virtqueue *vq, struct vq_chain *c, const char **why)
 		*why = "head descriptor index out of range";
 		return -EINVAL;
 	}
+	/* A driver that re-offers a head the device still works on would have it start a second
+	 * request in the first one's place (per-head slots, a held receive chain counted twice). */
+	if (vq_held(vq, head)) {
+		*why = "head made available again while the device still holds it";
+		return -EINVAL;
+	}
 	c->head = head;
 	c->nr_readable = c->nr_writable = 0;
 	c->readable_len = c->writable_len = 0;
@@ -223,6 +235,7 @@ int vq_pop(struct virtqueue *vq, struct vq_chain *c, const char **why)
 		}
 		i = d.next;
 	}
+	vq->held[head / 64] |= 1ULL << (head % 64);
 	vq->last_avail_idx++;
 	/* With EVENT_IDX, ask to be kicked again for the next buffer we have not seen. */
 	if (vq->event_idx)
@@ -230,17 +243,22 @@ int vq_pop(struct virtqueue *vq, struct vq_chain *c, const char **why)
 	return 1;
 }
 
-void vq_push(struct virtqueue *vq, uint16_t head, uint32_t len)
+int vq_push(struct virtqueue *vq, uint16_t head, uint32_t len)
 {
-	uint8_t *elem = (uint8_t *)vq->used + 4 + 8 * (size_t)(vq->used_idx % vq->num);
+	uint8_t *elem;
 	uint32_t id = head;
 
+	if (head >= vq->num || !vq_held(vq, head))
+		return -EINVAL;
+	vq->held[head / 64] &= ~(1ULL << (head % 64));
+	elem = (uint8_t *)vq->used + 4 + 8 * (size_t)(vq->used_idx % vq->num);
 	memcpy(elem, &id, 4);
 	memcpy(elem + 4, &len, 4);
 	vq->used_idx++;
 	/* The element must be visible before the index that publishes it. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	st16(used_idx_p(vq), vq->used_idx);
+	return 0;
 }
 
 bool vq_should_interrupt(struct virtqueue *vq)
@@ -250,6 +268,9 @@ bool vq_should_interrupt(struct virtqueue *vq)
 
 	/* Order our used->idx store before reading the driver's used_event / flags, or we might
 	 * read a stale event index and miss an interrupt the driver asked for. */
+	/* A reset between a device's completion and its interrupt leaves no rings to ask. */
+	if (!vq->enabled)
+		return false;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!vq->event_idx)
 		return !(ld16(avail_flags(vq)) & VRING_AVAIL_F_NO_INTERRUPT);

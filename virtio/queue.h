@@ -5,9 +5,14 @@
  * size, chain length (direct + indirect) at most the queue size, indirect tables only when
  * negotiated, not nested and not combined with NEXT, a multiple of 16 bytes, total length without
  * overflow (a direct chain visits at most queue-size descriptors; a whole chain, indirect
- * included, holds at most VQ_MAX_SIZE buffers), no readable buffer after a writable one, every buffer wholly inside guest RAM, and the
- * avail index never more than the queue size ahead. A violation makes vq_pop() return -EINVAL
- * with a reason; the transport then sets DEVICE_NEEDS_RESET. */
+ * included, holds at most VQ_MAX_SIZE buffers), no readable buffer after a writable one, every
+ * buffer wholly inside guest RAM, the avail index never more than the queue size ahead, and no
+ * head made available again while the device still holds it (popped, not yet pushed). A
+ * violation makes vq_pop() return -EINVAL with a reason; the transport then sets
+ * DEVICE_NEEDS_RESET.
+ *
+ * Because of the last rule a device never holds more chains than the queue has entries, never
+ * the same one twice, and may keep per-head state (a request slot per head) safely. */
 #ifndef MINIVMM_VIRTQUEUE_H
 #define MINIVMM_VIRTQUEUE_H
 
@@ -41,13 +46,15 @@ struct virtqueue {
 	uint16_t used_idx;
 	uint16_t signalled_used;
 	bool signalled_used_valid;
+	uint64_t held[VQ_MAX_SIZE / 64];   /* heads popped and not yet pushed */
 	struct guest_mem *mem;
 	void *desc;                /* host views of the rings, checked by vq_enable() */
 	void *avail;
 	void *used;
 };
 
-/* Back to the state after device reset (not enabled, indices 0). Keeps num/addresses. */
+/* Back to the state after device reset (not enabled, indices 0, no head held). Keeps
+ * num/addresses. */
 void vq_reset(struct virtqueue *vq);
 
 /* Checks the ring layout the driver gave (size a power of two up to VQ_MAX_SIZE, alignment,
@@ -58,11 +65,13 @@ int vq_enable(struct virtqueue *vq, struct guest_mem *mem, const char **why);
  * a rule (*why says which), the queue must not be used until reset. */
 int vq_pop(struct virtqueue *vq, struct vq_chain *c, const char **why);
 
-/* Returns a chain to the driver with @len bytes written into its writable part. */
-void vq_push(struct virtqueue *vq, uint16_t head, uint32_t len);
+/* Returns a chain to the driver with @len bytes written into its writable part. -EINVAL (and
+ * nothing written) when the device does not hold @head: never popped, pushed already, or
+ * popped before a reset. */
+int vq_push(struct virtqueue *vq, uint16_t head, uint32_t len);
 
 /* After one or more vq_push(): whether the driver wants an interrupt now (used_event with
- * EVENT_IDX, else the NO_INTERRUPT flag). */
+ * EVENT_IDX, else the NO_INTERRUPT flag). Never for a queue that is not enabled (reset). */
 bool vq_should_interrupt(struct virtqueue *vq);
 
 /* Tells the driver whether the device wants notifications (kicks). When enabling, returns true

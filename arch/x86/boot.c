@@ -3,8 +3,8 @@
 #include <asm/bootparam.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,15 +33,18 @@ struct hvm_memmap_entry {
 #define PVH_MEMMAP_ADDR (X86_PVH_INFO_ADDR + 0x80)
 #define PVH_MEMMAP_MAX ((0x1000 - 0x80) / sizeof(struct hvm_memmap_entry))
 
-struct mapped_file {
-	const uint8_t *data;
+/* Kernel and initrd are read, not mmap'd: a file truncated while we copy it (another process
+ * rewriting it during start-up) would raise SIGBUS on a mapping, and kill the VMM without a
+ * word; a read comes up short instead, and the message names the file. */
+struct loaded_file {
+	uint8_t *data;
 	uint64_t size;
 };
 
-static int map_file(const char *flag, const char *path, struct mapped_file *f, struct errmsg *err)
+/* Opens a non-empty regular file for reading; *@size from fstat. Returns the descriptor. */
+static int open_input(const char *flag, const char *path, uint64_t *size, struct errmsg *err)
 {
 	struct stat st;
-	void *p;
 	int fd, ret;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -49,33 +52,67 @@ static int map_file(const char *flag, const char *path, struct mapped_file *f, s
 		return errmsg_set(err, -errno, "%s %s: %s", flag, path, strerror(errno));
 	if (fstat(fd, &st) < 0) {
 		ret = errmsg_set(err, -errno, "%s %s: %s", flag, path, strerror(errno));
-		goto out;
+		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		ret = errmsg_set(err, -EINVAL, "%s %s: not a regular file", flag, path);
-		goto out;
+		goto fail;
 	}
 	if (st.st_size == 0) {
 		ret = errmsg_set(err, -ENOEXEC, "%s %s: file is empty", flag, path);
-		goto out;
+		goto fail;
 	}
-	p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (p == MAP_FAILED) {
-		ret = errmsg_set(err, -errno, "%s %s: %s", flag, path, strerror(errno));
-		goto out;
-	}
-	f->data = p;
-	f->size = st.st_size;
-	ret = 0;
-out:
+	*size = (uint64_t)st.st_size;
+	return fd;
+fail:
 	close(fd);
 	return ret;
 }
 
-static void unmap_file(struct mapped_file *f)
+/* Reads exactly @size bytes from the start of @fd into @dst. */
+static int read_all(const char *flag, const char *path, int fd, uint8_t *dst, uint64_t size,
+		    struct errmsg *err)
 {
-	if (f->data)
-		munmap((void *)f->data, f->size);
+	uint64_t done = 0;
+
+	while (done < size) {
+		size_t chunk = size - done < (1U << 30) ? (size_t)(size - done) : (1U << 30);
+		ssize_t n = pread(fd, dst + done, chunk, (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errmsg_set(err, -errno, "%s %s: %s", flag, path, strerror(errno));
+		if (n == 0)
+			return errmsg_set(err, -EIO,
+					  "%s %s: the file shrank while being read (%llu of %llu bytes)",
+					  flag, path, (unsigned long long)done,
+					  (unsigned long long)size);
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int load_file(const char *flag, const char *path, struct loaded_file *f, struct errmsg *err)
+{
+	int fd = open_input(flag, path, &f->size, err), ret;
+
+	if (fd < 0)
+		return fd;
+	f->data = malloc(f->size);
+	if (!f->data) {
+		ret = errmsg_set(err, -ENOMEM, "%s %s: %llu bytes: out of memory", flag, path,
+				 (unsigned long long)f->size);
+	} else {
+		ret = read_all(flag, path, fd, f->data, f->size, err);
+	}
+	close(fd);
+	return ret;
+}
+
+static void free_file(struct loaded_file *f)
+{
+	free(f->data);
 	f->data = NULL;
 }
 
@@ -96,29 +133,32 @@ uint64_t x86_initrd_place(uint64_t size, uint64_t kernel_end, uint64_t addr_max,
 static int load_initrd(struct guest_mem *gm, const struct x86_boot_args *args,
 		       uint64_t addr_max, struct x86_boot *boot, struct errmsg *err)
 {
-	struct mapped_file f = { 0 };
-	uint64_t addr;
-	int ret;
+	uint64_t addr, size;
+	uint8_t *dst;
+	int fd, ret;
 
-	ret = map_file("--initrd", args->initrd, &f, err);
-	if (ret)
-		return ret;
-	addr = x86_initrd_place(f.size, boot->kernel_end, addr_max, gm_low_top(gm));
+	fd = open_input("--initrd", args->initrd, &size, err);
+	if (fd < 0)
+		return fd;
+	addr = x86_initrd_place(size, boot->kernel_end, addr_max, gm_low_top(gm));
 	if (!addr) {
 		ret = errmsg_set(err, -ENOMEM,
 				 "--initrd %s: %llu bytes do not fit between the kernel's end "
 				 "(%llu MiB) and the top of memory usable for an initrd (%llu MiB)",
-				 args->initrd, (unsigned long long)f.size, MIB(boot->kernel_end),
+				 args->initrd, (unsigned long long)size, MIB(boot->kernel_end),
 				 MIB(addr_max + 1 < gm_low_top(gm) ? addr_max + 1 : gm_low_top(gm)));
 		goto out;
 	}
-	ret = gm_write(gm, addr, f.data, f.size);
+	/* Straight into guest RAM (placed inside it above): no second copy. */
+	dst = gm_ptr(gm, addr, size);
+	ret = dst ? read_all("--initrd", args->initrd, fd, dst, size, err)
+		  : errmsg_set(err, -EFAULT, "--initrd %s: cannot place it", args->initrd);
 	if (ret)
 		goto out;
 	boot->initrd_addr = addr;
-	boot->initrd_size = f.size;
+	boot->initrd_size = size;
 out:
-	unmap_file(&f);
+	close(fd);
 	return ret;
 }
 
@@ -128,7 +168,7 @@ static int write_cmdline(struct guest_mem *gm, const char *cmdline)
 }
 
 static int load_bzimage(struct guest_mem *gm, const struct x86_boot_args *args,
-			const struct mapped_file *k, struct x86_boot *boot, struct errmsg *err)
+			const struct loaded_file *k, struct x86_boot *boot, struct errmsg *err)
 {
 	struct e820_entry map[E820_MAX_ENTRIES_ZEROPAGE];
 	struct boot_params bp;
@@ -195,7 +235,7 @@ static int load_bzimage(struct guest_mem *gm, const struct x86_boot_args *args,
 }
 
 static int load_pvh(struct guest_mem *gm, const struct x86_boot_args *args,
-		    const struct mapped_file *k, struct x86_boot *boot, struct errmsg *err)
+		    const struct loaded_file *k, struct x86_boot *boot, struct errmsg *err)
 {
 	struct e820_entry map[PVH_MEMMAP_MAX];
 	struct hvm_memmap_entry mm[PVH_MEMMAP_MAX];
@@ -268,17 +308,19 @@ static int load_pvh(struct guest_mem *gm, const struct x86_boot_args *args,
 int x86_boot_load(struct guest_mem *gm, const struct x86_boot_args *args, struct x86_boot *boot,
 		  struct errmsg *err)
 {
-	struct mapped_file k = { 0 };
+	struct loaded_file k = { 0 };
 	int ret;
 
 	memset(boot, 0, sizeof(*boot));
-	ret = map_file("--kernel", args->kernel, &k, err);
-	if (ret)
+	ret = load_file("--kernel", args->kernel, &k, err);
+	if (ret) {
+		free_file(&k);
 		return ret;
+	}
 	if (pvh_is_elf(k.data, k.size))
 		ret = load_pvh(gm, args, &k, boot, err);
 	else
 		ret = load_bzimage(gm, args, &k, boot, err);
-	unmap_file(&k);
+	free_file(&k);
 	return ret;
 }

@@ -26,6 +26,7 @@ static const struct scenario scenarios[] = {
 	SCENARIO("blk-discard", scn_blk_discard),
 	SCENARIO("blk-hostile", scn_blk_hostile),
 	SCENARIO("console", scn_console),
+	SCENARIO("console-flood", scn_console_flood),
 	SCENARIO("net-echo", scn_net_echo),
 	SCENARIO("net-hostile", scn_net_hostile),
 };

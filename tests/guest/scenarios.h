@@ -35,5 +35,6 @@ int scn_net_hostile(void);
 
 /* scn_console.c */
 int scn_console(void);
+int scn_console_flood(void);
 
 #endif

@@ -93,3 +93,42 @@ int scn_console(void)
 		gvq_kick(&con.vqs[RXQ]);
 	}
 }
+
+/* scenario=console-flood (issue 13, finding 8): keeps the transmit ring full for ever, offering
+ * each 4 KiB chain again the moment the device returns it (no rule broken). The VMM must still
+ * get to its other work: with --timeout it stops the guest (status 124). Before the transmit
+ * handler had a batch limit, the I/O thread stayed in it while the guest kept up. */
+int scn_console_flood(void)
+{
+	struct gvq *q;
+	uint8_t *data;
+	uint64_t want = 1ULL << VIRTIO_RING_F_EVENT_IDX;
+	unsigned long recycled = 0;
+
+	if (!virtio_find(VIRTIO_ID_CONSOLE, 0, &con)) {
+		printk("console-flood: no virtio-console device\n");
+		return GUEST_EXIT_FAIL;
+	}
+	if (!virtio_negotiate(&con, want) || !virtio_setup_queue(&con, RXQ, 8) ||
+	    !virtio_setup_queue(&con, TXQ, 256))
+		return GUEST_EXIT_FAIL;
+	virtio_driver_ok(&con);
+	q = &con.vqs[TXQ];
+	data = galloc(4096);
+	memset(data, 'x', 4096);
+	data[4095] = '\n';
+	printk("console-flood: flooding\n");
+	for (;;) {
+		struct gbuf b = { data, 4096, false };
+		uint16_t head;
+		uint32_t len;
+
+		while (gvq_add(q, &b, 1, false) >= 0)
+			;
+		gvq_kick(q);
+		while (!gvq_get(q, &head, &len))
+			__asm__ volatile("pause");
+		if (++recycled % 100000 == 0)
+			printk("console-flood: %lu chains\n", recycled);
+	}
+}

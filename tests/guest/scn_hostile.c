@@ -1,8 +1,10 @@
 /* scenario=blk-hostile attack=NAME: the guest breaks one virtqueue or transport rule on disk 0,
  * then checks that the device reports DEVICE_NEEDS_RESET, that disk 1 is still served, and that
- * disk 0 works again after a reset. The VMM must stay up throughout. */
+ * disk 0 works again after a reset. The VMM must stay up throughout. Attacks named after an
+ * issue-13 finding reproduce it. */
 #include "guest.h"
 #include "scenarios.h"
+#include "smp.h"
 #include "virtio.h"
 
 #define MMIO_QUEUE_SEL 0x030
@@ -72,6 +74,79 @@ static void publish(struct gvq *q, uint16_t head)
 	vmmio_write(q->dev, MMIO_QUEUE_NOTIFY, q->index);
 }
 
+static volatile bool race_done;
+static volatile unsigned long race_resets;
+
+/* On the second CPU: resets disk 0 right after the device returns a request (the used index
+ * moved: the I/O thread is then completing the rest of the batch, before its interrupt), or
+ * after a pseudo-random while, until told to stop. */
+static void reset_storm(void)
+{
+	volatile uint16_t *used_idx = (volatile uint16_t *)(victim.vqs[0].used + 2);
+	uint32_t x = 2463534242u;
+	uint16_t seen = *used_idx;
+
+	while (!race_done) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		for (uint32_t i = x % 65536; i && *used_idx == seen; i--)
+			__asm__ volatile("pause");
+		vmmio_write(&victim, MMIO_STATUS, 0);
+		seen = *used_idx;
+		race_resets++;
+	}
+}
+
+/* Issue 13, finding 4: completions racing resets. The first CPU keeps reads in flight on disk
+ * 0 and brings it back up whenever it finds it reset; the second resets it at random moments.
+ * A reset that came between a request's completion and the batch's interrupt used to make the
+ * VMM read a reset queue's (NULL) ring. */
+static bool reset_race(void)
+{
+	struct gvq *q = &victim.vqs[0];
+	struct hdr *hdrs = galloc(4096);
+	uint8_t *data = galloc(16 * 512);
+	unsigned long done = 0, reinits = 0;
+
+	if (smp_start(reset_storm, NULL, NULL) < 1) {
+		printk("hostile: reset-race needs a second CPU (--cpus 2)\n");
+		return false;
+	}
+	for (unsigned iter = 0; iter < 20000; iter++) {
+		uint32_t st = vmmio_read(&victim, MMIO_STATUS);
+		uint16_t head;
+		uint32_t len;
+
+		if (!(st & 4) || (st & VIRTIO_STATUS_NEEDS_RESET)) {
+			uint64_t want = (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
+					(1ULL << VIRTIO_RING_F_EVENT_IDX);
+
+			if (!virtio_negotiate(&victim, want) || !virtio_reuse_queue(&victim, 0))
+				continue;
+			virtio_driver_ok(&victim);
+			reinits++;
+		}
+		for (unsigned k = 0; k < 16 && q->nr_free >= 3; k++) {
+			struct hdr *h = &hdrs[k * 4];
+			struct gbuf bufs[3] = { { h, 16, false }, { data + 512 * k, 512, true },
+						{ (uint8_t *)h + 16, 1, true } };
+
+			h->type = 0;
+			h->sector = k;
+			gvq_add(q, bufs, 3, false);
+		}
+		gvq_kick(q);
+		for (unsigned spin = 0; spin < 64; spin++)
+			while (gvq_get(q, &head, &len))
+				done++;
+	}
+	race_done = true;
+	printk("hostile: reset-race: %lu completions, %lu resets from the other CPU, %lu re-inits\n",
+	       done, race_resets, reinits);
+	return true;
+}
+
 static bool attack(const char *name, size_t len)
 {
 	struct gvq *q = &victim.vqs[0];
@@ -121,6 +196,33 @@ static bool attack(const char *name, size_t len)
 		q->desc[0] = (struct gdesc){ (uintptr_t)status, 1, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1 };
 		q->desc[1] = (struct gdesc){ (uintptr_t)h, 16, 0, 0 };
 		publish(q, 0);
+	} else if (IS("valid-then-bad")) {
+		/* Issue 13, finding 6: a valid read, then a chain without a status byte, one kick.
+		 * The read must still be started and completed, or the reset waits for it forever. */
+		struct hdr *h2 = galloc(4096);
+		uint8_t *data = galloc(4096);
+		struct gbuf bufs[3] = { { h, 16, false }, { data, 512, true }, { status, 1, true } };
+
+		h->type = 0;
+		h->sector = 0;
+		if (gvq_add(q, bufs, 3, false) < 0)
+			return false;
+		q->desc[100] = (struct gdesc){ (uintptr_t)h2, 16, 0, 0 };
+		publish(q, 100);
+	} else if (IS("dup-head")) {
+		/* Issue 13, finding 2: one valid read made available twice before the device
+		 * returned it. Per-head request slots restarted the pending request in place; the
+		 * sync engine then looped forever on the I/O thread. */
+		uint8_t *data = galloc(4096);
+		struct gbuf bufs[3] = { { h, 16, false }, { data, 512, true }, { status, 1, true } };
+		int head;
+
+		h->type = 0;
+		h->sector = 0;
+		head = gvq_add(q, bufs, 3, false);
+		if (head < 0)
+			return false;
+		publish(q, (uint16_t)head);
 	} else if (IS("bad-notify")) {
 		vmmio_write(&victim, MMIO_QUEUE_NOTIFY, 7);
 	} else {
@@ -146,6 +248,12 @@ int scn_blk_hostile(void)
 		printk("hostile: devices do not work to begin with\n");
 		return GUEST_EXIT_FAIL;
 	}
+	if (len == 10 && !strncmp(name, "reset-race", 10)) {
+		/* No rule broken: the device may or may not need a reset afterwards. */
+		if (!reset_race())
+			return GUEST_EXIT_FAIL;
+		goto after;
+	}
 	if (!attack(name, len)) {
 		printk("hostile: unknown attack\n");
 		return GUEST_EXIT_USAGE;
@@ -160,6 +268,7 @@ int scn_blk_hostile(void)
 		return GUEST_EXIT_FAIL;
 	}
 	printk("hostile: device status 0x%x: NEEDS_RESET\n", st);
+after:
 	if (!read_ok(&control)) {
 		printk("hostile: the other disk stopped working\n");
 		return GUEST_EXIT_FAIL;

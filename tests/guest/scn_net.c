@@ -13,9 +13,9 @@
  * checksums do not change when source and destination swap, ICMP's is updated for the type
  * change), transmitted, and the buffer posted again once the transmit completes.
  *
- * scenario=net-hostile attack=short-header|no-writable|small-rx: breaks one receive or
- * transmit rule and checks that the device reports NEEDS_RESET (the host sends frames for the
- * receive cases). */
+ * scenario=net-hostile attack=NAME: breaks one receive or transmit rule and checks that the
+ * device reports NEEDS_RESET, then that after a reset it delivers a frame again (the host sends
+ * frames throughout). */
 #include "guest.h"
 #include "scenarios.h"
 #include "virtio.h"
@@ -35,6 +35,7 @@
 #define QUEUE 128
 
 static struct gdev net;
+static uint16_t rx_queue_size = QUEUE;
 static uint8_t mac[6];
 static uint8_t my_ip[4];
 static uint16_t my_port = 7;
@@ -73,22 +74,33 @@ static bool post_rx(unsigned pair, uint8_t *buf, uint32_t size)
 }
 
 /* VIRTIO_NET_CTRL_MQ / VQ_PAIRS_SET through the control queue; true when the device acks. */
-static bool set_pairs(unsigned n)
+static bool set_pairs(unsigned n, unsigned long spins)
 {
 	uint8_t *cmd = galloc(64);
 	struct gbuf b[2] = { { cmd, 4, false }, { cmd + 32, 1, true } };
 	uint16_t head;
 	uint32_t len;
+	int ctrl_head;
 
 	cmd[0] = 4; /* VIRTIO_NET_CTRL_MQ */
 	cmd[1] = 0; /* VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET */
 	cmd[2] = (uint8_t)n;
 	cmd[3] = 0;
 	cmd[32] = 0xff;
-	if (gvq_add(&net.vqs[CTRLQ], b, 2, false) < 0)
+	ctrl_head = gvq_add(&net.vqs[CTRLQ], b, 2, false);
+	if (ctrl_head < 0)
 		return false;
 	gvq_kick(&net.vqs[CTRLQ]);
-	return gvq_wait(&net.vqs[CTRLQ], &head, &len, 20000000UL) && len == 1 && cmd[32] == 0;
+	if (!gvq_wait(&net.vqs[CTRLQ], &head, &len, spins)) {
+		printk("net: no answer to VQ_PAIRS_SET on the control queue\n");
+		return false;
+	}
+	if (head != ctrl_head || len != 1 || cmd[32] != 0) {
+		printk("net: VQ_PAIRS_SET answered with head %u (sent %d), len %u, ack %u\n", head,
+		       ctrl_head, len, cmd[32]);
+		return false;
+	}
+	return true;
 }
 
 static bool net_setup(uint64_t features, uint32_t rx_size, unsigned rx_bufs)
@@ -113,7 +125,7 @@ static bool net_setup(uint64_t features, uint32_t rx_size, unsigned rx_bufs)
 		pairs = 2;
 	}
 	for (unsigned p = 0; p < pairs; p++)
-		if (!virtio_setup_queue(&net, RXQ + 2 * p, QUEUE) ||
+		if (!virtio_setup_queue(&net, RXQ + 2 * p, rx_queue_size) ||
 		    !virtio_setup_queue(&net, TXQ + 2 * p, QUEUE))
 			return false;
 	if (pairs > 1 && !virtio_setup_queue(&net, CTRLQ, 16))
@@ -130,7 +142,7 @@ static bool net_setup(uint64_t features, uint32_t rx_size, unsigned rx_bufs)
 			if (!post_rx(p, galloc(rx_size), rx_size))
 				return false;
 	virtio_driver_ok(&net);
-	if (pairs > 1 && !set_pairs(pairs)) {
+	if (pairs > 1 && !set_pairs(pairs, 20000000UL)) {
 		printk("net: VQ_PAIRS_SET %u not acknowledged\n", pairs);
 		return false;
 	}
@@ -338,17 +350,93 @@ static bool wait_needs_reset(void)
 	return false;
 }
 
+/* Waits until the device has taken every receive buffer the driver published (it writes
+ * avail_event = its next index after each pop, with EVENT_IDX), or NEEDS_RESET. */
+static bool wait_taken(struct gvq *q)
+{
+	volatile uint16_t *avail_event = (volatile uint16_t *)(q->used + 4 + 8 * (uint64_t)q->num);
+
+	for (unsigned long i = 0; i < 200000000UL; i++) {
+		if (*avail_event == q->avail_idx)
+			return true;
+		if (vmmio_read(&net, 0x70) & VIRTIO_STATUS_NEEDS_RESET)
+			return false;
+		__asm__ volatile("pause");
+	}
+	return false;
+}
+
+/* mrg-queue-of-one (issue 13, finding 1): MRG_RXBUF with a receive queue of one entry. A frame
+ * from the host overflows the first (12-byte) buffer; the driver then re-posts its only head
+ * with a 1-byte buffer each time the device took the previous one. A device that counts the
+ * chains it holds against the queue size only after adding one never stops: it wrote past its
+ * 256-entry arrays (host heap overflow). It must fail instead. */
+static void attack_mrg_queue_of_one(void)
+{
+	struct gvq *q = &net.vqs[RXQ];
+	volatile uint16_t *used_idx = (volatile uint16_t *)(q->used + 2);
+	uint8_t *one = galloc(4096);
+	uint16_t seen = *used_idx;
+
+	for (unsigned i = 0; i < 4000; i++) {
+		uint32_t len = 1;
+
+		if (!wait_taken(q))
+			return;
+		/* A small frame (the host's IPv6 or ARP chatter) may have been completed and
+		 * returned: the next chain then starts a frame and needs room for the header. */
+		if (*used_idx != seen) {
+			seen = *used_idx;
+			len = HDR;
+		}
+		q->desc[0] = (struct gdesc){ (uintptr_t)one, len, VRING_DESC_F_WRITE, 0 };
+		q->avail[2 + q->avail_idx % q->num] = 0;
+		wmb();
+		q->avail_idx++;
+		q->avail[1] = q->avail_idx;
+		mb();
+		vmmio_write(&net, 0x50, RXQ);
+	}
+}
+
+static int ctrl_while_frame_waits(void)
+{
+	struct gvq *rx = &net.vqs[RXQ];
+	uint8_t *big = galloc(BUF_SIZE);
+	unsigned used = 0;
+	uint16_t head;
+	uint32_t len;
+
+	/* The host sends a 1442-byte frame every 0.2 s: wait well past the first one. */
+	for (unsigned i = 0; i < 300000; i++)
+		(void)inb(0x80);
+	post_rx(0, big, BUF_SIZE);                 /* published, not notified */
+	if (!set_pairs(2, 2000000UL))
+		return GUEST_EXIT_FAIL;
+	while (used < 2 && gvq_wait(rx, &head, &len, 200000UL))
+		used++;
+	if (used < 2) {
+		printk("net-hostile: the waiting frame did not arrive (%u buffers used)\n", used);
+		return GUEST_EXIT_FAIL;
+	}
+	printk("net-hostile: control command answered on the control queue, frame delivered\n");
+	return 0;
+}
+
 int scn_net_hostile(void)
 {
 	const char *attack;
 	size_t alen;
+	void (*after_armed)(void) = NULL;
+	bool expect_reset = true;
 
 	attack = cmdline_get("attack", &alen);
 	if (!attack) {
-		printk("net-hostile: needs attack=short-header|no-writable|small-rx\n");
+		printk("net-hostile: needs attack=NAME\n");
 		return GUEST_EXIT_USAGE;
 	}
-	if (alen == 12 && !strncmp(attack, "short-header", 12)) {
+#define IS(s) (alen == sizeof(s) - 1 && !strncmp(attack, s, alen))
+	if (IS("short-header")) {
 		uint8_t *b = galloc(64);
 		struct gbuf g = { b, 6, false };
 
@@ -356,7 +444,7 @@ int scn_net_hostile(void)
 			return GUEST_EXIT_FAIL;
 		gvq_add(&net.vqs[TXQ], &g, 1, false);
 		gvq_kick(&net.vqs[TXQ]);
-	} else if (alen == 11 && !strncmp(attack, "no-writable", 11)) {
+	} else if (IS("no-writable")) {
 		/* A receive "buffer" the device may only read: it must not write a frame into it. */
 		uint8_t *b = galloc(BUF_SIZE);
 		struct gbuf g = { b, BUF_SIZE, false };
@@ -365,28 +453,77 @@ int scn_net_hostile(void)
 			return GUEST_EXIT_FAIL;
 		gvq_add(&net.vqs[RXQ], &g, 1, false);
 		gvq_kick(&net.vqs[RXQ]);
-	} else if (alen == 8 && !strncmp(attack, "small-rx", 8)) {
+	} else if (IS("small-rx")) {
 		/* Without MRG_RXBUF each frame must fit one buffer: these 32-byte ones cannot (an ARP
-		 * request is 54 bytes with the header). */
+		 * request is 54 bytes with the header). No rule of the driver's is broken and the
+		 * frames come from the network: the device drops them and stays up (issue 13,
+		 * finding 11; it used to set NEEDS_RESET, so a peer could disable the NIC). */
 		if (!net_setup(0, 32, 16))
 			return GUEST_EXIT_FAIL;
+		expect_reset = false;
+	} else if (IS("ctrl-while-frame-waits")) {
+		/* Issue 13, finding 7: no rule broken. Pair 0 has one 12-byte receive buffer, so a
+		 * large frame from the host waits for more; the driver posts one (no notify) and
+		 * sends VQ_PAIRS_SET, which lets receive go on while the command is answered. */
+		if (!net_setup((1ULL << NET_F_MRG_RXBUF) | (1ULL << NET_F_MQ) | (1ULL << NET_F_CTRL_VQ),
+			       HDR, 1) || pairs != 2)
+			return GUEST_EXIT_FAIL;
+		printk("net-hostile: ctrl-while-frame-waits armed\n");
+		return ctrl_while_frame_waits();
+	} else if (IS("mrg-queue-of-one")) {
+		rx_queue_size = 1;
+		if (!net_setup(1ULL << NET_F_MRG_RXBUF, HDR, 1))
+			return GUEST_EXIT_FAIL;
+		after_armed = attack_mrg_queue_of_one;
 	} else {
 		printk("net-hostile: unknown attack\n");
 		return GUEST_EXIT_USAGE;
 	}
+#undef IS
 	printk("net-hostile: ");
 	con_write(attack, alen);
 	printk(" armed\n");
-	if (!wait_needs_reset()) {
+	if (after_armed)
+		after_armed();
+	if (!expect_reset) {
+		uint16_t head;
+		uint32_t len;
+
+		/* The host sends a frame every 0.2 s: let a few seconds' worth arrive. */
+		for (unsigned i = 0; i < 300000; i++)
+			(void)inb(0x80);
+		if (vmmio_read(&net, 0x70) != 0xf || gvq_get(&net.vqs[RXQ], &head, &len)) {
+			printk("net-hostile: status 0x%x after frames that fit no buffer\n",
+			       vmmio_read(&net, 0x70));
+			return GUEST_EXIT_FAIL;
+		}
+		printk("net-hostile: frames that fit no buffer dropped, device up\n");
+	} else if (!wait_needs_reset()) {
 		printk("net-hostile: no NEEDS_RESET (status 0x%x)\n", vmmio_read(&net, 0x70));
 		return GUEST_EXIT_FAIL;
+	} else {
+		printk("net-hostile: device reports NEEDS_RESET\n");
 	}
-	printk("net-hostile: device reports NEEDS_RESET\n");
-	/* A reset brings the device back. */
+	/* A reset brings the device back: it takes a normal setup and delivers the host's next
+	 * frame. */
 	vmmio_write(&net, 0x70, 0);
 	if (vmmio_read(&net, 0x70) != 0) {
 		printk("net-hostile: reset did not clear the status\n");
 		return GUEST_EXIT_FAIL;
+	}
+	rx_queue_size = QUEUE;
+	if (!net_setup(1ULL << NET_F_MRG_RXBUF, BUF_SIZE, 8)) {
+		printk("net-hostile: setup after reset failed\n");
+		return GUEST_EXIT_FAIL;
+	}
+	{
+		uint16_t head;
+		uint32_t len;
+
+		if (!gvq_wait(&net.vqs[RXQ], &head, &len, 2000000UL) || len <= HDR) {
+			printk("net-hostile: no frame received after reset\n");
+			return GUEST_EXIT_FAIL;
+		}
 	}
 	printk("net-hostile: recovered after reset\n");
 	return 0;

@@ -3,6 +3,7 @@
 #include "acpi.h"
 #include "guest.h"
 #include "scenarios.h"
+#include "smp.h"
 
 #define LAPIC_BASE 0xfee00000UL
 #define LAPIC_ID 0x20
@@ -20,6 +21,7 @@ extern const char ap_trampoline_start[], ap_trampoline_end[];
 void ap_main(void);
 
 static volatile uint32_t ap_count;
+static void (*volatile ap_work)(void);
 
 static uint32_t lapic_read(unsigned reg)
 {
@@ -41,7 +43,11 @@ static void io_delay(unsigned n)
 
 void ap_main(void)
 {
+	void (*work)(void) = ap_work;
+
 	__atomic_fetch_add(&ap_count, 1, __ATOMIC_SEQ_CST);
+	if (work)
+		work();
 }
 
 static void send_ipi(uint32_t apic_id, uint32_t icr)
@@ -82,8 +88,7 @@ int scn_acpi(void)
 	return 0;
 }
 
-/* Starts every AP the tables list with INIT-SIPI-SIPI; each increments ap_count. */
-int scn_smp(void)
+int smp_start(void (*work)(void), unsigned *nr_cpus, bool *acpi)
 {
 	struct platform p;
 	uint32_t self, expected;
@@ -91,8 +96,9 @@ int scn_smp(void)
 
 	if (!platform_discover(&p, false) || p.nr_cpus == 0) {
 		printk("smp: no CPU list\n");
-		return GUEST_EXIT_FAIL;
+		return -1;
 	}
+	ap_work = work;
 	memcpy((void *)AP_TRAMPOLINE, ap_trampoline_start,
 	       (size_t)(ap_trampoline_end - ap_trampoline_start));
 	lapic_write(LAPIC_SVR, 0x1ff); /* software-enable the BSP's LAPIC */
@@ -105,7 +111,7 @@ int scn_smp(void)
 			continue;
 		if (id > 254) {
 			printk("smp: apic id %u needs x2APIC, not supported here\n", id);
-			return GUEST_EXIT_FAIL;
+			return -1;
 		}
 		send_ipi(id, ICR_INIT | ICR_LEVEL_ASSERT);
 		io_delay(100);
@@ -117,9 +123,23 @@ int scn_smp(void)
 	for (spins = 0; __atomic_load_n(&ap_count, __ATOMIC_SEQ_CST) < expected && spins < 2000000;
 	     spins++)
 		io_delay(1);
+	if (nr_cpus)
+		*nr_cpus = p.nr_cpus;
+	if (acpi)
+		*acpi = p.acpi;
+	return ap_count == expected ? (int)expected : -1;
+}
+
+/* Starts every AP the tables list with INIT-SIPI-SIPI; each increments ap_count. */
+int scn_smp(void)
+{
+	unsigned nr_cpus = 0;
+	bool acpi = false;
+	int started = smp_start(NULL, &nr_cpus, &acpi);
+
 	printk("smp: %u of %u CPUs up (%s)\n", __atomic_load_n(&ap_count, __ATOMIC_SEQ_CST) + 1,
-	       p.nr_cpus, p.acpi ? "ACPI MADT" : "MP table");
-	return ap_count == expected ? 0 : GUEST_EXIT_FAIL;
+	       nr_cpus, acpi ? "ACPI MADT" : "MP table");
+	return started >= 0 ? 0 : GUEST_EXIT_FAIL;
 }
 
 int scn_poweroff(void)

@@ -233,6 +233,31 @@ bool virtio_setup_queue(struct gdev *d, unsigned qi, uint16_t size)
 	return vmmio_read(d, MMIO_QUEUE_READY) == 1;
 }
 
+bool virtio_reuse_queue(struct gdev *d, unsigned qi)
+{
+	struct gvq *q = &d->vqs[qi];
+
+	if (qi >= d->nr_vqs || !q->num)
+		return false;
+	q->free_head = 0;
+	q->nr_free = q->num;
+	q->avail_idx = q->last_used = q->kicked_at = 0;
+	for (uint16_t i = 0; i < q->num; i++)
+		q->desc[i].next = (uint16_t)(i + 1);
+	memset((void *)q->avail, 0, 6 + 2 * (uint64_t)q->num);
+	memset((void *)q->used, 0, 6 + 8 * (uint64_t)q->num);
+	vmmio_write(d, MMIO_QUEUE_SEL, qi);
+	vmmio_write(d, MMIO_QUEUE_NUM, q->num);
+	vmmio_write(d, MMIO_QUEUE_DESC_LOW, (uint32_t)(uintptr_t)q->desc);
+	vmmio_write(d, MMIO_QUEUE_DESC_HIGH, (uint32_t)((uint64_t)(uintptr_t)q->desc >> 32));
+	vmmio_write(d, MMIO_QUEUE_AVAIL_LOW, (uint32_t)(uintptr_t)q->avail);
+	vmmio_write(d, MMIO_QUEUE_AVAIL_HIGH, (uint32_t)((uint64_t)(uintptr_t)q->avail >> 32));
+	vmmio_write(d, MMIO_QUEUE_USED_LOW, (uint32_t)(uintptr_t)q->used);
+	vmmio_write(d, MMIO_QUEUE_USED_HIGH, (uint32_t)((uint64_t)(uintptr_t)q->used >> 32));
+	vmmio_write(d, MMIO_QUEUE_READY, 1);
+	return vmmio_read(d, MMIO_QUEUE_READY) == 1;
+}
+
 void virtio_driver_ok(struct gdev *d)
 {
 	vmmio_write(d, MMIO_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);

@@ -71,6 +71,8 @@ void vmmio_write(const struct gdev *d, unsigned off, uint32_t v);
 bool virtio_negotiate(struct gdev *d, uint64_t wanted);
 /* Sets up queue @q with up to @size entries (memory from the guest's pool). */
 bool virtio_setup_queue(struct gdev *d, unsigned q, uint16_t size);
+/* Sets queue @q up again in the memory it had (after a reset), with a fresh ring state. */
+bool virtio_reuse_queue(struct gdev *d, unsigned q);
 void virtio_driver_ok(struct gdev *d);
 bool virtio_has(const struct gdev *d, unsigned bit);
 

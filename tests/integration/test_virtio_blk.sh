@@ -53,7 +53,7 @@ t_blk_hostile() {
 	local a
 	truncate -s 1M "$TMP/h0.img" "$TMP/h1.img"
 	for a in desc-loop chain-too-long outside-ram straddle-ram length-overflow avail-jump \
-		queue-reconfig write-before-read bad-notify; do
+		queue-reconfig write-before-read bad-notify valid-then-bad; do
 		vm --kernel "$GUEST" --disk "path=$TMP/h0.img" --disk "path=$TMP/h1.img" \
 			--cmdline "scenario=blk-hostile attack=$a" --timeout 60
 		expect_rc 0 && expect_out "NEEDS_RESET" && expect_out "the other disk still served" &&
@@ -63,6 +63,32 @@ t_blk_hostile() {
 	vm --kernel "$GUEST" --disk "path=$TMP/h0.img" --disk "path=$TMP/h1.img" \
 		--cmdline "scenario=blk-hostile attack=desc-loop" --timeout 60
 	expect_err "descriptor loop"
+}
+# Issue 13, finding 2: a head made available again while its request is in flight, on both
+# engines (the sync engine used to loop forever on the I/O thread: only SIGKILL stopped it).
+t_blk_hostile_dup_head() {
+	local e
+	truncate -s 1M "$TMP/h0.img" "$TMP/h1.img"
+	for e in sync io_uring; do
+		vm --kernel "$GUEST" --disk "path=$TMP/h0.img,engine=$e" --disk "path=$TMP/h1.img,engine=$e" \
+			--cmdline "scenario=blk-hostile attack=dup-head" --timeout 30
+		expect_rc 0 && expect_out "NEEDS_RESET" && expect_out "recovered after reset" &&
+			expect_err "still holds it" || { echo "    (engine $e)"; return 1; }
+	done
+}
+# Issue 13, finding 4: one vCPU keeps reads in flight, the other resets the disk at random
+# moments (a reset between a completion and its interrupt crashed the VMM).
+t_blk_hostile_reset_race() {
+	local e
+	truncate -s 1M "$TMP/h0.img" "$TMP/h1.img"
+	for e in sync io_uring; do
+		vm --kernel "$GUEST" --cpus 2 --disk "path=$TMP/h0.img,engine=$e" \
+			--disk "path=$TMP/h1.img,engine=$e" --cmdline "scenario=blk-hostile attack=reset-race" \
+			--timeout 50
+		expect_rc 0 && expect_out "the other disk still served" && expect_out "recovered after reset" ||
+			{ echo "    (engine $e)"; return 1; }
+		grep -o "reset-race: .*" <<<"$OUT" | sed "s/^/    note: $e: /"
+	done
 }
 t_blk_devices_announced() {
 	truncate -s 1M "$TMP/a.img" "$TMP/b.img"
@@ -95,6 +121,8 @@ t_run "blk-ro: reads verified, writes IOERR, image untouched" t_blk_ro
 t_run "blk-bounds: IOERR/UNSUPP, GET_ID, last sector" t_blk_bounds
 t_run "blk-discard: discard and write-zeroes" t_blk_discard
 t_run "blk hostile: every attack class → NEEDS_RESET, VMM up" t_blk_hostile
+t_run "blk hostile: a head reused while in flight (issue 13 #2), both engines" t_blk_hostile_dup_head
+t_run "blk hostile: resets from a second vCPU racing completions (issue 13 #4)" t_blk_hostile_reset_race
 t_run "virtio devices in the DSDT" t_blk_devices_announced
 t_run "--disk bad input" t_blk_bad_flags
 

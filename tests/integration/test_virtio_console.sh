@@ -35,7 +35,24 @@ t_console_bad_flag() {
 	expect_rc 1 && expect_err "--console file=/nonexistent/dir/c.log: No such file"
 }
 
+# Issue 13, finding 8: a guest keeps the transmit ring full for ever (recycling each chain as
+# it comes back) while a slow reader drains the console; --timeout 3 must still stop it. Before
+# the batch limit the I/O thread never left the transmit handler (killed after 60 s: 137).
+t_console_flood_timeout() {
+	local t0=$SECONDS
+	timeout -s KILL 60 "$VMM" run --kernel "$GUEST" --console stdio --serial off \
+		--cmdline scenario=console-flood --timeout 3 2>"$TMP/err" </dev/null |
+		python3 -c 'import sys, time
+while sys.stdin.buffer.read1(65536):
+    time.sleep(0.005)'
+	RC=${PIPESTATUS[0]}
+	ERR=$(cat "$TMP/err")
+	expect_rc 124 || return 1
+	echo "    note: stopped after $((SECONDS - t0)) s"
+}
+
 t_run "virtio-console: hello and echo over a pipe" t_console_echo
 t_run "virtio-console: backpressure, 300 lines" t_console_backpressure
 t_run "virtio-console: file output, with COM1 on stdout" t_console_file_and_serial
+t_run "virtio-console: a flooding guest still stops on --timeout (issue 13 #8)" t_console_flood_timeout
 t_run "--console bad input" t_console_bad_flag

@@ -139,21 +139,64 @@ t_net_default_mac_stable() {
 	a=$m1 b=$m2
 	[ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" != "$c" ] || { echo "    macs: '$a' '$b' (tap0) '$c' (tap1)"; return 1; }
 }
+# net_hostile ATTACK [big]: runs net-hostile attack=ATTACK through the ASan/UBSan minivmm while
+# the host sends frames: ARP requests for the guest's address, or with "big", 1442-byte ICMP
+# frames to a fixed MAC (a permanent neighbour entry, so no ARP is needed).
+net_hostile() {
+	local a=$1 big=${2:-} mac=02:00:00:00:00:99
+	net_ns_up || return 1
+	VMM_BIN=$VMM_ASAN net_vm :: --kernel "$GUEST" --net tap=tap0,mac=$mac \
+		--cmdline "scenario=net-hostile attack=$a" --timeout 120
+	net_wait_out "armed" 60 || { net_ns_down; return 1; }
+	# Only the large frames, no IPv6 chatter when the link comes up.
+	[ -n "$big" ] && nsx sysctl -qw net.ipv6.conf.tap0.disable_ipv6=1 2>/dev/null
+	net_tap_up 2>/dev/null # short-header may have ended the VM (and its tap) already
+	if [ -n "$big" ]; then
+		nsx ip neigh replace $GUEST_IP lladdr $mac dev tap0 nud permanent 2>/dev/null
+		nsx ping -c 60 -i 0.2 -s 1400 -W 1 $GUEST_IP >/dev/null 2>&1 &
+	else
+		nsx ping -c 30 -i 0.2 -W 1 $GUEST_IP >/dev/null 2>&1 &
+	fi
+	net_vm_end
+	net_ns_down
+	expect_rc 0 && expect_out "recovered after reset" || { echo "    (attack $a)"; return 1; }
+	if [ "$a" = small-rx ]; then
+		expect_out "frames that fit no buffer dropped, device up" && expect_no_err ||
+			{ echo "    (attack $a)"; return 1; }
+	else
+		expect_out "device reports NEEDS_RESET" && expect_err "device needs reset" ||
+			{ echo "    (attack $a)"; return 1; }
+	fi
+	! grep -q "Sanitizer\|runtime error" <<<"$ERR" || { echo "    sanitizer report (attack $a)"; return 1; }
+}
 t_net_hostile() {
 	net_can_run
 	local a
 	for a in short-header no-writable small-rx; do
-		net_ns_up || return 1
-		net_vm :: --kernel "$GUEST" --net tap=tap0 --cmdline "scenario=net-hostile attack=$a" --timeout 120
-		net_wait_out "armed" 60 || { net_ns_down; return 1; }
-		net_tap_up 2>/dev/null # short-header may have ended the VM (and its tap) already
-		# Frames for the receive cases: ARP requests for the guest's address.
-		nsx ping -c 30 -i 0.2 -W 1 $GUEST_IP >/dev/null 2>&1 &
-		net_vm_end
-		net_ns_down
-		expect_rc 0 && expect_out "device reports NEEDS_RESET" && expect_out "recovered after reset" &&
-			expect_err "device needs reset" || { echo "    (attack $a)"; return 1; }
+		net_hostile $a || return 1
 	done
+}
+# Issue 13, finding 1: MRG_RXBUF, a receive queue of one entry re-posted with 1-byte buffers
+# while a frame waits (a host heap overflow before the fix; UBSan reports it in this build).
+t_net_hostile_mrg_queue_of_one() {
+	net_can_run
+	net_hostile mrg-queue-of-one big
+}
+# Issue 13, finding 7: VQ_PAIRS_SET while a large frame waits for receive buffers: the answer
+# must come back on the control queue (it used to land in a receive buffer).
+t_net_ctrl_while_frame_waits() {
+	net_can_run
+	local mac=02:00:00:00:00:99
+	net_ns_up || return 1
+	net_vm :: --kernel "$GUEST" --net tap=tap0,num_queues=4,mac=$mac \
+		--cmdline "scenario=net-hostile attack=ctrl-while-frame-waits" --timeout 120
+	net_wait_out "armed" 60 || { net_ns_down; return 1; }
+	net_tap_up
+	nsx ip neigh replace $GUEST_IP lladdr $mac dev tap0 nud permanent
+	nsx ping -c 60 -i 0.2 -s 1400 -W 1 $GUEST_IP >/dev/null 2>&1 &
+	net_vm_end
+	net_ns_down
+	expect_rc 0 && expect_out "control command answered on the control queue, frame delivered"
 }
 t_net_bad_flags() {
 	local fails=0
@@ -175,5 +218,7 @@ t_run "net-echo on a tap passed as fd= (no CAP_NET_ADMIN needed)" t_net_echo_fd
 t_run "MRG_RXBUF: frames over several 256-byte buffers, ASan/UBSan minivmm" t_net_mrg_sanitized
 t_run "multiqueue: 2 pairs on a multiqueue tap, both carry traffic" t_net_multiqueue
 t_run "default MAC stable for the same configuration" t_net_default_mac_stable
-t_run "net hostile: short header, no writable part, frame larger than the buffers → NEEDS_RESET" t_net_hostile
+t_run "net hostile: short header, no writable part → NEEDS_RESET; frames larger than the buffers dropped (issue 13 #11)" t_net_hostile
+t_run "net hostile: MRG_RXBUF with a receive queue of one (issue 13 #1) → NEEDS_RESET, no overflow" t_net_hostile_mrg_queue_of_one
+t_run "net: VQ_PAIRS_SET while a frame waits (issue 13 #7) → answered on the control queue" t_net_ctrl_while_frame_waits
 t_run "--net bad input" t_net_bad_flags

@@ -1,6 +1,7 @@
 /* e820 construction, initrd placement, and the whole loader on synthetic kernel files. */
 #include <asm/bootparam.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,60 @@ START_TEST(rejects_missing_empty_and_non_kernels)
 }
 END_TEST
 
+/* The "other process" of files_shrinking_while_loaded: shrinks the file to nothing and back,
+ * over and over. */
+static volatile int shrink_stop;
+
+static void *shrinker(void *arg)
+{
+	const char *path = arg;
+
+	while (!shrink_stop) {
+		if (truncate(path, 0) || truncate(path, 32 * MIB))
+			break;
+	}
+	return NULL;
+}
+
+/* Issue 13, finding 11: the kernel and initrd were mmap'd, so a file truncated while minivmm
+ * copied it raised SIGBUS and killed the VMM with no message. Read instead: a file that
+ * shrinks gives an error that names it (or, if the race is lost, a normal load). */
+START_TEST(files_shrinking_while_loaded)
+{
+	static uint8_t kbuf[1024 + 4096];
+	struct guest_mem gm;
+	struct x86_boot boot;
+	struct errmsg err = { "" };
+	char *kpath, *ipath;
+	pthread_t t;
+	int failed = 0;
+
+	kpath = write_temp(kbuf, make_bzimage(kbuf, 2 * MIB));
+	ipath = write_temp("", 0);
+	ck_assert_int_eq(truncate(ipath, 32 * MIB), 0);
+	ck_assert_int_eq(gm_init(&gm, 64 * MIB, false), 0);
+	shrink_stop = 0;
+	ck_assert_int_eq(pthread_create(&t, NULL, shrinker, ipath), 0);
+	for (int i = 0; i < 200; i++) {
+		struct x86_boot_args args = { kpath, ipath, "", 0 };
+		int ret = x86_boot_load(&gm, &args, &boot, &err);
+
+		if (ret) {
+			failed++;
+			ck_assert_msg(strstr(err.text, "--initrd"), "%s", err.text);
+		}
+	}
+	shrink_stop = 1;
+	pthread_join(t, NULL);
+	ck_assert_int_gt(failed, 0);   /* the race was on */
+	gm_destroy(&gm);
+	unlink(kpath);
+	unlink(ipath);
+	free(kpath);
+	free(ipath);
+}
+END_TEST
+
 Suite *suite_boot(void)
 {
 	Suite *s = suite_create("boot");
@@ -199,6 +254,7 @@ Suite *suite_boot(void)
 	tcase_add_test(tc, initrd_placement);
 	tcase_add_test(tc, loads_bzimage_and_writes_zero_page);
 	tcase_add_test(tc, rejects_missing_empty_and_non_kernels);
+	tcase_add_test(tc, files_shrinking_while_loaded);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -213,9 +213,9 @@ START_TEST(tables_checksums_and_links)
 	ck_assert_ptr_eq(t.blob + (x - 0xe0000), fadt);
 	memcpy(&x, fadt + 140, 8);
 	ck_assert_ptr_eq(t.blob + (x - 0xe0000), dsdt);
-	/* 255 xAPIC entries, 45 x2APIC entries, IOAPIC, 2 overrides, NMI. */
+	/* 255 xAPIC entries, 45 x2APIC entries, IOAPIC, 1 override, NMI. */
 	memcpy(&len, madt + 4, 4);
-	ck_assert_uint_eq(len, 44 + 255 * 8 + 45 * 16 + 12 + 20 + 6);
+	ck_assert_uint_eq(len, 44 + 255 * 8 + 45 * 16 + 12 + 10 + 6);
 	ck_assert_uint_eq(madt[44], 0);
 	ck_assert_uint_eq(madt[44 + 255 * 8], 9);
 	/* The DSDT carries both virtio devices and COM1. */
@@ -230,6 +230,59 @@ START_TEST(tables_checksums_and_links)
 	ck_assert_int_eq(acpi_build(&cfg, 0xe0000, &t, NULL), -EINVAL);
 	cfg.nr_cpus = 5000; /* MADT would overflow the 64 KiB reserved for the tables */
 	ck_assert_int_eq(acpi_build(&cfg, 0xe0000, &t, NULL), -E2BIG);
+}
+END_TEST
+
+/* Issue 13, finding 9: every interrupt a device is given must be described the same way by
+ * the MADT (its interrupt source overrides) and by the device's _CRS. The 5th virtio-mmio
+ * device got IRQ 9, which the MADT declared level-triggered while _CRS said edge (and irqfd
+ * pulses): a level pin can lose such interrupts. With 16 devices (IRQs 5-20), each _CRS
+ * Interrupt() must match any override for its GSI: edge, active high. */
+START_TEST(madt_and_crs_agree_on_every_irq)
+{
+	struct acpi_mmio_dev v[16];
+	struct acpi_config cfg = { .nr_cpus = 2, .virtio = v, .nr_virtio = 16, .com1_port = 0x3f8,
+				   .com1_irq = 4 };
+	struct acpi_tables t;
+	const uint8_t *madt, *dsdt;
+	uint32_t madt_len, dsdt_len;
+	unsigned seen = 0;
+
+	for (unsigned i = 0; i < 16; i++)
+		v[i] = (struct acpi_mmio_dev){ 0xd0000000 + 0x1000 * i, 0x1000, 5 + i };
+	ck_assert_int_eq(acpi_build(&cfg, 0xe0000, &t, NULL), 0);
+	madt = find_table(&t, "APIC");
+	dsdt = find_table(&t, "DSDT");
+	memcpy(&madt_len, madt + 4, 4);
+	memcpy(&dsdt_len, dsdt + 4, 4);
+	/* Extended Interrupt descriptors (0x89, length 6, flags, count 1, GSI) in the DSDT. */
+	for (uint32_t off = 36; off + 9 <= dsdt_len; off++) {
+		uint32_t gsi;
+		uint8_t flags;
+
+		if (dsdt[off] != 0x89 || dsdt[off + 1] != 6 || dsdt[off + 2] != 0 || dsdt[off + 4] != 1)
+			continue;
+		flags = dsdt[off + 3];
+		memcpy(&gsi, dsdt + off + 5, 4);
+		ck_assert_msg(flags & 0x02, "GSI %u: _CRS says level", gsi);
+		ck_assert_msg(!(flags & 0x04), "GSI %u: _CRS says active low", gsi);
+		for (uint32_t e = 44; e + 2 <= madt_len && madt[e + 1]; e += madt[e + 1]) {
+			uint32_t iso_gsi;
+			uint16_t iflags;
+
+			if (madt[e] != 2)           /* interrupt source override */
+				continue;
+			memcpy(&iso_gsi, madt + e + 4, 4);
+			memcpy(&iflags, madt + e + 8, 2);
+			if (iso_gsi != gsi && madt[e + 3] != gsi)
+				continue;
+			ck_assert_msg((iflags & 0xc) != 0xc, "GSI %u: _CRS edge, MADT level", gsi);
+			ck_assert_msg((iflags & 0x3) != 0x3, "GSI %u: _CRS high, MADT low", gsi);
+		}
+		seen++;
+	}
+	ck_assert_uint_eq(seen, 16);
+	acpi_tables_free(&t);
 }
 END_TEST
 
@@ -273,6 +326,7 @@ Suite *suite_firmware(void)
 	tcase_add_test(tc, names_strings_eisaid);
 	tcase_add_test(tc, device_package_resources);
 	tcase_add_test(tc, tables_checksums_and_links);
+	tcase_add_test(tc, madt_and_crs_agree_on_every_irq);
 	tcase_add_test(tc, mptable_checksums);
 	suite_add_tcase(s, tc);
 	return s;

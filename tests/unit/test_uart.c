@@ -173,6 +173,35 @@ START_TEST(wide_and_out_of_range_accesses)
 }
 END_TEST
 
+/* Issue 13, finding 10: a producer that found no room waits for rx_ready. Room also appears
+ * when the guest clears the receive FIFO through FCR, and input flows again when it leaves
+ * loopback; neither told the producer, so input stalled until something else woke it. */
+START_TEST(fifo_clear_and_loopback_exit_wake_the_producer)
+{
+	struct irq_log l = { 0 };
+	struct uart *u = uart_create(-1, &ops, &l);
+	uint8_t in[20] = { 0 };
+
+	wr(u, 2, 0x01);
+	ck_assert_uint_eq(uart_push_input(u, in, 20), UART_FIFO_SIZE);
+	ck_assert_int_eq(l.ready, 0);
+	wr(u, 2, 0x03);                             /* FIFO on, clear receive FIFO */
+	ck_assert_int_eq(l.ready, 1);
+	ck_assert_uint_eq(uart_push_input(u, in, 4), 4);
+	wr(u, 2, 0x03);                             /* nobody waits: no wake-up */
+	ck_assert_int_eq(l.ready, 1);
+
+	wr(u, 4, 0x18);                             /* loopback: outside input cut off */
+	ck_assert_uint_eq(uart_push_input(u, in, 1), 0);
+	wr(u, 4, 0x18);                             /* still in loopback */
+	ck_assert_int_eq(l.ready, 1);
+	wr(u, 4, 0x08);                             /* out of loopback */
+	ck_assert_int_eq(l.ready, 2);
+	ck_assert_uint_eq(uart_push_input(u, in, 1), 1);
+	uart_destroy(u);
+}
+END_TEST
+
 Suite *suite_uart(void)
 {
 	Suite *s = suite_create("uart");
@@ -185,6 +214,7 @@ Suite *suite_uart(void)
 	tcase_add_test(tc, loopback);
 	tcase_add_test(tc, overrun_and_line_status_interrupt);
 	tcase_add_test(tc, wide_and_out_of_range_accesses);
+	tcase_add_test(tc, fifo_clear_and_loopback_exit_wake_the_producer);
 	suite_add_tcase(s, tc);
 	return s;
 }

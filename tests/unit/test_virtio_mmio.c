@@ -1,5 +1,6 @@
 /* The virtio-mmio transport with a dummy device: status state machine, feature negotiation,
  * the queue configuration window, NEEDS_RESET, config space bounds. No KVM (vm_fd = -1). */
+#include <errno.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
 #include <string.h>
@@ -205,6 +206,23 @@ START_TEST(config_space_bounds)
 }
 END_TEST
 
+/* Issue 13, finding 4: a completion that races a reset (Status = 0 from a vCPU between a
+ * device's completion and its interrupt) asks for an interrupt on a queue whose rings are
+ * gone. That used to read the NULL avail ring (segfault); it must do nothing. */
+START_TEST(interrupt_after_reset)
+{
+	negotiate(1ULL << 32);
+	setup_queue0();
+	wr(VIRTIO_MMIO_STATUS, ACK | DRV | FOK | DOK);
+	wr(VIRTIO_MMIO_STATUS, 0);
+	virtio_dev_used(dev, 0);
+	virtio_dev_used(dev, 1);                  /* never configured */
+	ck_assert_uint_eq(rd(VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	ck_assert_int_eq(vq_push(&dev->vqs[0], 0, 0), -EINVAL);
+	ck_assert(!vq_set_notify(&dev->vqs[0], true));
+}
+END_TEST
+
 Suite *suite_virtio_mmio(void)
 {
 	Suite *s = suite_create("virtio_mmio");
@@ -217,6 +235,7 @@ Suite *suite_virtio_mmio(void)
 	tcase_add_test(tc, queue_configuration_window);
 	tcase_add_test(tc, bad_rings_and_notifies);
 	tcase_add_test(tc, config_space_bounds);
+	tcase_add_test(tc, interrupt_after_reset);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -193,6 +193,7 @@ START_TEST(indirect_rules)
 	ck_assert_uint_eq(chain.nr_writable, 2);
 	ck_assert_uint_eq(chain.readable_len, 14);
 	ck_assert_uint_eq(chain.writable_len, 21);
+	ck_assert_int_eq(vq_push(&vq, chain.head, 0), 0);
 
 	setd(desc(5), IND_GPA, 48, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 6);
 	offer(4);
@@ -311,6 +312,33 @@ START_TEST(zero_length_descriptors_are_skipped)
 }
 END_TEST
 
+/* Issue 13, finding 2: a head the device holds (popped, not yet pushed) may not be made
+ * available again; once pushed it may. Pushing a head the device does not hold is refused. */
+START_TEST(head_reused_while_in_flight)
+{
+	setd(desc(2), BUF_GPA, 16, 0, 0);
+	setd(desc(4), BUF_GPA, 16, 0, 0);
+	offer(2);
+	offer(4);
+	offer(2);
+	ck_assert_int_eq(vq_pop(&vq, &chain, &why), 1);
+	ck_assert_int_eq(vq_pop(&vq, &chain, &why), 1);
+	expect_broken("still holds");
+	ck_assert_int_eq(vq_push(&vq, 5, 0), -EINVAL);   /* never popped */
+	ck_assert_uint_eq(*used16(1), 0);
+
+	vq_enable(&vq, &gm, &why);                        /* a reset forgets what was held */
+	memset(gm_ptr(&gm, AVAIL_GPA, 64), 0, 64);
+	offer(2);
+	ck_assert_int_eq(vq_pop(&vq, &chain, &why), 1);
+	ck_assert_int_eq(vq_push(&vq, 2, 0), 0);
+	ck_assert_int_eq(vq_push(&vq, 2, 0), -EINVAL);   /* twice */
+	offer(2);
+	ck_assert_int_eq(vq_pop(&vq, &chain, &why), 1);  /* returned, so available again */
+	ck_assert_uint_eq(chain.head, 2);
+}
+END_TEST
+
 Suite *suite_virtqueue(void)
 {
 	Suite *s = suite_create("virtqueue");
@@ -330,6 +358,7 @@ Suite *suite_virtqueue(void)
 	tcase_add_test(tc, event_index);
 	tcase_add_test(tc, notification_flag_without_event_idx);
 	tcase_add_test(tc, zero_length_descriptors_are_skipped);
+	tcase_add_test(tc, head_reused_while_in_flight);
 	suite_add_tcase(s, tc);
 	return s;
 }

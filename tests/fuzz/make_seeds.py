@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the device-level fuzzers (tests/fuzz/fuzz_vdev.h) into
+tests/fuzz/corpus/<target>/: a few well-behaved driver programs per device (bring-up,
+requests, frames, input), nothing hostile: the fuzzer has to find the attacks itself."""
+import os
+import struct
+import sys
+
+ALL = b'\xff' * 7 + b'\x7f'            # every offered feature (ANDed by the harness)
+DESC, PUBLISH, KICK, RUN, RESET, REG, MEM, AVAIL_IDX, REPEAT, CHAIN, STATUS = range(11)
+
+
+def u16(v):
+    return struct.pack('<H', v)
+
+
+def blk(qbytes, ops, dev=0, feat=ALL):
+    """An input: features, the configuration byte, one size byte per queue, operations."""
+    return feat + bytes([dev]) + bytes(qbytes) + b''.join(ops)
+
+
+REQ = 11
+
+
+def req(q, head, typ, sector, length):
+    return bytes([REQ, q, head, typ]) + u16(sector) + u16(length)
+
+
+IN, OUT, FLUSH, GETID, DISCARD, WZ, BAD = 0, 1, 2, 3, 4, 5, 6
+blk_seeds = {
+    'rw': blk([4, 4], [req(0, 0, 0x80 | OUT, 0, 4096), bytes([KICK, 0, RUN]),
+                    req(0, 3, 0x80 | IN, 0, 4096), bytes([KICK, 0, RUN]),
+                    req(0, 6, FLUSH, 0, 0), bytes([KICK, 0, RUN])]),
+    'id-discard': blk([3, 3], [req(0, 0, GETID, 0, 20), req(0, 2, DISCARD, 8, 1024),
+                            req(0, 4, WZ | 0x40, 16, 512), bytes([KICK, 0, RUN])]),
+    'two-queues-reset': blk([5, 5], [req(1, 0, 0x80 | IN, 100, 8192), bytes([KICK, 1]),
+                                     bytes([RESET]), req(0, 0, 0x80 | OUT, 7, 512),
+                                     bytes([KICK, 0, RUN])], dev=1),
+    'chain-repeat': blk([6, 6], [bytes([REPEAT, 2]) + u16(3), req(0, 0, 0x80 | IN, 1, 512),
+                              bytes([KICK, 0, RUN]),
+                              bytes([CHAIN, 0, 9, 2]) + u16(16) + b'\x00' + u16(1) + b'\x01',
+                              bytes([KICK, 0, RUN])]),
+}
+
+RXBUF, TXFRAME, FRAME, CTRL, DRAIN = range(11, 16)
+net_seeds = {
+    'rx-tx': blk([4, 4, 4, 4, 2], [bytes([RXBUF, 0, 0]) + u16(2048), bytes([RXBUF, 0, 1]) + u16(2048),
+                          bytes([KICK, 0]), bytes([FRAME, 0]) + u16(1500) + b'\x00',
+                          bytes([TXFRAME, 0, 0]) + u16(72), bytes([KICK, 1, DRAIN])]),
+    'mrg-small': blk([5, 4, 4, 4, 2], [bytes([RXBUF, 0, h]) + u16(256) for h in range(8)] +
+                     [bytes([KICK, 0]), bytes([FRAME, 0]) + u16(1400) + b'\x02', bytes([RUN])]),
+    'mq-ctrl': blk([4, 4, 4, 4, 2], [bytes([CTRL, 0, 4, 0, 2, 0, KICK, 4]),
+                                     bytes([RXBUF, 1, 0]) + u16(2048), bytes([KICK, 2]),
+                                     bytes([FRAME, 1]) + u16(600) + b'\x04', bytes([RUN])],
+                   ),
+}
+
+INPUT, TXBUF, RXBUF_C = range(11, 14)
+console_seeds = {
+    'tx-rx': blk([3, 3], [bytes([TXBUF, 0]) + u16(10), bytes([KICK, 1]),
+                          bytes([RXBUF_C, 0]) + u16(64) + b'\x00', bytes([KICK, 0]),
+                          bytes([INPUT, 5]) + b'hello']),
+    'many': blk([8, 8], [bytes([TXBUF, h]) + u16(100) for h in range(20)] + [bytes([KICK, 1])] +
+                [bytes([RXBUF_C, h]) + u16(8) + b'\x00' for h in range(4)] +
+                [bytes([KICK, 0]), bytes([INPUT, 20]) + b'x' * 20]),
+}
+
+targets = {
+    'fuzz_blk_raw_sync': blk_seeds, 'fuzz_blk_raw_uring': blk_seeds,
+    'fuzz_blk_qcow2_sync': blk_seeds, 'fuzz_blk_qcow2_uring': blk_seeds,
+    'fuzz_virtio_net': net_seeds, 'fuzz_virtio_console': console_seeds,
+}
+root = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), 'corpus')
+for target, seeds in targets.items():
+    d = os.path.join(root, target)
+    os.makedirs(d, exist_ok=True)
+    for name, data in seeds.items():
+        with open(os.path.join(d, 'seed-' + name), 'wb') as f:
+            f.write(data)
