@@ -4,18 +4,20 @@ CC ?= gcc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -I. -MMD -MP
-LDLIBS := -luring -lpthread -lz -lzstd
+LDLIBS := -luring -lfdt -lpthread -lz -lzstd
 BUILD := build
 
 # Everything but main.c: unit tests link the same objects.
 VMM_LIB_SRCS := \
 	vmm/errmsg.c vmm/parse.c vmm/bus.c vmm/memory.c vmm/evloop.c vmm/term.c vmm/serial.c vmm/stdin_input.c \
+	vmm/machine.c vmm/device.c vmm/state.c \
 	vmm/vcpu.c vmm/vm.c vmm/cli.c \
 	arch/x86/e820.c arch/x86/bzimage.c arch/x86/pvh.c arch/x86/boot.c arch/x86/cpuid.c \
-	arch/x86/regs.c arch/x86/host_quirks.c \
+	arch/x86/regs.c arch/x86/host_quirks.c arch/x86/kvm_state.c \
+	migrate/crc32c.c migrate/stream.c migrate/restore.c \
 	devices/uart.c devices/platform.c devices/acpi_pm.c \
 	firmware/aml.c firmware/acpi.c firmware/mptable.c firmware/reset_vector.c firmware/firmware.c \
-	virtio/queue.c virtio/mmio.c virtio/blk.c virtio/console.c virtio/net.c net/tap.c block/engine.c block/disk.c block/raw.c \
+	virtio/queue.c virtio/mmio.c virtio/transport_state.c virtio/blk.c virtio/console.c virtio/net.c net/tap.c block/engine.c block/disk.c block/raw.c \
 	block/qcow2_disk.c block/iov.c block/qcow2.c block/qcow2_header.c block/qcow2_cache.c block/qcow2_refcount.c \
 	block/qcow2_cluster.c block/qcow2_compress.c block/qcow2_snapshot.c block/qcow2_check.c \
 	block/qcow2_create.c block/image_lock.c vmm/img.c
@@ -163,9 +165,9 @@ $(BUILD)/fuzz/fuzz_virtio_console: tests/fuzz/fuzz_virtio_console.c tests/fuzz/f
 $(BUILD)/fuzz/fuzz_qcow2: tests/fuzz/fuzz_qcow2.c $(QCOW2_SRCS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lz -lzstd
-$(BUILD)/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c virtio/queue.c vmm/memory.c
+$(BUILD)/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c virtio/queue.c vmm/memory.c vmm/state.c vmm/errmsg.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $^
+	clang $(FUZZ_CFLAGS) -o $@ $^ -lfdt
 
 $(BUILD)/blkpattern: tests/tools/blkpattern.c tests/guest/pattern.h
 	@mkdir -p $(dir $@)

@@ -16,7 +16,7 @@
 
 #include "virtio/blk.h"
 #include "virtio/device.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 #define QSIZE 256
 #define MEM (512ULL << 20)
@@ -26,8 +26,11 @@
 #define HDRS 0x100000
 #define DATA 0x1000000
 
-static struct vm vm;
-static struct vm_config cfg;
+static struct guest_mem mem;
+static struct bus pio_bus, mmio_bus;
+static struct evloop loop;
+static struct dev_list devices;
+static struct machine machine;
 static struct virtio_dev *dev;
 
 static void wr(uint64_t off, uint32_t v) { virtio_mmio_io(NULL, off, (uint8_t *)&v, 4, true, dev); }
@@ -39,7 +42,7 @@ static uint16_t *avail_g, avail_idx_g;
 /* Request in slot @slot: header type and sector, then publish its head. */
 static void submit(uint64_t slot)
 {
-	struct virtio_blk_outhdr *h = gm_ptr(&vm.mem, HDRS + 64 * slot, 16);
+	struct virtio_blk_outhdr *h = gm_ptr(&mem, HDRS + 64 * slot, 16);
 	uint64_t blk;
 
 	rng_g ^= rng_g << 13, rng_g ^= rng_g >> 7, rng_g ^= rng_g << 17;
@@ -82,19 +85,20 @@ int main(int argc, char **argv)
 	secs = strtoull(argv[5], NULL, 0);
 	if (qd == 0 || qd > QSIZE / 3 || bs % 512 || bs * qd > 256ULL << 20)
 		return fprintf(stderr, "blk_bench: bad BS/QD\n"), 2;
-	vm.cfg = &cfg;
-	vm.vm_fd = -1;
-	bus_init(&vm.mmio_bus, "mmio");
-	if (gm_init(&vm.mem, MEM, false) || evloop_init(&vm.loop))
+	bus_init(&pio_bus, "pio");
+	bus_init(&mmio_bus, "mmio");
+	if (gm_init(&mem, MEM, false) || evloop_init(&loop))
 		return 1;
+	machine = (struct machine){ .mem = &mem, .pio = &pio_bus, .mmio = &mmio_bus, .loop = &loop,
+				    .vm_fd = -1, .devices = &devices };
 	dc.path = argv[1];
 	dc.direct = true;
 	dc.engine = strcmp(argv[6], "sync") ? BLK_ENGINE_IO_URING : BLK_ENGINE_SYNC;
 	dc.engine_set = true;
 	dc.num_queues = 1;
-	if (virtio_blk_create(&vm, &dc, &blk, &err))
+	if (virtio_blk_create(&machine, 0, &dc, &blk, &err))
 		return fprintf(stderr, "blk_bench: %s\n", err.text), 1;
-	dev = vm.virtio[0];
+	dev = devices.devs[0].priv;
 	sectors = (uint64_t)rd(VIRTIO_MMIO_CONFIG) | (uint64_t)rd(VIRTIO_MMIO_CONFIG + 4) << 32;
 
 	/* The driver's side of initialization, as Linux does it. */
@@ -112,14 +116,14 @@ int main(int argc, char **argv)
 	wr(VIRTIO_MMIO_QUEUE_READY, 1);
 	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 				       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
-	desc = gm_ptr(&vm.mem, DESC, 16 * QSIZE);
-	avail_g = gm_ptr(&vm.mem, AVAIL, 4 + 2 * QSIZE);
+	desc = gm_ptr(&mem, DESC, 16 * QSIZE);
+	avail_g = gm_ptr(&mem, AVAIL, 4 + 2 * QSIZE);
 	bs_g = bs;
 	nblocks_g = sectors / (bs / 512);
 	is_read_g = is_read;
 	is_rand_g = is_rand;
-	used_idx = gm_ptr(&vm.mem, USED + 2, 2);
-	memset(gm_ptr(&vm.mem, DATA, bs * qd), 0x5a, bs * qd);
+	used_idx = gm_ptr(&mem, USED + 2, 2);
+	memset(gm_ptr(&mem, DATA, bs * qd), 0x5a, bs * qd);
 
 	/* Slot i: descriptors 3i (header), 3i+1 (data), 3i+2 (status). */
 	for (uint64_t i = 0; i < qd; i++) {
@@ -142,10 +146,10 @@ int main(int argc, char **argv)
 		while (last_used != __atomic_load_n(used_idx, __ATOMIC_ACQUIRE)) {
 			uint32_t id;
 
-			memcpy(&id, gm_ptr(&vm.mem, USED + 4 + 8 * (last_used % QSIZE), 4), 4);
+			memcpy(&id, gm_ptr(&mem, USED + 4 + 8 * (last_used % QSIZE), 4), 4);
 			last_used++;
 			reaped = true;
-			if (*(uint8_t *)gm_ptr(&vm.mem, HDRS + 64 * (id / 3) + 32, 1))
+			if (*(uint8_t *)gm_ptr(&mem, HDRS + 64 * (id / 3) + 32, 1))
 				return fprintf(stderr, "blk_bench: I/O error\n"), 1;
 			done++;
 			inflight--;
@@ -158,7 +162,7 @@ int main(int argc, char **argv)
 		if (refilled)
 			wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0); /* one kick per batch, as drivers do */
 		if (!reaped)
-			evloop_run_once(&vm.loop, 100);
+			evloop_run_once(&loop, 100);
 	}
 	{
 		double el = now() - t0;
@@ -168,6 +172,6 @@ int main(int argc, char **argv)
 		printf("%.0f %.1f %.2f\n", (double)done / el, (double)done * (double)bs / el / 1e6,
 		       done ? (cpu_secs() - c0) * 1e6 / (double)done : 0.0);
 	}
-	virtio_blk_destroy(blk);
+	dev_list_destroy(&devices);
 	return 0;
 }

@@ -27,7 +27,7 @@
 #include "net/tap.h"
 #include "virtio/device.h"
 #include "virtio/net.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 #define QSIZE 256
 #define MEM (256ULL << 20)
@@ -37,8 +37,11 @@
 #define RXBUF 2048
 #define TSO_FRAME 65536
 
-static struct vm vm;
-static struct vm_config cfg;
+static struct guest_mem mem;
+static struct bus pio_bus, mmio_bus;
+static struct evloop loop;
+static struct dev_list devices;
+static struct machine machine;
 static struct virtio_dev *dev;
 
 static void wr(uint64_t off, uint32_t v) { virtio_mmio_io(NULL, off, (uint8_t *)&v, 4, true, dev); }
@@ -206,14 +209,15 @@ static int device(const char *tap, int tx, size_t size, double secs, int tso)
 	size_t len;
 	double t0, t1, c0;
 
-	vm.cfg = &cfg;
-	vm.vm_fd = -1;
-	bus_init(&vm.mmio_bus, "mmio");
-	if (gm_init(&vm.mem, MEM, false) || evloop_init(&vm.loop))
+	bus_init(&pio_bus, "pio");
+	bus_init(&mmio_bus, "mmio");
+	if (gm_init(&mem, MEM, false) || evloop_init(&loop))
 		return 1;
-	if (virtio_net_create(&vm, &nc, &net, &err))
+	machine = (struct machine){ .mem = &mem, .pio = &pio_bus, .mmio = &mmio_bus, .loop = &loop,
+				    .vm_fd = -1, .devices = &devices };
+	if (virtio_net_create(&machine, 0, &nc, &net, &err))
 		return fprintf(stderr, "net_bench: %s\n", err.text), 1;
-	dev = vm.virtio[0];
+	dev = devices.devs[0].priv;
 	wr(VIRTIO_MMIO_STATUS, 0);
 	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
 	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
@@ -230,11 +234,11 @@ static int device(const char *tap, int tx, size_t size, double secs, int tso)
 		wr(VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)(RING(i) + 0x2000));
 		wr(VIRTIO_MMIO_QUEUE_READY, 1);
 	}
-	desc = gm_ptr(&vm.mem, RING(q), 16 * QSIZE);
-	avail = gm_ptr(&vm.mem, RING(q) + 0x1000, 4 + 2 * QSIZE);
-	used_idx = gm_ptr(&vm.mem, RING(q) + 0x2002, 2);
+	desc = gm_ptr(&mem, RING(q), 16 * QSIZE);
+	avail = gm_ptr(&mem, RING(q) + 0x1000, 4 + 2 * QSIZE);
+	used_idx = gm_ptr(&mem, RING(q) + 0x2002, 2);
 	for (unsigned i = 0; i < QSIZE; i++) {
-		uint8_t *b = gm_ptr(&vm.mem, BUFS(q) + slot_size * i, slot_size);
+		uint8_t *b = gm_ptr(&mem, BUFS(q) + slot_size * i, slot_size);
 
 		len = tx ? make_frame(b + HDR, size, tso, &h) : 0;
 		if (tx)
@@ -256,7 +260,7 @@ static int device(const char *tap, int tx, size_t size, double secs, int tso)
 		while (last != __atomic_load_n(used_idx, __ATOMIC_ACQUIRE)) {
 			uint32_t e[2];
 
-			memcpy(e, gm_ptr(&vm.mem, RING(q) + 0x2004 + 8 * (last % QSIZE), 8), 8);
+			memcpy(e, gm_ptr(&mem, RING(q) + 0x2004 + 8 * (last % QSIZE), 8), 8);
 			last++;
 			n++;
 			bytes += tx ? desc[e[0]].len - HDR : e[1] - HDR;
@@ -266,10 +270,10 @@ static int device(const char *tap, int tx, size_t size, double secs, int tso)
 		if (reaped)
 			wr(VIRTIO_MMIO_QUEUE_NOTIFY, q);
 		else
-			evloop_run_once(&vm.loop, 10);
+			evloop_run_once(&loop, 10);
 	}
 	report(n, bytes, t0, c0);
-	virtio_net_destroy(net);
+	dev_list_destroy(&devices);
 	return 0;
 }
 

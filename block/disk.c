@@ -158,3 +158,14 @@ void disk_kick(struct disk *d)
 {
 	blk_engine_kick(d->engine);
 }
+
+int disk_quiesce(struct disk *d)
+{
+	int ret = blk_engine_drain(d->engine);
+
+	if (ret || d->readonly)
+		return ret;
+	if (d->qcow2 && (ret = qcow2_writeback(d->qcow2)))
+		return ret;
+	return fdatasync(d->fd) < 0 ? -errno : 0;
+}

@@ -66,6 +66,9 @@ void disk_close(struct disk *d);
 /* Bounds-checks and queues @r; completion through r->done. */
 int disk_submit(struct disk *d, struct disk_req *r);
 void disk_kick(struct disk *d);
+/* Waits for every request in flight, then makes everything written stable (qcow2's metadata in
+ * its crash-consistency order, then the data): a paused disk's image is whole on disk. */
+int disk_quiesce(struct disk *d) __attribute__((warn_unused_result));
 
 /* The raw format (block/raw.c) and qcow2 (block/qcow2_disk.c). */
 extern const struct disk_format_ops disk_format_raw;

@@ -219,6 +219,21 @@ void blk_engine_poll(struct blk_engine *e)
 		e->batch_done(e->batch_opaque);
 }
 
+int blk_engine_drain(struct blk_engine *e)
+{
+	while (e->inflight || e->backlog || e->done) {
+		if (e->kind == BLK_ENGINE_IO_URING && e->inflight) {
+			struct io_uring_cqe *cqe;
+			int ret = io_uring_wait_cqe(&e->ring, &cqe);
+
+			if (ret && ret != -EINTR)
+				return ret;
+		}
+		blk_engine_poll(e);
+	}
+	return 0;
+}
+
 int blk_engine_create(enum blk_engine_kind kind, unsigned depth, struct evloop *loop,
 		      struct blk_engine **out)
 {

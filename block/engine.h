@@ -46,6 +46,8 @@ void blk_engine_complete(struct blk_engine *e, struct blk_io *io, int64_t result
 void blk_engine_kick(struct blk_engine *e);
 /* Runs pending completions now (tests and benchmarks without an event loop). */
 void blk_engine_poll(struct blk_engine *e);
+/* Waits until every request submitted has completed (its done() has run): pausing a disk. */
+int blk_engine_drain(struct blk_engine *e);
 
 /* Called after each batch of completions, so the owner can notify once per batch (one guest
  * interrupt for many requests) instead of once per request. */

@@ -1,7 +1,7 @@
 #include "devices/acpi_pm.h"
 
 #include "firmware/acpi.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 #define SLP_EN (1U << 5)
 #define SLP_TYP_SHIFT 2
@@ -10,7 +10,7 @@
 static void acpi_pm_io(struct vcpu *vcpu, uint64_t offset, uint8_t *data, uint32_t len,
 		       bool is_write, void *opaque)
 {
-	struct vm *vm = opaque;
+	struct machine *m = opaque;
 	unsigned typ;
 
 	(void)vcpu, (void)len;
@@ -20,18 +20,18 @@ static void acpi_pm_io(struct vcpu *vcpu, uint64_t offset, uint8_t *data, uint32
 	case ACPI_SLEEP_CONTROL_PORT:
 		typ = (data[0] >> SLP_TYP_SHIFT) & SLP_TYP_MASK;
 		if ((data[0] & SLP_EN) && typ == ACPI_S5_SLP_TYP)
-			vm_request_stop(vm, VM_STOP_POWEROFF, 0, NULL);
+			machine_request_stop(m, VM_STOP_POWEROFF, 0, NULL);
 		break;
 	case ACPI_RESET_PORT:
 		if (data[0] == ACPI_RESET_VALUE)
-			vm_request_stop(vm, VM_STOP_REBOOT, 0, "guest requested a reboot (ACPI reset)");
+			machine_request_stop(m, VM_STOP_REBOOT, 0, "guest requested a reboot (ACPI reset)");
 		break;
 	}
 }
 
-int acpi_pm_setup(struct vm *vm, struct errmsg *err)
+int acpi_pm_setup(struct machine *m, struct errmsg *err)
 {
-	int ret = bus_register(&vm->pio_bus, ACPI_PM_PORT, ACPI_PM_PORTS, acpi_pm_io, vm, "acpi-pm");
+	int ret = bus_register(m->pio, ACPI_PM_PORT, ACPI_PM_PORTS, acpi_pm_io, m, "acpi-pm");
 
 	return ret ? errmsg_set(err, ret, "cannot register the ACPI PM ports") : 0;
 }

@@ -5,8 +5,8 @@
 
 #include "vmm/errmsg.h"
 
-struct vm;
+struct machine;
 
-int acpi_pm_setup(struct vm *vm, struct errmsg *err) __attribute__((warn_unused_result));
+int acpi_pm_setup(struct machine *m, struct errmsg *err) __attribute__((warn_unused_result));
 
 #endif

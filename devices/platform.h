@@ -11,9 +11,9 @@
 #define EXIT_PORT 0xf4
 #define POST_PORT 0x80
 
-struct vm;
+struct machine;
 
 /* Registers the three on @vm's port bus. */
-int platform_devices_setup(struct vm *vm, struct errmsg *err) __attribute__((warn_unused_result));
+int platform_devices_setup(struct machine *m, struct errmsg *err) __attribute__((warn_unused_result));
 
 #endif

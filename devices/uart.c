@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Register offsets and bits, named as in Linux's include/uapi/linux/serial_reg.h. */
@@ -295,4 +296,40 @@ size_t uart_push_input(struct uart *u, const uint8_t *buf, size_t len)
 	uart_update_irq_locked(u);
 	pthread_mutex_unlock(&u->lock);
 	return n;
+}
+
+void uart_get_state(struct uart *u, struct uart_state *s)
+{
+	pthread_mutex_lock(&u->lock);
+	*s = (struct uart_state){ u->ier, u->lcr, u->mcr, u->lsr, u->scr, u->fcr, u->dll, u->dlm,
+				  u->thr_ipending, (uint8_t)u->fifo_count, { 0 } };
+	for (unsigned i = 0; i < u->fifo_count; i++)
+		s->fifo[i] = u->fifo[(u->fifo_head + i) % UART_FIFO_SIZE];
+	pthread_mutex_unlock(&u->lock);
+}
+
+int uart_set_state(struct uart *u, const struct uart_state *s)
+{
+	if (s->fifo_count > UART_FIFO_SIZE || (s->ier & ~0x0f) || (s->mcr & ~0x1f) ||
+	    (s->fcr & ~0xc9) || s->thr_ipending > 1)
+		return -EINVAL;
+	pthread_mutex_lock(&u->lock);
+	u->ier = s->ier;
+	u->lcr = s->lcr;
+	u->mcr = s->mcr;
+	u->scr = s->scr;
+	u->fcr = s->fcr;
+	u->dll = s->dll;
+	u->dlm = s->dlm;
+	u->thr_ipending = s->thr_ipending;
+	u->fifo_head = 0;
+	u->fifo_count = s->fifo_count;
+	memcpy(u->fifo, s->fifo, sizeof(u->fifo));
+	/* DR follows the FIFO; THRE/TEMT are always set (output is written at once). */
+	u->lsr = (uint8_t)((s->lsr & UART_LSR_OE) | UART_LSR_THRE | UART_LSR_TEMT |
+			   (s->fifo_count ? UART_LSR_DR : 0));
+	u->rx_blocked = false;
+	uart_update_irq_locked(u);
+	pthread_mutex_unlock(&u->lock);
+	return 0;
 }

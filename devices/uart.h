@@ -25,6 +25,15 @@ struct uart_ops {
 
 struct uart;
 
+/* Everything the guest can observe, for snapshots: the registers, the receive FIFO in order,
+ * and the pending THR-empty interrupt. */
+struct uart_state {
+	uint8_t ier, lcr, mcr, lsr, scr, fcr, dll, dlm;
+	uint8_t thr_ipending;
+	uint8_t fifo_count;
+	uint8_t fifo[UART_FIFO_SIZE];   /* fifo[0] is read first */
+};
+
 /* @out_fd: where transmitted bytes go (-1 drops them). The UART does not own it. */
 struct uart *uart_create(int out_fd, const struct uart_ops *ops, void *opaque);
 void uart_destroy(struct uart *u);
@@ -36,5 +45,10 @@ void uart_io(struct vcpu *vcpu, uint64_t offset, uint8_t *data, uint32_t len, bo
 /* Host → guest input: pushes up to @len bytes into the receive FIFO and returns how many were
  * taken (0 when full: the caller waits for rx_ready). */
 size_t uart_push_input(struct uart *u, const uint8_t *buf, size_t len);
+
+void uart_get_state(struct uart *u, struct uart_state *s);
+/* Checks what a guest could not have produced (FIFO count, reserved register bits) and
+ * refuses it with -EINVAL; sets the IRQ line to match. */
+int uart_set_state(struct uart *u, const struct uart_state *s);
 
 #endif

@@ -10,7 +10,8 @@
 
 #include "block/iov.h"
 #include "virtio/device.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
+#include "vmm/state.h"
 
 #define SECTOR 512ULL
 #define BLK_HDR_LEN 16
@@ -245,16 +246,68 @@ static void blk_reset(struct virtio_dev *d)
 	b->completed_mask = 0;
 }
 
+/* Every request in flight completes and the image is made stable: a snapshot then holds no
+ * half-done request, and the image on disk is whole for a restore elsewhere. */
+static int blk_pause(struct virtio_dev *d)
+{
+	struct virtio_blk *b = d->priv;
+
+	return disk_quiesce(b->disk);
+}
+
+/* The guest saw this capacity: a restore onto a disk of another size is refused. */
+static int blk_save(struct virtio_dev *d, void *fdt, int node)
+{
+	struct virtio_blk *b = d->priv;
+
+	return state_put_u64(fdt, node, "capacity", b->config.capacity);
+}
+
+static int blk_load(struct virtio_dev *d, const void *fdt, int node, struct errmsg *err)
+{
+	struct virtio_blk *b = d->priv;
+	uint64_t cap;
+	int ret = state_get_u64(fdt, node, "capacity", &cap, err);
+
+	if (ret)
+		return ret;
+	if (cap != b->config.capacity)
+		return errmsg_set(err, -EINVAL, "disk of %llu sectors saved, %s has %llu",
+				  (unsigned long long)cap, b->disk->path,
+				  (unsigned long long)b->config.capacity);
+	return 0;
+}
+
+static int blk_describe(struct virtio_dev *d, void *fdt, int node)
+{
+	struct virtio_blk *b = d->priv;
+	const char *fmt = b->disk->fmt->name;
+	int ret = state_put_blob(fdt, node, "format", fmt, strlen(fmt) + 1);
+
+	ret = ret ? ret : state_put_u64(fdt, node, "size", b->disk->size);
+	return ret ? ret : state_put_u32(fdt, node, "readonly", b->disk->readonly);
+}
+
+static void blk_destroy(void *priv)
+{
+	virtio_blk_destroy(priv);
+}
+
 static const struct virtio_dev_ops blk_ops = {
 	.name = "virtio-blk",
 	.device_id = VIRTIO_ID_BLOCK,
 	.read_config = blk_read_config,
 	.reset = blk_reset,
 	.notify = blk_notify,
+	.pause = blk_pause,
+	.save = blk_save,
+	.load = blk_load,
+	.destroy = blk_destroy,
+	.describe = blk_describe,
 };
 
-int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, struct virtio_blk **out,
-		      struct errmsg *err)
+int virtio_blk_create(struct machine *m, unsigned slot, const struct disk_config *cfg,
+		      struct virtio_blk **out, struct errmsg *err)
 {
 	struct virtio_blk *b = calloc(1, sizeof(*b));
 	uint64_t features = (1ULL << VIRTIO_RING_F_EVENT_IDX) |
@@ -267,7 +320,7 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, struct virti
 	if (!b)
 		return errmsg_set(err, -ENOMEM, "--disk: out of memory");
 	b->nr_queues = cfg->num_queues ? cfg->num_queues : 1;
-	ret = disk_open(cfg, &vm->loop, &b->disk, err);
+	ret = disk_open(cfg, m->loop, &b->disk, err);
 	if (ret)
 		goto fail;
 	b->reqs = calloc((size_t)b->nr_queues * VQ_MAX_SIZE, sizeof(*b->reqs));
@@ -277,7 +330,7 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, struct virti
 	}
 	snprintf(b->serial, sizeof(b->serial), "%s", cfg->id ? cfg->id : "");
 	if (!cfg->id)
-		snprintf(b->serial, sizeof(b->serial), "minivmm-disk%u", vm->nr_virtio);
+		snprintf(b->serial, sizeof(b->serial), "minivmm-disk%u", slot);
 	sectors = b->disk->size / SECTOR;
 	b->config.capacity = sectors;
 	b->config.size_max = BLK_SIZE_MAX;
@@ -300,7 +353,7 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, struct virti
 	if (b->nr_queues > 1)
 		features |= 1ULL << VIRTIO_BLK_F_MQ;
 	blk_engine_set_batch_done(b->disk->engine, blk_batch_done, b);
-	ret = virtio_mmio_create(vm, &blk_ops, b, b->nr_queues, features, sizeof(b->config),
+	ret = virtio_mmio_create(m, slot, &blk_ops, b, b->nr_queues, features, sizeof(b->config),
 				 &b->vdev);
 	if (ret) {
 		errmsg_set(err, ret, "--disk path=%s: cannot create the device: %s", cfg->path,

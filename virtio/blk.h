@@ -6,12 +6,15 @@
 #include "block/disk.h"
 #include "vmm/errmsg.h"
 
-struct vm;
+struct machine;
 struct virtio_blk;
 
-/* Opens the disk and creates the device in the next virtio-mmio slot. */
-int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, struct virtio_blk **out,
-		      struct errmsg *err) __attribute__((warn_unused_result));
+/* Opens the disk and creates the device in virtio-mmio slot @slot; the machine's device list
+ * owns it from then on (its destroy frees it). */
+int virtio_blk_create(struct machine *m, unsigned slot, const struct disk_config *cfg,
+		      struct virtio_blk **out, struct errmsg *err)
+	__attribute__((warn_unused_result));
+/* Only for a device the list does not own yet (a failed creation). */
 void virtio_blk_destroy(struct virtio_blk *b);
 /* What the user should know about the disk (e.g. "attached read-only"), or "". */
 const char *virtio_blk_note(const struct virtio_blk *b);

@@ -10,14 +10,16 @@
 #include <unistd.h>
 
 #include "virtio/device.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
+#include "vmm/serial.h"
+#include "vmm/stdin_input.h"
 
 #define CONSOLE_RXQ 0
 #define CONSOLE_TXQ 1
 
 struct virtio_console {
 	struct virtio_dev *vdev;
-	struct vm *vm;
+	struct stdin_input *input;   /* offered more room when receive buffers come */
 	int out_fd;
 	int owns_out;
 	struct virtio_console_config config;
@@ -65,7 +67,7 @@ size_t virtio_console_push_input(void *console, const uint8_t *buf, size_t len)
 	unsigned taken = 0;
 
 	pthread_mutex_lock(&d->lock);
-	if (d->broken || !(d->status & VIRTIO_CONFIG_S_DRIVER_OK) || !vq->enabled)
+	if (d->broken || d->paused || !(d->status & VIRTIO_CONFIG_S_DRIVER_OK) || !vq->enabled)
 		goto out; /* not ready: input waits (the queue kick will ask again) */
 	while (done < len && virtio_pop(d, CONSOLE_RXQ, &c->chain, &taken) == 1) {
 		size_t n;
@@ -95,14 +97,14 @@ static void console_notify(struct virtio_dev *d, unsigned q)
 	if (q == CONSOLE_TXQ)
 		console_tx(c, &d->vqs[q]);
 	else
-		stdin_input_ready(&c->vm->input); /* new receive buffers: offer pending input */
+		stdin_input_ready(c->input); /* new receive buffers: offer pending input */
 }
 
 static int console_activate(struct virtio_dev *d)
 {
 	struct virtio_console *c = d->priv;
 
-	stdin_input_ready(&c->vm->input);
+	stdin_input_ready(c->input);
 	return 0;
 }
 
@@ -113,16 +115,25 @@ static void console_read_config(struct virtio_dev *d, uint32_t offset, void *dat
 	memcpy(data, (uint8_t *)&c->config + offset, len);
 }
 
+static void console_destroy(void *priv)
+{
+	virtio_console_destroy(priv);
+}
+
+/* Nothing in flight (output is written before its chain is returned); input waits while
+ * paused (push_input takes none), and resume's kicks offer it again. */
 static const struct virtio_dev_ops console_ops = {
 	.name = "virtio-console",
 	.device_id = VIRTIO_ID_CONSOLE,
 	.read_config = console_read_config,
 	.activate = console_activate,
 	.notify = console_notify,
+	.destroy = console_destroy,
 };
 
-int virtio_console_create(struct vm *vm, const struct chardev_config *cfg,
-			  struct virtio_console **out, struct errmsg *err)
+int virtio_console_create(struct machine *m, unsigned slot, struct stdin_input *input,
+			  const struct chardev_config *cfg, struct virtio_console **out,
+			  struct errmsg *err)
 {
 	struct virtio_console *c = calloc(1, sizeof(*c));
 	uint64_t features = (1ULL << VIRTIO_RING_F_EVENT_IDX) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
@@ -130,13 +141,14 @@ int virtio_console_create(struct vm *vm, const struct chardev_config *cfg,
 
 	if (!c)
 		return errmsg_set(err, -ENOMEM, "--console: out of memory");
-	c->vm = vm;
+	c->input = input;
 	c->out_fd = -1;
 	ret = chardev_open_output("--console", cfg, &c->out_fd, &c->owns_out, err);
 	if (ret)
 		goto fail;
 	c->config.max_nr_ports = 1;
-	ret = virtio_mmio_create(vm, &console_ops, c, 2, features, sizeof(c->config), &c->vdev);
+	ret = virtio_mmio_create(m, slot, &console_ops, c, 2, features, sizeof(c->config),
+				 &c->vdev);
 	if (ret) {
 		errmsg_set(err, ret, "--console: cannot create the device: %s", strerror(-ret));
 		goto fail;

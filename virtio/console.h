@@ -9,12 +9,15 @@
 #include "vmm/config.h"
 #include "vmm/errmsg.h"
 
-struct vm;
+struct machine;
+struct stdin_input;
 struct virtio_console;
 
-int virtio_console_create(struct vm *vm, const struct chardev_config *cfg,
-			  struct virtio_console **out, struct errmsg *err)
-	__attribute__((warn_unused_result));
+/* In virtio-mmio slot @slot; @input is told when receive buffers arrive. The machine's device
+ * list owns it from then on. */
+int virtio_console_create(struct machine *m, unsigned slot, struct stdin_input *input,
+			  const struct chardev_config *cfg, struct virtio_console **out,
+			  struct errmsg *err) __attribute__((warn_unused_result));
 void virtio_console_destroy(struct virtio_console *c);
 
 /* stdin_push_fn: hands input to the guest's posted receive buffers. */

@@ -1,6 +1,8 @@
 /* A virtio device on the virtio-mmio transport: what device code implements and what it may
  * call. Transport logic (feature negotiation, the status state machine, queue setup, interrupts,
- * NEEDS_RESET) is written once in mmio.c. */
+ * NEEDS_RESET) is written once in mmio.c; pause, save and load of the transport and its queues
+ * once in transport_state.c. The transport joins the machine's device list and owns the device:
+ * the list's destroy frees both. */
 #ifndef MINIVMM_VIRTIO_DEVICE_H
 #define MINIVMM_VIRTIO_DEVICE_H
 
@@ -9,6 +11,7 @@
 #include <stdint.h>
 
 #include "virtio/queue.h"
+#include "vmm/errmsg.h"
 #include "vmm/evloop.h"
 
 #define VIRTIO_MAX_QUEUES 16
@@ -22,7 +25,7 @@
  * --timeout get their turn in between. */
 #define VIRTIO_BATCH VQ_MAX_SIZE
 
-struct vm;
+struct machine;
 struct vcpu;
 struct virtio_dev;
 
@@ -37,6 +40,18 @@ struct virtio_dev_ops {
 	int (*activate)(struct virtio_dev *d);
 	/* Reset by the driver: drop in-flight work, forget state. */
 	void (*reset)(struct virtio_dev *d);
+	/* Optional. Pause: finish what is in flight (a disk's requests completed) and start
+	 * nothing new; it runs on the I/O thread without d->lock (it may wait for I/O), after the
+	 * transport stopped taking kicks. Resume: take up work again (the transport then kicks
+	 * every queue). Save/load: the device's own state beyond transport and queues, e.g. what
+	 * its configuration space shows. Destroy: free the device (the transport is freed after). */
+	int (*pause)(struct virtio_dev *d);
+	void (*resume)(struct virtio_dev *d);
+	int (*save)(struct virtio_dev *d, void *fdt, int node);
+	int (*load)(struct virtio_dev *d, const void *fdt, int node, struct errmsg *err);
+	void (*destroy)(void *priv);
+	/* Optional: the backend, for the machine's description (format, size, MAC...). */
+	int (*describe)(struct virtio_dev *d, void *fdt, int node);
 	/* Queue @q has new buffers. Runs on the I/O thread with d->lock held. */
 	void (*notify)(struct virtio_dev *d, unsigned q);
 };
@@ -50,7 +65,7 @@ struct virtio_queue_kick {
 struct virtio_dev {
 	const struct virtio_dev_ops *ops;
 	void *priv;
-	struct vm *vm;
+	struct machine *m;
 	pthread_mutex_t lock;    /* transport state, queues, device state */
 	unsigned index;          /* slot: base = VIRTIO_MMIO_BASE + index * 4 KiB */
 	uint64_t base;
@@ -65,6 +80,7 @@ struct virtio_dev {
 	uint32_t config_generation;
 	uint32_t generation;     /* bumped on reset: completions of older requests are dropped */
 	bool broken;             /* NEEDS_RESET set: queues are not processed until reset */
+	bool paused;             /* kicks wait; resume kicks every queue */
 	unsigned reports;        /* rate limit for messages */
 
 	unsigned nr_queues;
@@ -73,11 +89,14 @@ struct virtio_dev {
 	int irq_fd;              /* irqfd */
 };
 
-/* Creates a device in the next virtio-mmio slot of @vm: registers MMIO, ioeventfds per queue,
- * the irqfd, and adds the kick handlers to the event loop. */
-int virtio_mmio_create(struct vm *vm, const struct virtio_dev_ops *ops, void *priv,
-		       unsigned nr_queues, uint64_t features, uint32_t config_size,
+/* Creates a device in virtio-mmio slot @slot (MMIO base VIRTIO_MMIO_BASE + slot * 4 KiB, IRQ
+ * VIRTIO_MMIO_FIRST_IRQ + slot; the caller announces it): registers the MMIO range, an
+ * ioeventfd per queue and the irqfd, adds the kick handlers to the event loop and the device to
+ * the machine's device list as "virtio@<base>". */
+int virtio_mmio_create(struct machine *m, unsigned slot, const struct virtio_dev_ops *ops,
+		       void *priv, unsigned nr_queues, uint64_t features, uint32_t config_size,
 		       struct virtio_dev **out) __attribute__((warn_unused_result));
+/* For a device whose creation failed before the list owned it. */
 void virtio_mmio_destroy(struct virtio_dev *d);
 
 /* The MMIO handler (also called directly by unit tests). */

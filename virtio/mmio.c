@@ -13,7 +13,8 @@
 #include <unistd.h>
 
 #include "virtio/device.h"
-#include "vmm/vm.h"
+#include "virtio/transport_state.h"
+#include "vmm/machine.h"
 
 #define VIRT_MAGIC 0x74726976 /* "virt" */
 #define VIRT_VENDOR 0x554d4551 /* "QEMU": what Linux and test suites expect of virtio-mmio */
@@ -110,7 +111,7 @@ void virtio_dev_kick(struct virtio_dev *d, unsigned q)
 	}
 }
 
-static void virtio_reset(struct virtio_dev *d)
+void virtio_transport_reset(struct virtio_dev *d)
 {
 	if (d->ops->reset)
 		d->ops->reset(d);
@@ -139,7 +140,7 @@ static void virtio_write_status(struct virtio_dev *d, uint32_t v)
 	uint32_t cur = d->status & ~(uint32_t)VIRTIO_CONFIG_S_NEEDS_RESET;
 
 	if (v == 0) {
-		virtio_reset(d);
+		virtio_transport_reset(d);
 		return;
 	}
 	if (v & ~STATUS_MASK)
@@ -198,7 +199,7 @@ static void virtio_queue_ready(struct virtio_dev *d, uint32_t v)
 	}
 	vq->event_idx = virtio_has_feature(d, VIRTIO_RING_F_EVENT_IDX);
 	vq->indirect = virtio_has_feature(d, VIRTIO_RING_F_INDIRECT_DESC);
-	if (vq_enable(vq, &d->vm->mem, &why))
+	if (vq_enable(vq, d->m->mem, &why))
 		virtio_dev_fail(d, "queue %u: %s", d->queue_sel, why);
 }
 
@@ -331,19 +332,22 @@ static void virtio_on_kick(struct ev_handler *h, uint32_t events)
 	if (read(h->fd, &cnt, sizeof(cnt)) < 0)
 		return;
 	pthread_mutex_lock(&d->lock);
-	if (!d->broken && (d->status & VIRTIO_CONFIG_S_DRIVER_OK) && d->vqs[k->index].enabled)
+	/* Paused: the kick is not lost, resume kicks every queue. */
+	if (!d->broken && !d->paused && (d->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	    d->vqs[k->index].enabled)
 		d->ops->notify(d, k->index);
 	pthread_mutex_unlock(&d->lock);
 }
 
-int virtio_mmio_create(struct vm *vm, const struct virtio_dev_ops *ops, void *priv,
-		       unsigned nr_queues, uint64_t features, uint32_t config_size,
+int virtio_mmio_create(struct machine *m, unsigned slot, const struct virtio_dev_ops *ops,
+		       void *priv, unsigned nr_queues, uint64_t features, uint32_t config_size,
 		       struct virtio_dev **out)
 {
 	struct virtio_dev *d;
+	char name[DEV_NAME_MAX];
 	int ret;
 
-	if (vm->nr_virtio >= VIRTIO_MMIO_MAX_DEVICES || nr_queues == 0 ||
+	if (slot >= VIRTIO_MMIO_MAX_DEVICES || nr_queues == 0 ||
 	    nr_queues > VIRTIO_MAX_QUEUES || config_size > VIRTIO_MMIO_SIZE - VIRTIO_MMIO_CONFIG)
 		return -ENOSPC;
 	d = calloc(1, sizeof(*d));
@@ -352,8 +356,8 @@ int virtio_mmio_create(struct vm *vm, const struct virtio_dev_ops *ops, void *pr
 	pthread_mutex_init(&d->lock, NULL);
 	d->ops = ops;
 	d->priv = priv;
-	d->vm = vm;
-	d->index = vm->nr_virtio;
+	d->m = m;
+	d->index = slot;
 	d->base = VIRTIO_MMIO_BASE + d->index * VIRTIO_MMIO_SIZE;
 	d->irq = VIRTIO_MMIO_FIRST_IRQ + d->index;
 	d->nr_queues = nr_queues;
@@ -362,10 +366,10 @@ int virtio_mmio_create(struct vm *vm, const struct virtio_dev_ops *ops, void *pr
 	d->irq_fd = -1;
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		d->kicks[i].ev.fd = -1;
-	virtio_reset(d);
+	virtio_transport_reset(d);
 	d->generation = 0;
 
-	ret = bus_register(&vm->mmio_bus, d->base, VIRTIO_MMIO_SIZE, virtio_mmio_io, d, ops->name);
+	ret = bus_register(m->mmio, d->base, VIRTIO_MMIO_SIZE, virtio_mmio_io, d, ops->name);
 	if (ret)
 		goto fail;
 	for (unsigned i = 0; i < nr_queues; i++) {
@@ -378,7 +382,7 @@ int virtio_mmio_create(struct vm *vm, const struct virtio_dev_ops *ops, void *pr
 			ret = -errno;
 			goto fail;
 		}
-		if (vm->vm_fd >= 0) {
+		if (m->vm_fd >= 0) {
 			struct kvm_ioeventfd io = {
 				.datamatch = i,
 				.addr = d->base + VIRTIO_MMIO_QUEUE_NOTIFY,
@@ -387,12 +391,12 @@ int virtio_mmio_create(struct vm *vm, const struct virtio_dev_ops *ops, void *pr
 				.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
 			};
 
-			if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0) {
+			if (ioctl(m->vm_fd, KVM_IOEVENTFD, &io) < 0) {
 				ret = -errno;
 				goto fail;
 			}
 		}
-		if (vm->loop.epfd >= 0 && (ret = evloop_add(&vm->loop, &k->ev, EPOLLIN)))
+		if (m->loop->epfd >= 0 && (ret = evloop_add(m->loop, &k->ev, EPOLLIN)))
 			goto fail;
 	}
 	d->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -400,15 +404,18 @@ int virtio_mmio_create(struct vm *vm, const struct virtio_dev_ops *ops, void *pr
 		ret = -errno;
 		goto fail;
 	}
-	if (vm->vm_fd >= 0) {
+	if (m->vm_fd >= 0) {
 		struct kvm_irqfd irqfd = { .fd = (uint32_t)d->irq_fd, .gsi = d->irq };
 
-		if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+		if (ioctl(m->vm_fd, KVM_IRQFD, &irqfd) < 0) {
 			ret = -errno;
 			goto fail;
 		}
 	}
-	vm->virtio[vm->nr_virtio++] = d;
+	snprintf(name, sizeof(name), "virtio@%llx", (unsigned long long)d->base);
+	ret = dev_list_add(m->devices, &virtio_dev_list_ops, d, name);
+	if (ret)
+		goto fail;
 	*out = d;
 	return 0;
 fail:

@@ -26,7 +26,8 @@
 
 #include "net/tap.h"
 #include "virtio/device.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
+#include "vmm/state.h"
 
 #define NET_HDR_LEN 12                     /* struct virtio_net_hdr_mrg_rxbuf */
 #define NET_MAX_FRAME (65535 + 14 + 4)     /* a TSO frame: 64 KiB IP packet + Ethernet + VLAN */
@@ -54,7 +55,7 @@ struct net_pair {
 
 struct virtio_net {
 	struct virtio_dev *vdev;
-	struct vm *vm;
+	struct evloop *loop;
 	const struct net_backend_ops *be;
 	unsigned pairs, active_pairs;
 	bool owns_fds;
@@ -103,14 +104,14 @@ static void pair_arm(struct net_pair *p, bool on)
 	if (p->armed == on || !p->registered)
 		return;
 	p->armed = on;
-	evloop_mod(&p->net->vm->loop, &p->ev, on ? EPOLLIN : 0);
+	evloop_mod(p->net->loop, &p->ev, on ? EPOLLIN : 0);
 }
 
 static bool rx_ready(struct virtio_net *n, struct net_pair *p)
 {
 	struct virtio_dev *d = n->vdev;
 
-	return !d->broken && (d->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	return !d->broken && !d->paused && (d->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
 	       d->vqs[2 * p->index].enabled && p->index < n->active_pairs;
 }
 
@@ -437,6 +438,75 @@ static void net_read_config(struct virtio_dev *d, uint32_t offset, void *data, u
 	memcpy(data, (uint8_t *)&n->config + offset, len);
 }
 
+/* Stops reading the tap and gives back the receive chains a frame was being read into (that
+ * frame is dropped, as a wire may drop one): a snapshot holds no half-delivered frame and no
+ * chain the device kept. Transmit completes each batch before returning, so it holds none. */
+static int net_pause(struct virtio_dev *d)
+{
+	struct virtio_net *n = d->priv;
+	int ret = 0;
+
+	pthread_mutex_lock(&d->lock);
+	for (unsigned i = 0; i < n->pairs && !ret; i++) {
+		struct net_pair *p = &n->pair[i];
+		struct virtqueue *vq = &d->vqs[2 * i];
+
+		pair_arm(p, false);
+		if (p->have_chain)
+			ret = vq_unpop(vq, &p->pre.head, 1);
+		else if (p->flen)
+			ret = vq_unpop(vq, p->heads, p->nheld);
+		p->have_chain = false;
+		p->flen = p->off = 0;
+		p->nheld = 0;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+/* What the guest chose (queue pairs in use) and what it saw (the MAC). */
+static int net_save(struct virtio_dev *d, void *fdt, int node)
+{
+	struct virtio_net *n = d->priv;
+	int ret = state_put_blob(fdt, node, "mac", n->config.mac, 6);
+
+	return ret ? ret : state_put_u32(fdt, node, "active-pairs", n->active_pairs);
+}
+
+static int net_load(struct virtio_dev *d, const void *fdt, int node, struct errmsg *err)
+{
+	struct virtio_net *n = d->priv;
+	uint8_t mac[6];
+	uint32_t active;
+	int ret = state_get_blob(fdt, node, "mac", mac, 6, err);
+
+	ret = ret ? ret : state_get_u32(fdt, node, "active-pairs", &active, err);
+	if (ret)
+		return ret;
+	if (memcmp(mac, n->config.mac, 6))
+		return errmsg_set(err, -EINVAL,
+				  "saved with MAC %02x:%02x:%02x:%02x:%02x:%02x, this NIC has another (give mac=)",
+				  mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	if (active < 1 || active > n->pairs)
+		return errmsg_set(err, -EINVAL, "%u queue pairs in use, this NIC has %u", active,
+				  n->pairs);
+	n->active_pairs = active;
+	return 0;
+}
+
+static int net_describe(struct virtio_dev *d, void *fdt, int node)
+{
+	struct virtio_net *n = d->priv;
+	int ret = state_put_blob(fdt, node, "mac", n->config.mac, 6);
+
+	return ret ? ret : state_put_u32(fdt, node, "pairs", n->pairs);
+}
+
+static void net_destroy(void *priv)
+{
+	virtio_net_destroy(priv);
+}
+
 static const struct virtio_dev_ops net_ops = {
 	.name = "virtio-net",
 	.device_id = VIRTIO_ID_NET,
@@ -444,10 +514,15 @@ static const struct virtio_dev_ops net_ops = {
 	.activate = net_activate,
 	.reset = net_reset,
 	.notify = net_notify,
+	.pause = net_pause,
+	.save = net_save,
+	.load = net_load,
+	.destroy = net_destroy,
+	.describe = net_describe,
 };
 
-int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio_net **out,
-		      struct errmsg *err)
+int virtio_net_create(struct machine *m, unsigned slot, const struct net_config *cfg,
+		      struct virtio_net **out, struct errmsg *err)
 {
 	struct virtio_net *n = calloc(1, sizeof(*n));
 	uint64_t features = (1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
@@ -462,7 +537,7 @@ int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio
 
 	if (!n)
 		return errmsg_set(err, -ENOMEM, "--net: out of memory");
-	n->vm = vm;
+	n->loop = m->loop;
 	n->be = cfg->backend ? cfg->backend : &tap_backend;
 	n->pairs = cfg->pairs ? cfg->pairs : 1;
 	n->active_pairs = 1;
@@ -509,8 +584,8 @@ int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio
 			goto fail;
 		}
 		p->ev = (struct ev_handler){ p->fd, net_on_tap, p };
-		if (vm->loop.epfd >= 0) {
-			if ((ret = evloop_add(&vm->loop, &p->ev, 0))) {
+		if (m->loop->epfd >= 0) {
+			if ((ret = evloop_add(m->loop, &p->ev, 0))) {
 				errmsg_set(err, ret, "--net %s: %s", what, strerror(-ret));
 				goto fail;
 			}
@@ -525,7 +600,7 @@ int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio
 	n->config.max_virtqueue_pairs = htole16((uint16_t)n->pairs);
 	if (n->pairs > 1)
 		features |= (1ULL << VIRTIO_NET_F_MQ) | (1ULL << VIRTIO_NET_F_CTRL_VQ);
-	ret = virtio_mmio_create(vm, &net_ops, n, 2 * n->pairs + (n->pairs > 1), features, 12,
+	ret = virtio_mmio_create(m, slot, &net_ops, n, 2 * n->pairs + (n->pairs > 1), features, 12,
 				 &n->vdev);
 	if (ret) {
 		errmsg_set(err, ret, "--net %s: cannot create the device: %s", what, strerror(-ret));
@@ -546,7 +621,7 @@ void virtio_net_destroy(struct virtio_net *n)
 		struct net_pair *p = &n->pair[i];
 
 		if (p->registered)
-			evloop_del(&n->vm->loop, &p->ev);
+			evloop_del(n->loop, &p->ev);
 		if (p->fd >= 0 && n->owns_fds)
 			close(p->fd);
 		free(p->frame);

@@ -37,11 +37,13 @@ struct net_config {
 	int backend_fds[NET_MAX_PAIRS];
 };
 
-struct vm;
+struct machine;
 struct virtio_net;
 
-int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio_net **out,
-		      struct errmsg *err) __attribute__((warn_unused_result));
+/* In virtio-mmio slot @slot; the machine's device list owns it from then on. */
+int virtio_net_create(struct machine *m, unsigned slot, const struct net_config *cfg,
+		      struct virtio_net **out, struct errmsg *err)
+	__attribute__((warn_unused_result));
 void virtio_net_destroy(struct virtio_net *n);
 
 /* The MAC a configuration gets without mac=: 52:54:00 and 3 bytes of a hash of the backend

@@ -4,6 +4,8 @@
 #include <linux/virtio_ring.h>
 #include <string.h>
 
+#include "vmm/state.h"
+
 #define DESC_SIZE 16U
 
 /* Ring accesses go through these so that each guest-shared field is read exactly once. */
@@ -334,4 +336,91 @@ size_t vq_chain_read(const struct vq_chain *c, size_t offset, void *dst, size_t 
 size_t vq_chain_write(const struct vq_chain *c, size_t offset, const void *src, size_t len)
 {
 	return chain_copy(c, c->nr_readable, c->nr_writable, offset, (void *)src, len, true);
+}
+
+int vq_unpop(struct virtqueue *vq, const uint16_t *heads, unsigned n)
+{
+	if (n > vq->num)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t slot = (uint16_t)(vq->last_avail_idx - n + i) % vq->num;
+		uint16_t head;
+
+		/* The avail ring still names them where they were popped from. */
+		memcpy(&head, (const uint8_t *)vq->avail + 4 + 2 * slot, 2);
+		if (head != heads[i] || heads[i] >= vq->num || !vq_held(vq, heads[i]))
+			return -EINVAL;
+	}
+	for (unsigned i = 0; i < n; i++)
+		vq->held[heads[i] / 64] &= ~(1ULL << (heads[i] % 64));
+	vq->last_avail_idx = (uint16_t)(vq->last_avail_idx - n);
+	return 0;
+}
+
+int vq_save(const struct virtqueue *vq, void *fdt, int node)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < VQ_MAX_SIZE / 64; i++)
+		if (vq->held[i])
+			return -EBUSY;
+	ret = ret ? ret : state_put_u32(fdt, node, "num", vq->num);
+	ret = ret ? ret : state_put_u64(fdt, node, "desc", vq->desc_gpa);
+	ret = ret ? ret : state_put_u64(fdt, node, "avail", vq->avail_gpa);
+	ret = ret ? ret : state_put_u64(fdt, node, "used", vq->used_gpa);
+	ret = ret ? ret : state_put_u32(fdt, node, "enabled", vq->enabled);
+	ret = ret ? ret : state_put_u32(fdt, node, "event-idx", vq->event_idx);
+	ret = ret ? ret : state_put_u32(fdt, node, "indirect", vq->indirect);
+	ret = ret ? ret : state_put_u32(fdt, node, "last-avail", vq->last_avail_idx);
+	ret = ret ? ret : state_put_u32(fdt, node, "used-idx", vq->used_idx);
+	ret = ret ? ret : state_put_u32(fdt, node, "signalled-used", vq->signalled_used);
+	ret = ret ? ret : state_put_u32(fdt, node, "signalled-used-valid", vq->signalled_used_valid);
+	return ret;
+}
+
+int vq_load(struct virtqueue *vq, struct guest_mem *mem, const void *fdt, int node,
+	    struct errmsg *err)
+{
+	uint16_t num, last_avail, used_idx, signalled;
+	bool enabled, event_idx, indirect, sig_valid;
+	uint64_t desc, avail, used;
+	const char *why;
+	int ret = 0;
+
+	ret = ret ? ret : state_get_u16(fdt, node, "num", &num, err);
+	ret = ret ? ret : state_get_u64(fdt, node, "desc", &desc, err);
+	ret = ret ? ret : state_get_u64(fdt, node, "avail", &avail, err);
+	ret = ret ? ret : state_get_u64(fdt, node, "used", &used, err);
+	ret = ret ? ret : state_get_bool(fdt, node, "enabled", &enabled, err);
+	ret = ret ? ret : state_get_bool(fdt, node, "event-idx", &event_idx, err);
+	ret = ret ? ret : state_get_bool(fdt, node, "indirect", &indirect, err);
+	ret = ret ? ret : state_get_u16(fdt, node, "last-avail", &last_avail, err);
+	ret = ret ? ret : state_get_u16(fdt, node, "used-idx", &used_idx, err);
+	ret = ret ? ret : state_get_u16(fdt, node, "signalled-used", &signalled, err);
+	ret = ret ? ret : state_get_bool(fdt, node, "signalled-used-valid", &sig_valid, err);
+	if (ret)
+		return ret;
+	vq_reset(vq);
+	vq->num = num;
+	vq->desc_gpa = desc;
+	vq->avail_gpa = avail;
+	vq->used_gpa = used;
+	vq->event_idx = event_idx;
+	vq->indirect = indirect;
+	if (!enabled)
+		return 0;
+	if (vq_enable(vq, mem, &why))
+		return errmsg_set(err, -EINVAL, "queue: %s", why);
+	/* The device never has more chains out than the ring holds (a paused one holds none;
+	 * one that failed may have consumed a broken chain without using it). */
+	if ((uint16_t)(last_avail - used_idx) > num) {
+		vq_reset(vq);
+		return errmsg_set(err, -EINVAL, "queue: %u chains popped but only %u used, ring of %u",
+				  last_avail, used_idx, num);
+	}
+	vq->last_avail_idx = last_avail;
+	vq->used_idx = used_idx;
+	vq->signalled_used = signalled;
+	vq->signalled_used_valid = sig_valid;
+	return 0;
 }

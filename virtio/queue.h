@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "vmm/errmsg.h"
 #include "vmm/memory.h"
 
 #define VQ_MAX_SIZE 256
@@ -77,6 +78,19 @@ bool vq_should_interrupt(struct virtqueue *vq);
 /* Tells the driver whether the device wants notifications (kicks). When enabling, returns true
  * if buffers became available meanwhile (so the caller processes them instead of sleeping). */
 bool vq_set_notify(struct virtqueue *vq, bool enable);
+
+/* Gives back the @n chains popped last (heads in pop order), as if never popped: a device that
+ * pauses holding chains it has not filled returns them this way. -EINVAL if those were not the
+ * last pops or are not held. */
+int vq_unpop(struct virtqueue *vq, const uint16_t *heads, unsigned n);
+
+/* Snapshots. Save refuses (-EBUSY) a queue whose device still holds chains (pause first).
+ * Load takes a queue after device reset, sets its configuration and indices from @node, and
+ * enables it through vq_enable()'s checks, as a guest's QueueReady would; indices the saved
+ * queue could not have had are refused. */
+int vq_save(const struct virtqueue *vq, void *fdt, int node);
+int vq_load(struct virtqueue *vq, struct guest_mem *mem, const void *fdt, int node,
+	    struct errmsg *err);
 
 /* Copies up to @len bytes from the chain's readable part starting at @offset; returns bytes. */
 size_t vq_chain_read(const struct vq_chain *c, size_t offset, void *dst, size_t len);

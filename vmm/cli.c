@@ -13,6 +13,7 @@
 
 const char cli_run_usage[] =
 	"usage: minivmm run --kernel FILE [options]\n"
+	"       minivmm run --restore SNAPSHOT [the device flags it was taken with]\n"
 	"\n"
 	"Boots a Linux kernel (bzImage via the 64-bit boot protocol, or ELF vmlinux via PVH).\n"
 	"The exit status is the guest's verdict written to port 0xf4 (0-255), 0 on poweroff or\n"
@@ -45,6 +46,9 @@ const char cli_run_usage[] =
 	"                         (with ACPI the DSDT announces them)\n"
 	"  --dump-acpi DIR        also write the ACPI tables to DIR/<SIG>.dat (for iasl -d)\n"
 	"  --on-reboot exit|fail  a guest reboot ends the VM with status 0 (exit, default) or 1\n"
+	"  --restore FILE         start from a snapshot instead of booting: give the --cpus,\n"
+	"                         --memory, --acpi and device flags it was taken with (checked\n"
+	"                         first; --kernel, --initrd and --cmdline are not needed)\n"
 	"  --boot-trace           print to stderr the ms since start of each boot milestone\n"
 	"                         and of each guest write to port 0x80\n"
 	"  -v, --verbose          report unmapped guest port/MMIO accesses\n"
@@ -56,10 +60,12 @@ const char cli_run_usage[] =
 enum {
 	OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
 	OPT_TIMEOUT, OPT_DISK, OPT_NET, OPT_KVM_PV_OFF, OPT_CONSOLE, OPT_BOOT_TRACE, OPT_ACPI, OPT_VIRTIO_CMDLINE, OPT_DUMP_ACPI, OPT_ON_REBOOT,
+	OPT_RESTORE,
 };
 
 static const struct option cli_run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "initrd", required_argument, NULL, OPT_INITRD },
 	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
@@ -308,6 +314,9 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 		case OPT_INITRD:
 			cfg->initrd = optarg;
 			break;
+		case OPT_RESTORE:
+			cfg->restore = optarg;
+			break;
 		case OPT_CMDLINE:
 			cfg->cmdline = optarg;
 			break;
@@ -402,8 +411,8 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 	}
 	if (optind < argc)
 		return errmsg_set(err, -EINVAL, "unexpected argument '%s'", argv[optind]);
-	if (!cfg->kernel)
-		return errmsg_set(err, -EINVAL, "--kernel is required");
+	if (!cfg->kernel && !cfg->restore)
+		return errmsg_set(err, -EINVAL, "--kernel is required (or --restore SNAPSHOT)");
 	if (cfg->dump_acpi && !cfg->acpi)
 		return errmsg_set(err, -EINVAL, "--dump-acpi needs --acpi on");
 	return CLI_RUN;

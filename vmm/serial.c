@@ -8,14 +8,17 @@
 #include <unistd.h>
 
 #include "devices/uart.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
+#include "vmm/state.h"
+#include "vmm/stdin_input.h"
 
 static void serial_set_irq(void *opaque, int level)
 {
 	struct serial_backend *s = opaque;
 	struct kvm_irq_level irq = { .irq = UART_COM1_IRQ, .level = (uint32_t)level };
 
-	ioctl(s->vm->vm_fd, KVM_IRQ_LINE, &irq);
+	if (s->m->vm_fd >= 0)
+		ioctl(s->m->vm_fd, KVM_IRQ_LINE, &irq);
 }
 
 /* vCPU thread: the guest emptied the FIFO; the input side may offer more. */
@@ -23,7 +26,7 @@ static void serial_rx_ready(void *opaque)
 {
 	struct serial_backend *s = opaque;
 
-	stdin_input_ready(&s->vm->input);
+	stdin_input_ready(s->input);
 }
 
 static const struct uart_ops serial_uart_ops = {
@@ -55,22 +58,54 @@ int chardev_open_output(const char *flag, const struct chardev_config *cfg, int 
 	return 0;
 }
 
-int serial_setup(struct vm *vm, struct serial_backend *s, const struct chardev_config *cfg,
-		 struct errmsg *err)
+static int serial_save(void *dev, void *fdt, int node)
+{
+	struct serial_backend *s = dev;
+	struct uart_state st;
+
+	uart_get_state(s->uart, &st);
+	return state_put_blob(fdt, node, "regs", &st, sizeof(st));
+}
+
+static int serial_load(void *dev, const void *fdt, int node, struct errmsg *err)
+{
+	struct serial_backend *s = dev;
+	struct uart_state st;
+	int ret = state_get_blob(fdt, node, "regs", &st, sizeof(st), err);
+
+	if (ret)
+		return ret;
+	if (uart_set_state(s->uart, &st))
+		return errmsg_set(err, -EINVAL, "UART registers a guest could not have set");
+	return 0;
+}
+
+static const struct dev_ops serial_dev_ops = {
+	.kind = "uart",
+	.save = serial_save,
+	.load = serial_load,
+};
+
+int serial_setup(struct machine *m, struct stdin_input *input, struct serial_backend *s,
+		 const struct chardev_config *cfg, struct errmsg *err)
 {
 	int ret;
 
 	memset(s, 0, sizeof(*s));
-	s->vm = vm;
+	s->m = m;
+	s->input = input;
 	ret = chardev_open_output("--serial", cfg, &s->out_fd, &s->owns_out, err);
 	if (ret)
 		return ret;
 	s->uart = uart_create(s->out_fd, &serial_uart_ops, s);
 	if (!s->uart)
 		return errmsg_set(err, -ENOMEM, "serial: out of memory");
-	ret = bus_register(&vm->pio_bus, UART_COM1_BASE, UART_NR_REGS, uart_io, s->uart, "com1");
+	ret = bus_register(m->pio, UART_COM1_BASE, UART_NR_REGS, uart_io, s->uart, "com1");
 	if (ret)
 		return errmsg_set(err, ret, "serial: cannot register COM1 ports");
+	ret = dev_list_add(m->devices, &serial_dev_ops, s, "uart@3f8");
+	if (ret)
+		return errmsg_set(err, ret, "serial: cannot add COM1 to the device list");
 	return 0;
 }
 

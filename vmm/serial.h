@@ -9,19 +9,23 @@
 #include "vmm/config.h"
 #include "vmm/errmsg.h"
 
-struct vm;
+struct machine;
+struct stdin_input;
 struct uart;
 
 struct serial_backend {
-	struct vm *vm;
+	struct machine *m;
+	struct stdin_input *input;   /* woken when the guest drained the FIFO */
 	struct uart *uart;
 	int out_fd;
 	int owns_out;
 };
 
-/* Creates COM1 (UART, IRQ 4) on @vm's port bus and wires its output to @cfg. */
-int serial_setup(struct vm *vm, struct serial_backend *s, const struct chardev_config *cfg,
-		 struct errmsg *err) __attribute__((warn_unused_result));
+/* Creates COM1 (UART, IRQ 4) on the machine's port bus, wires its output to @cfg and adds it
+ * to the machine's device list ("uart@3f8": its registers and FIFO are saved and loaded). */
+int serial_setup(struct machine *m, struct stdin_input *input, struct serial_backend *s,
+		 const struct chardev_config *cfg, struct errmsg *err)
+	__attribute__((warn_unused_result));
 
 /* stdin_push_fn for COM1. */
 size_t serial_push_input(void *serial_backend, const uint8_t *buf, size_t len);

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 void stdin_input_init(struct stdin_input *in)
 {
@@ -24,7 +24,7 @@ static void stdin_flush_pending(struct stdin_input *in)
 	memmove(in->pending, in->pending + n, in->pending_len - n);
 	in->pending_len -= n;
 	if (in->registered)
-		evloop_mod(&in->vm->loop, &in->in_ev, in->pending_len ? 0 : EPOLLIN);
+		evloop_mod(in->m->loop, &in->in_ev, in->pending_len ? 0 : EPOLLIN);
 }
 
 /* Keeps from @buf what the guest should see, applying the Ctrl-A escape on a terminal. */
@@ -42,7 +42,7 @@ static size_t stdin_filter(struct stdin_input *in, const uint8_t *buf, size_t le
 			out[n++] = buf[i];
 			break;
 		case TERM_KEY_QUIT:
-			vm_request_stop(in->vm, VM_STOP_QUIT, 0, NULL);
+			machine_request_stop(in->m, VM_STOP_QUIT, 0, NULL);
 			return n;
 		case TERM_KEY_SWALLOW:
 			break;
@@ -63,7 +63,7 @@ static void stdin_read(struct stdin_input *in)
 	if (n <= 0) {
 		/* EOF or error on stdin: the guest simply gets no more input. */
 		if (in->registered)
-			evloop_del(&in->vm->loop, &in->in_ev);
+			evloop_del(in->m->loop, &in->in_ev);
 		in->registered = 0;
 		in->is_file = 0;
 		return;
@@ -108,23 +108,23 @@ void stdin_input_ready(struct stdin_input *in)
 	}
 }
 
-int stdin_input_start(struct stdin_input *in, struct vm *vm, stdin_push_fn push, void *sink)
+int stdin_input_start(struct stdin_input *in, struct machine *m, stdin_push_fn push, void *sink)
 {
 	struct stat st;
 	int ret;
 
-	in->vm = vm;
+	in->m = m;
 	in->push = push;
 	in->sink = sink;
 	in->ready_ev = (struct ev_handler){ eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), stdin_on_ready,
 					    in };
 	if (in->ready_ev.fd < 0)
 		return -errno;
-	ret = evloop_add(&vm->loop, &in->ready_ev, EPOLLIN);
+	ret = evloop_add(m->loop, &in->ready_ev, EPOLLIN);
 	if (ret)
 		return ret;
 	in->in_ev = (struct ev_handler){ STDIN_FILENO, stdin_on_input, in };
-	ret = evloop_add(&vm->loop, &in->in_ev, EPOLLIN);
+	ret = evloop_add(m->loop, &in->in_ev, EPOLLIN);
 	if (ret == 0) {
 		in->registered = 1;
 		term_enter_raw(&in->term, STDIN_FILENO);
@@ -140,7 +140,7 @@ void stdin_input_stop(struct stdin_input *in)
 {
 	term_restore(&in->term);
 	if (in->registered)
-		evloop_del(&in->vm->loop, &in->in_ev);
+		evloop_del(in->m->loop, &in->in_ev);
 	in->registered = 0;
 	in->is_file = 0;
 	if (in->ready_ev.fd >= 0)

@@ -10,7 +10,7 @@
 #include "vmm/evloop.h"
 #include "vmm/term.h"
 
-struct vm;
+struct machine;
 
 /* Offers bytes to the device; returns how many it took. Called on the I/O thread. */
 typedef size_t (*stdin_push_fn)(void *sink, const uint8_t *buf, size_t len);
@@ -18,7 +18,7 @@ typedef size_t (*stdin_push_fn)(void *sink, const uint8_t *buf, size_t len);
 #define STDIN_PENDING_MAX 256
 
 struct stdin_input {
-	struct vm *vm;
+	struct machine *m;
 	stdin_push_fn push;
 	void *sink;
 	struct term term;
@@ -33,7 +33,7 @@ struct stdin_input {
 
 void stdin_input_init(struct stdin_input *in);
 /* Starts feeding stdin to @push/@sink (on the I/O thread's loop). */
-int stdin_input_start(struct stdin_input *in, struct vm *vm, stdin_push_fn push, void *sink)
+int stdin_input_start(struct stdin_input *in, struct machine *m, stdin_push_fn push, void *sink)
 	__attribute__((warn_unused_result));
 /* The device drained what it had (any thread): pending input is offered again. */
 void stdin_input_ready(struct stdin_input *in);

@@ -49,8 +49,9 @@ int vcpu_init(struct vm *vm, struct vcpu *v, unsigned id)
 	ret = x86_cpuid_set_vcpu(v->fd, vm->cpuid, id, vm->cfg->cpus);
 	ret = ret ? ret : x86_vcpu_init_msrs(v->fd);
 	ret = ret ? ret : x86_vcpu_init_lapic(v->fd);
-	/* Application processors stay in the LAPIC's wait-for-SIPI state; only the BSP boots. */
-	if (!ret && id == 0)
+	/* Application processors stay in the LAPIC's wait-for-SIPI state; only the BSP boots
+	 * (unless the VM is restored: then a snapshot sets every register). */
+	if (!ret && id == 0 && !vm->cfg->restore)
 		ret = x86_vcpu_set_boot_regs(v->fd, &vm->boot);
 	return ret;
 }

@@ -22,6 +22,7 @@
 #include "devices/acpi_pm.h"
 #include "devices/platform.h"
 #include "firmware/firmware.h"
+#include "migrate/snapshot.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/net.h"
@@ -86,6 +87,26 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status, cons
 	}
 }
 
+/* The machine's calls back into the VM (struct machine is all devices see). */
+static void vm_machine_stop(void *owner, enum vm_stop_reason reason, int status, const char *msg)
+{
+	if (msg)
+		vm_request_stop(owner, reason, status, "%s", msg);
+	else
+		vm_request_stop(owner, reason, status, NULL);
+}
+
+static void vm_machine_trace(void *owner, const char *what)
+{
+	vm_trace(owner, "%s", what);
+}
+
+void vm_machine_init(struct vm *vm)
+{
+	vm->machine = (struct machine){ &vm->mem, &vm->pio_bus, &vm->mmio_bus, &vm->loop, vm->vm_fd,
+					&vm->devices, vm_machine_stop, vm_machine_trace, vm };
+}
+
 static int vm_check_kvm(struct vm *vm, struct errmsg *err)
 {
 	int version, max_vcpus;
@@ -122,6 +143,7 @@ static int vm_create_kvm_vm(struct vm *vm, struct errmsg *err)
 	do {
 		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	} while (vm->vm_fd < 0 && errno == EINTR);
+	vm->machine.vm_fd = vm->vm_fd;
 	if (vm->vm_fd < 0)
 		return errmsg_set(err, -errno, "KVM_CREATE_VM: %s", strerror(errno));
 	return 0;
@@ -337,35 +359,46 @@ static int vm_setup_virtio(struct vm *vm, struct acpi_mmio_dev *acpi_devs, struc
 			(vm->cfg->virtio_cmdline == VIRTIO_CMDLINE_AUTO && !vm->cfg->acpi);
 	int ret;
 
+	/* Slots in a fixed order (disks, NICs, console), so the same flags give the same
+	 * machine: a snapshot restores onto it. */
 	for (unsigned i = 0; i < vm->cfg->nr_disks; i++) {
-		ret = virtio_blk_create(vm, &vm->cfg->disks[i], &vm->blks[vm->nr_blks], err);
+		struct virtio_blk *b;
+
+		ret = virtio_blk_create(&vm->machine, vm->nr_virtio, &vm->cfg->disks[i], &b, err);
 		if (ret)
 			return ret;
-		if (virtio_blk_note(vm->blks[vm->nr_blks])[0])
-			fprintf(stderr, "minivmm: warning: %s\n", virtio_blk_note(vm->blks[vm->nr_blks]));
-		vm->nr_blks++;
+		vm->nr_virtio++;
+		if (virtio_blk_note(b)[0])
+			fprintf(stderr, "minivmm: warning: %s\n", virtio_blk_note(b));
 	}
 	for (unsigned i = 0; i < vm->cfg->nr_nets; i++) {
-		ret = virtio_net_create(vm, &vm->cfg->nets[i], &vm->nets[vm->nr_nets], err);
+		struct virtio_net *n;
+
+		ret = virtio_net_create(&vm->machine, vm->nr_virtio, &vm->cfg->nets[i], &n, err);
 		if (ret)
 			return ret;
-		vm->nr_nets++;
+		vm->nr_virtio++;
 	}
-	if (vm->cfg->console.mode != CHARDEV_OFF &&
-	    (ret = virtio_console_create(vm, &vm->cfg->console, &vm->console, err)))
-		return ret;
+	if (vm->cfg->console.mode != CHARDEV_OFF) {
+		ret = virtio_console_create(&vm->machine, vm->nr_virtio, &vm->input, &vm->cfg->console,
+					    &vm->console, err);
+		if (ret)
+			return ret;
+		vm->nr_virtio++;
+	}
 	vm->cmdline = malloc(len);
 	if (!vm->cmdline)
 		return errmsg_set(err, -ENOMEM, "out of memory");
 	snprintf(vm->cmdline, len, "%s", user);
 	for (unsigned i = 0; i < vm->nr_virtio; i++) {
-		const struct virtio_dev *d = vm->virtio[i];
+		uint64_t base = VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_SIZE;
+		uint32_t irq = VIRTIO_MMIO_FIRST_IRQ + i;
 		size_t used = strlen(vm->cmdline);
 
 		if (announce)
 			snprintf(vm->cmdline + used, len - used, "%svirtio_mmio.device=4K@0x%llx:%u",
-				 used ? " " : "", (unsigned long long)d->base, d->irq);
-		acpi_devs[i] = (struct acpi_mmio_dev){ d->base, VIRTIO_MMIO_SIZE, d->irq };
+				 used ? " " : "", (unsigned long long)base, irq);
+		acpi_devs[i] = (struct acpi_mmio_dev){ base, VIRTIO_MMIO_SIZE, irq };
 	}
 	return 0;
 }
@@ -387,6 +420,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 	atomic_init(&vm->stop_reason, VM_RUNNING);
 	bus_init(&vm->pio_bus, "pio");
 	bus_init(&vm->mmio_bus, "mmio");
+	vm_machine_init(vm);
 
 	ret = vm_check_kvm(vm, err);
 	if (!ret && pthread_create(&vm->cpuid_thread, NULL, vm_cpuid_thread, vm) == 0)
@@ -399,23 +433,29 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 	if (!ret)
 		vm_trace(vm, "memory and irqchip ready");
 	ret = ret ? ret : vm_setup_control_fds(vm, err);
-	ret = ret ? ret : serial_setup(vm, &vm->serial, &cfg->serial, err);
-	ret = ret ? ret : platform_devices_setup(vm, err);
-	ret = ret ? ret : acpi_pm_setup(vm, err);
+	ret = ret ? ret : serial_setup(&vm->machine, &vm->input, &vm->serial, &cfg->serial, err);
+	ret = ret ? ret : platform_devices_setup(&vm->machine, err);
+	ret = ret ? ret : acpi_pm_setup(&vm->machine, err);
 	ret = ret ? ret : vm_setup_virtio(vm, acpi_devs, err);
 	args.cmdline = vm->cmdline;
-	ret = ret ? ret : firmware_setup(&vm->mem, cfg, acpi_devs, vm->nr_virtio, &args.rsdp_addr,
-					 err);
-	ret = ret ? ret : x86_boot_load(&vm->mem, &args, &vm->boot, err);
-	if (!ret)
-		vm_trace(vm, "devices, firmware tables and kernel loaded");
-	if (!ret && (ret = x86_write_boot_tables(&vm->mem, &vm->boot)))
-		errmsg_set(err, ret, "cannot write the boot page tables");
+	/* A restored VM's RAM comes whole from the snapshot (its tables and kernel included);
+	 * pages the snapshot leaves out must stay zero. */
+	if (!cfg->restore) {
+		ret = ret ? ret : firmware_setup(&vm->mem, cfg, acpi_devs, vm->nr_virtio,
+						 &args.rsdp_addr, err);
+		ret = ret ? ret : x86_boot_load(&vm->mem, &args, &vm->boot, err);
+		if (!ret)
+			vm_trace(vm, "devices, firmware tables and kernel loaded");
+		if (!ret && (ret = x86_write_boot_tables(&vm->mem, &vm->boot)))
+			errmsg_set(err, ret, "cannot write the boot page tables");
+	}
 	if (!ret && (ret = vcpu_install_kick_handler()))
 		errmsg_set(err, ret, "sigaction: %s", strerror(-ret));
 	ret = ret ? ret : vm_setup_vcpus(vm, err);
 	if (!ret)
 		vm_trace(vm, "vCPUs ready");
+	if (!ret && cfg->restore && !(ret = vm_restore(vm, cfg->restore, err)))
+		vm_trace(vm, "restored from %s", cfg->restore);
 	if (ret)
 		vm_destroy(vm);
 	return ret;
@@ -432,9 +472,9 @@ int vm_run(struct vm *vm)
 				strerror(-ret));
 	/* stdin belongs to the virtio console when it is on stdio, else to COM1. */
 	if (!ret && vm->cfg->console.mode == CHARDEV_STDIO)
-		ret = stdin_input_start(&vm->input, vm, virtio_console_push_input, vm->console);
+		ret = stdin_input_start(&vm->input, &vm->machine, virtio_console_push_input, vm->console);
 	else if (!ret && vm->cfg->serial.mode == CHARDEV_STDIO)
-		ret = stdin_input_start(&vm->input, vm, serial_push_input, &vm->serial);
+		ret = stdin_input_start(&vm->input, &vm->machine, serial_push_input, &vm->serial);
 	if (ret)
 		vm_request_stop(vm, VM_STOP_ERROR, 1, "console input: %s", strerror(-ret));
 	ret = evloop_run(&vm->loop);
@@ -485,21 +525,13 @@ void vm_destroy(struct vm *vm)
 	vm->nr_vcpus = 0;
 	free(vm->cpuid);
 	vm->cpuid = NULL;
-	for (unsigned i = 0; i < vm->nr_blks; i++)
-		virtio_blk_destroy(vm->blks[i]);
-	vm->nr_blks = 0;
-	for (unsigned i = 0; i < vm->nr_nets; i++)
-		virtio_net_destroy(vm->nets[i]);
-	vm->nr_nets = 0;
-	virtio_console_destroy(vm->console);
+	dev_list_destroy(&vm->devices);
 	vm->console = NULL;
-	for (unsigned i = 0; i < vm->nr_virtio; i++)
-		virtio_mmio_destroy(vm->virtio[i]);
 	vm->nr_virtio = 0;
 	free(vm->cmdline);
 	vm->cmdline = NULL;
 	stdin_input_stop(&vm->input);
-	if (vm->serial.vm)
+	if (vm->serial.m)
 		serial_teardown(&vm->serial);
 	close_fd(&vm->timer_ev.fd);
 	close_fd(&vm->signal_ev.fd);

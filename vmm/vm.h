@@ -11,28 +11,20 @@
 #include "arch/x86/host_quirks.h"
 #include "vmm/bus.h"
 #include "vmm/config.h"
+#include "vmm/device.h"
 #include "vmm/errmsg.h"
 #include "vmm/evloop.h"
+#include "vmm/machine.h"
 #include "vmm/memory.h"
 #include "vmm/serial.h"
 #include "vmm/stdin_input.h"
 
 struct vcpu;
 struct kvm_cpuid2;
-struct virtio_dev;
+struct virtio_blk;
+struct virtio_console;
 
 #define VM_MAX_VIRTIO 16
-
-enum vm_stop_reason {
-	VM_RUNNING = 0,
-	VM_STOP_EXIT_PORT,  /* guest wrote its verdict to the exit port */
-	VM_STOP_POWEROFF,
-	VM_STOP_REBOOT,
-	VM_STOP_SIGNAL,
-	VM_STOP_TIMEOUT,
-	VM_STOP_QUIT,       /* Ctrl-A x */
-	VM_STOP_ERROR,
-};
 
 #define VM_EXIT_TIMEOUT 124
 
@@ -55,13 +47,10 @@ struct vm {
 	struct evloop loop;
 	struct serial_backend serial;
 	struct stdin_input input;     /* stdin → COM1 or virtio-console */
-	struct virtio_dev *virtio[VM_MAX_VIRTIO];
-	unsigned nr_virtio;
-	struct virtio_blk *blks[VM_MAX_DISKS];
+	struct machine machine;       /* what devices see of this VM */
+	struct dev_list devices;      /* every device; owns them */
+	unsigned nr_virtio;           /* virtio-mmio slots in use: 0 .. nr_virtio-1 */
 	struct virtio_console *console;
-	unsigned nr_blks;
-	struct virtio_net *nets[VM_MAX_NETS];
-	unsigned nr_nets;
 	char *cmdline;                /* the user's, plus virtio_mmio.device= announcements */
 
 	/* Stopping: the first request wins; the I/O thread then kicks and joins the vCPUs. */
@@ -84,6 +73,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 int vm_run(struct vm *vm);
 
 void vm_destroy(struct vm *vm);
+
+/* Points vm->machine at this VM's memory, buses, loop, device list and stop/trace (vm_create
+ * does it; tests that build a struct vm by hand call it). */
+void vm_machine_init(struct vm *vm);
 
 /* Asks the VM to stop (any thread). The first request decides the reason, status and message
  * (printf-style, may be NULL); later ones are ignored. */

@@ -54,7 +54,7 @@ struct fz {
 };
 
 /* Implemented by each target. */
-static int fz_dev_create(struct fz *f);          /* device in f->v.vm; sets f->nq */
+static int fz_dev_create(struct fz *f);          /* device on f->v.m; sets f->nq */
 static void fz_dev_destroy(struct fz *f);
 static void fz_dev_renew(struct fz *f);          /* between inputs on a live device */
 static unsigned fz_dev_nops(void);               /* how many device-specific ops */

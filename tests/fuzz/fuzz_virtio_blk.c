@@ -90,7 +90,7 @@ static int fz_dev_create(struct fz *f)
 	}
 #endif
 	close(fd);
-	if (virtio_blk_create(&f->v.vm, &dc, &blk, &err)) {
+	if (virtio_blk_create(&f->v.m, vdrv_slot(&f->v), &dc, &blk, &err)) {
 		fprintf(stderr, "fuzz_virtio_blk: %s\n", err.text);
 		return -1;
 	}
@@ -110,7 +110,7 @@ static void fz_dev_renew(struct fz *f)
 static void fz_dev_destroy(struct fz *f)
 {
 	(void)f;
-	virtio_blk_destroy(blk);
+	vdrv_destroy_devices(&f->v);
 	blk = NULL;
 }
 

@@ -17,7 +17,7 @@ static int fz_dev_create(struct fz *f)
 	struct chardev_config cc = { .mode = CHARDEV_FILE, .path = "/dev/null" };
 	struct errmsg err;
 
-	if (virtio_console_create(&f->v.vm, &cc, &con, &err)) {
+	if (virtio_console_create(&f->v.m, vdrv_slot(&f->v), &f->v.input, &cc, &con, &err)) {
 		fprintf(stderr, "fuzz_virtio_console: %s\n", err.text);
 		return -1;
 	}
@@ -28,7 +28,7 @@ static int fz_dev_create(struct fz *f)
 static void fz_dev_destroy(struct fz *f)
 {
 	(void)f;
-	virtio_console_destroy(con);
+	vdrv_destroy_devices(&f->v);
 	con = NULL;
 }
 

@@ -33,7 +33,7 @@ static int fz_dev_create(struct fz *f)
 	if (vdrv_sock_pairs(pairs, nc.backend_fds, peer))
 		return -1;
 	memcpy(dev_end, nc.backend_fds, sizeof(dev_end));
-	if (virtio_net_create(&f->v.vm, &nc, &net, &err)) {
+	if (virtio_net_create(&f->v.m, vdrv_slot(&f->v), &nc, &net, &err)) {
 		fprintf(stderr, "fuzz_virtio_net: %s\n", err.text);
 		return -1;
 	}
@@ -44,7 +44,7 @@ static int fz_dev_create(struct fz *f)
 static void fz_dev_destroy(struct fz *f)
 {
 	(void)f;
-	virtio_net_destroy(net);
+	vdrv_destroy_devices(&f->v);
 	net = NULL;
 	for (unsigned i = 0; i < pairs; i++)
 		close(peer[i]);

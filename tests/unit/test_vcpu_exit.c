@@ -47,7 +47,8 @@ static void setup(void)
 	atomic_init(&fx.vm.stop_reason, VM_RUNNING);
 	bus_init(&fx.vm.pio_bus, "pio");
 	bus_init(&fx.vm.mmio_bus, "mmio");
-	ck_assert_int_eq(platform_devices_setup(&fx.vm, &err), 0);
+	vm_machine_init(&fx.vm);
+	ck_assert_int_eq(platform_devices_setup(&fx.vm.machine, &err), 0);
 	ck_assert_int_eq(bus_register(&fx.vm.mmio_bus, 0xd0000000, 0x1000, mmio_io, &fx, "t"), 0);
 	fx.run = calloc(1, 8192);
 	fx.vcpu = (struct vcpu){ .vm = &fx.vm, .id = 0, .fd = -1, .run = fx.run };

@@ -26,13 +26,13 @@ static void create(enum blk_engine_kind engine, enum disk_format fmt)
 				  .num_queues = 1 };
 	struct errmsg err;
 
-	ck_assert_msg(virtio_blk_create(&v.vm, &dc, &blk, &err) == 0, "%s", err.text);
+	ck_assert_msg(virtio_blk_create(&v.m, vdrv_slot(&v), &dc, &blk, &err) == 0, "%s", err.text);
 	vdrv_attach(&v);
 }
 
 static void destroy(void)
 {
-	virtio_blk_destroy(blk);
+	vdrv_destroy_devices(&v);
 	blk = NULL;
 	vdrv_fini(&v);
 	ck_assert_int_eq(vdrv_init(&v, RAM), 0);
@@ -53,7 +53,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	virtio_blk_destroy(blk);
+	vdrv_destroy_devices(&v);
 	vdrv_fini(&v);
 	unlink(path);
 }
@@ -97,7 +97,7 @@ static unsigned wait_used(unsigned n)
 		while (got < n && vdrv_used(&v, 0, &id, &len))
 			got++;
 		if (got < n)
-			evloop_run_once(&v.vm.loop, 1);
+			evloop_run_once(&v.loop, 1);
 	}
 	return got;
 }
@@ -231,7 +231,7 @@ START_TEST(reset_races_completions)
 		ck_assert_int_eq(pthread_create(&t, NULL, race_driver, NULL), 0);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		do {
-			evloop_run_once(&v.vm.loop, 1);
+			evloop_run_once(&v.loop, 1);
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 		} while ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 500);
 		race_stop = 1;
@@ -273,12 +273,12 @@ START_TEST(notify_yields_the_io_thread)
 	}
 	ck_assert_int_eq(vdrv_recycle_start(&v, 0, 64, pages, heads, 5000), 0);
 	vdrv_wr(&v, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-	ck_assert_int_eq(evloop_run_once(&v.vm.loop, 0), 1);   /* one call of the handler */
+	ck_assert_int_eq(evloop_run_once(&v.loop, 0), 1);   /* one call of the handler */
 	vdrv_recycle_stop();
 	ck_assert_msg(vdrv_used_idx(&v, 0) <= VIRTIO_BATCH, "%u chains in one call",
 		      vdrv_used_idx(&v, 0));
 	ck_assert(!vdrv_needs_reset(&v));
-	ck_assert_int_eq(evloop_run_once(&v.vm.loop, 0), 1);   /* it queued itself again */
+	ck_assert_int_eq(evloop_run_once(&v.loop, 0), 1);   /* it queued itself again */
 }
 END_TEST
 

@@ -28,14 +28,14 @@ static void setup(void)
 	ck_assert_int_eq(vdrv_init(&v, RAM), 0);
 	ck_assert_int_eq(pipe(out), 0);
 	snprintf(out_path, sizeof(out_path), "/proc/self/fd/%d", out[1]);
-	ck_assert_msg(virtio_console_create(&v.vm, &cc, &con, &err) == 0, "%s", err.text);
+	ck_assert_msg(virtio_console_create(&v.m, vdrv_slot(&v), &v.input, &cc, &con, &err) == 0, "%s", err.text);
 	close(out[1]);          /* the console has its own descriptor for the pipe */
 	vdrv_attach(&v);
 }
 
 static void teardown(void)
 {
-	virtio_console_destroy(con);
+	vdrv_destroy_devices(&v);
 	close(out[0]);
 	vdrv_fini(&v);
 }
@@ -115,12 +115,12 @@ START_TEST(transmit_yields_the_io_thread)
 	guest_stop = 0;
 	ck_assert_int_eq(pthread_create(&t, NULL, recycling_guest, NULL), 0);
 	vdrv_wr(&v, VIRTIO_MMIO_QUEUE_NOTIFY, TXQ);
-	ck_assert_int_eq(evloop_run_once(&v.vm.loop, 0), 1);   /* one call of the handler */
+	ck_assert_int_eq(evloop_run_once(&v.loop, 0), 1);   /* one call of the handler */
 	guest_stop = 1;
 	ck_assert_msg(vdrv_used_idx(&v, TXQ) <= VIRTIO_BATCH, "%u chains in one call",
 		      vdrv_used_idx(&v, TXQ));
-	ck_assert_int_eq(evloop_run_once(&v.vm.loop, 0), 1);   /* it queued itself again */
-	virtio_console_destroy(con);                            /* EOF for the reader */
+	ck_assert_int_eq(evloop_run_once(&v.loop, 0), 1);   /* it queued itself again */
+	vdrv_destroy_devices(&v);                            /* EOF for the reader */
 	con = NULL;
 	pthread_join(t, NULL);
 }

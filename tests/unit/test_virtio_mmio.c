@@ -7,15 +7,18 @@
 
 #include "tests/unit/unit.h"
 #include "virtio/device.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
 
 #define ACK VIRTIO_CONFIG_S_ACKNOWLEDGE
 #define DRV VIRTIO_CONFIG_S_DRIVER
 #define FOK VIRTIO_CONFIG_S_FEATURES_OK
 #define DOK VIRTIO_CONFIG_S_DRIVER_OK
 
-static struct vm vm;
-static struct vm_config cfg;
+static struct guest_mem mem;
+static struct bus mmio_bus;
+static struct evloop loop;
+static struct dev_list devices;
+static struct machine machine;
 static struct virtio_dev *dev;
 static int notified, activated, resets;
 static uint8_t config[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
@@ -39,21 +42,21 @@ static uint32_t rd(uint64_t off) { uint32_t v = 0xdead; virtio_mmio_io(NULL, off
 
 static void setup(void)
 {
-	memset(&vm, 0, sizeof(vm));
-	vm.cfg = &cfg;
-	vm.vm_fd = -1;
-	vm.loop.epfd = -1;
-	bus_init(&vm.mmio_bus, "mmio");
-	ck_assert_int_eq(gm_init(&vm.mem, 16 << 20, false), 0);
+	memset(&devices, 0, sizeof(devices));
+	loop.epfd = -1;
+	bus_init(&mmio_bus, "mmio");
+	ck_assert_int_eq(gm_init(&mem, 16 << 20, false), 0);
+	machine = (struct machine){ .mem = &mem, .mmio = &mmio_bus, .loop = &loop, .vm_fd = -1,
+				    .devices = &devices };
 	notified = activated = resets = 0;
-	ck_assert_int_eq(virtio_mmio_create(&vm, &dummy_ops, NULL, 2, 1ULL << 3, sizeof(config), &dev), 0);
+	ck_assert_int_eq(virtio_mmio_create(&machine, 0, &dummy_ops, NULL, 2, 1ULL << 3, sizeof(config), &dev), 0);
 }
 
 static void teardown(void)
 {
-	virtio_mmio_destroy(dev);
-	bus_destroy(&vm.mmio_bus);
-	gm_destroy(&vm.mem);
+	dev_list_destroy(&devices);
+	bus_destroy(&mmio_bus);
+	gm_destroy(&mem);
 }
 
 static void negotiate(uint64_t features)

@@ -25,7 +25,7 @@ static void create(unsigned pairs)
 	struct errmsg err;
 
 	ck_assert_int_eq(vdrv_sock_pairs(pairs, nc.backend_fds, peer), 0);
-	ck_assert_msg(virtio_net_create(&v.vm, &nc, &net, &err) == 0, "%s", err.text);
+	ck_assert_msg(virtio_net_create(&v.m, vdrv_slot(&v), &nc, &net, &err) == 0, "%s", err.text);
 	vdrv_attach(&v);
 }
 
@@ -39,7 +39,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	virtio_net_destroy(net);
+	vdrv_destroy_devices(&v);
 	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
 		if (peer[i] >= 0)
 			close(peer[i]);
@@ -241,7 +241,7 @@ START_TEST(transmit_yields_the_io_thread)
 	uint64_t frame = vdrv_alloc(&v, HDR + 60);
 
 	ck_assert_int_eq(vdrv_sock_pairs(1, nc.backend_fds, peer), 0);
-	ck_assert_msg(virtio_net_create(&v.vm, &nc, &net, &err) == 0, "%s", err.text);
+	ck_assert_msg(virtio_net_create(&v.m, vdrv_slot(&v), &nc, &net, &err) == 0, "%s", err.text);
 	vdrv_attach(&v);
 	ck_assert(vdrv_start(&v, 0, 2, 256));
 	for (uint16_t i = 0; i < 256; i++) {
@@ -250,9 +250,9 @@ START_TEST(transmit_yields_the_io_thread)
 	}
 	tx_writes = 0;
 	vdrv_wr(&v, VIRTIO_MMIO_QUEUE_NOTIFY, TXQ);
-	ck_assert_int_eq(evloop_run_once(&v.vm.loop, 0), 1);   /* one call of the handler */
+	ck_assert_int_eq(evloop_run_once(&v.loop, 0), 1);   /* one call of the handler */
 	ck_assert_msg(tx_writes <= VIRTIO_BATCH, "%u frames in one call", tx_writes);
-	ck_assert_int_eq(evloop_run_once(&v.vm.loop, 0), 1);   /* it queued itself again */
+	ck_assert_int_eq(evloop_run_once(&v.loop, 0), 1);   /* it queued itself again */
 	ck_assert_uint_le(tx_writes, 2 * VIRTIO_BATCH);
 	ck_assert(!vdrv_needs_reset(&v));
 }
@@ -281,12 +281,12 @@ START_TEST(control_queue_yields_the_io_thread)
 	}
 	ck_assert_int_eq(vdrv_recycle_start(&v, 4, 64, pages, heads, 5000), 0);
 	vdrv_wr(&v, VIRTIO_MMIO_QUEUE_NOTIFY, 4);
-	ck_assert_int_eq(evloop_run_once(&v.vm.loop, 0), 1);   /* one call of the handler */
+	ck_assert_int_eq(evloop_run_once(&v.loop, 0), 1);   /* one call of the handler */
 	vdrv_recycle_stop();
 	ck_assert_msg(vdrv_used_idx(&v, 4) <= VIRTIO_BATCH, "%u commands in one call",
 		      vdrv_used_idx(&v, 4));
 	ck_assert(!vdrv_needs_reset(&v));
-	ck_assert_int_eq(evloop_run_once(&v.vm.loop, 0), 1);   /* it queued itself again */
+	ck_assert_int_eq(evloop_run_once(&v.loop, 0), 1);   /* it queued itself again */
 }
 END_TEST
 

@@ -22,6 +22,7 @@ Suite *suite_qcow2(void);
 Suite *suite_image_lock(void);
 Suite *suite_engine_range(void);
 Suite *suite_reset_vector(void);
+Suite *suite_stream(void);
 Suite *suite_virtio_net(void);
 Suite *suite_virtio_blk(void);
 Suite *suite_disk(void);

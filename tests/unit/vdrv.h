@@ -22,7 +22,8 @@
 
 #include "virtio/device.h"
 #include "virtio/net.h"
-#include "vmm/vm.h"
+#include "vmm/machine.h"
+#include "vmm/stdin_input.h"
 
 #define VDRV_RING_STRIDE 0x2000ULL     /* one queue's desc, avail and used areas */
 #define VDRV_RINGS 0x1000ULL           /* rings of queue q at VDRV_RINGS + q * stride */
@@ -35,8 +36,13 @@ struct vdrv_queue {
 };
 
 struct vdrv {
-	struct vm vm;
-	struct vm_config cfg;
+	struct guest_mem mem;
+	struct bus pio, mmio;
+	struct evloop loop;
+	struct dev_list devices;
+	struct machine m;                  /* what the devices see */
+	struct stdin_input input;
+	unsigned slots;                    /* virtio-mmio slots handed out */
 	uint8_t *ram;
 	uint64_t ram_size;
 	bool owns_ram;
@@ -56,18 +62,18 @@ static inline int vdrv_init_ram(struct vdrv *v, uint8_t *ram, uint64_t ram_size)
 	v->ram = ram;
 	memset(v->ram, 0, ram_size);
 	v->ram_size = ram_size;
-	v->vm.mem.base = v->ram;
-	ret = gm_layout(&v->vm.mem, ram_size);
+	v->mem.base = v->ram;
+	ret = gm_layout(&v->mem, ram_size);
 	if (ret)
 		return ret;
-	v->vm.cfg = &v->cfg;
-	v->vm.vm_fd = -1;
-	v->vm.kvm_fd = -1;
-	stdin_input_init(&v->vm.input);
-	bus_init(&v->vm.mmio_bus, "mmio");
-	ret = evloop_init(&v->vm.loop);
+	stdin_input_init(&v->input);
+	bus_init(&v->pio, "pio");
+	bus_init(&v->mmio, "mmio");
+	ret = evloop_init(&v->loop);
 	if (ret)
 		return ret;
+	v->m = (struct machine){ .mem = &v->mem, .pio = &v->pio, .mmio = &v->mmio,
+				 .loop = &v->loop, .vm_fd = -1, .devices = &v->devices };
 	v->brk = VDRV_HEAP;
 	return 0;
 }
@@ -90,15 +96,25 @@ static inline int vdrv_init(struct vdrv *v, uint64_t ram_size)
 	return 0;
 }
 
-/* After the device model (blk, net, console) was destroyed by the caller; the transports go
- * here, as vm_destroy() does it. */
+/* The next free virtio-mmio slot, for a device's create call. */
+static inline unsigned vdrv_slot(struct vdrv *v)
+{
+	return v->slots++;
+}
+
+/* Every device and its transport, as vm_destroy() does it (the device list owns them). */
+static inline void vdrv_destroy_devices(struct vdrv *v)
+{
+	dev_list_destroy(&v->devices);
+	v->dev = NULL;
+}
+
 static inline void vdrv_fini(struct vdrv *v)
 {
-	for (unsigned i = 0; i < v->vm.nr_virtio; i++)
-		virtio_mmio_destroy(v->vm.virtio[i]);
-	v->vm.nr_virtio = 0;
-	evloop_destroy(&v->vm.loop);
-	bus_destroy(&v->vm.mmio_bus);
+	vdrv_destroy_devices(v);
+	evloop_destroy(&v->loop);
+	bus_destroy(&v->mmio);
+	bus_destroy(&v->pio);
 	if (v->owns_ram)
 		free(v->ram);
 	v->ram = NULL;
@@ -107,7 +123,7 @@ static inline void vdrv_fini(struct vdrv *v)
 /* The device created last in this VM becomes the one the driver talks to. */
 static inline void vdrv_attach(struct vdrv *v)
 {
-	v->dev = v->vm.virtio[v->vm.nr_virtio - 1];
+	v->dev = v->devices.devs[v->devices.n - 1].priv;
 }
 
 static inline void vdrv_wr(struct vdrv *v, uint64_t off, uint32_t val)
@@ -135,7 +151,7 @@ static inline bool vdrv_needs_reset(struct vdrv *v)
 
 static inline void *vdrv_ptr(struct vdrv *v, uint64_t gpa, uint64_t len)
 {
-	return gm_ptr(&v->vm.mem, gpa, len);
+	return gm_ptr(&v->mem, gpa, len);
 }
 
 /* Guest memory for buffers, 16-byte aligned, zeroed; wraps to the heap's start when full. */
@@ -158,7 +174,7 @@ static inline int vdrv_run(struct vdrv *v, int rounds)
 	int total = 0;
 
 	while (rounds-- > 0) {
-		int n = evloop_run_once(&v->vm.loop, 0);
+		int n = evloop_run_once(&v->loop, 0);
 
 		if (n <= 0)
 			break;

@@ -1,0 +1,301 @@
+#include "migrate/stream.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "migrate/crc32c.h"
+
+#define MAGIC "MVMSTATE"
+#define HDR_LEN 16
+#define SEC_HDR_LEN 24
+#define RUN_HDR_LEN 16
+#define NO_RUN SIZE_MAX
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, 8);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return le32toh(v);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return le64toh(v);
+}
+
+static int write_all(struct stream_writer *w, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	while (len) {
+		ssize_t n = write(w->fd, b, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		b += n;
+		len -= (size_t)n;
+		w->bytes += (uint64_t)n;
+	}
+	return 0;
+}
+
+int stream_writer_init(struct stream_writer *w, int fd)
+{
+	*w = (struct stream_writer){ .fd = fd, .run_hdr = NO_RUN };
+	w->ram = malloc(STREAM_MAX_RAM);
+	return w->ram ? 0 : -ENOMEM;
+}
+
+void stream_writer_free(struct stream_writer *w)
+{
+	free(w->ram);
+	w->ram = NULL;
+}
+
+int stream_write_header(struct stream_writer *w)
+{
+	uint8_t h[HDR_LEN];
+
+	memcpy(h, MAGIC, 8);
+	put32(h + 8, STREAM_VERSION);
+	put32(h + 12, 0);
+	return write_all(w, h, sizeof(h));
+}
+
+int stream_write_section(struct stream_writer *w, uint32_t type, const void *p, size_t len)
+{
+	uint8_t h[SEC_HDR_LEN];
+	int ret;
+
+	put32(h, type);
+	put32(h + 4, 0);
+	put64(h + 8, len);
+	put32(h + 16, crc32c(0, p, len));
+	put32(h + 20, crc32c(0, h, 20));
+	ret = write_all(w, h, sizeof(h));
+	ret = ret ? ret : write_all(w, p, len);
+	if (!ret)
+		w->sections++;
+	return ret;
+}
+
+int stream_flush_ram(struct stream_writer *w)
+{
+	int ret;
+
+	if (!w->ram_len)
+		return 0;
+	ret = stream_write_section(w, STREAM_SEC_RAM, w->ram, w->ram_len);
+	w->ram_len = 0;
+	w->run_hdr = NO_RUN;
+	return ret;
+}
+
+int stream_write_page(struct stream_writer *w, uint64_t gpa, const void *page)
+{
+	int ret;
+
+	/* Room for a run header and the page; a section is flushed once its pages reach a chunk,
+	 * so with at most one run header per page this holds. */
+	if (w->ram_len + RUN_HDR_LEN + STREAM_PAGE > STREAM_MAX_RAM) {
+		ret = stream_flush_ram(w);
+		if (ret)
+			return ret;
+	}
+	if (w->run_hdr == NO_RUN || gpa != w->run_next_gpa) {
+		w->run_hdr = w->ram_len;
+		put64(w->ram + w->ram_len, gpa);
+		put32(w->ram + w->ram_len + 8, 0);
+		put32(w->ram + w->ram_len + 12, 0);
+		w->ram_len += RUN_HDR_LEN;
+	}
+	memcpy(w->ram + w->ram_len, page, STREAM_PAGE);
+	w->ram_len += STREAM_PAGE;
+	put32(w->ram + w->run_hdr + 8, get32(w->ram + w->run_hdr + 8) + 1);
+	w->run_next_gpa = gpa + STREAM_PAGE;
+	/* A section holds at most a chunk of pages: start a new run in the next one. */
+	if (w->ram_len >= STREAM_RAM_CHUNK)
+		return stream_flush_ram(w);
+	return 0;
+}
+
+int stream_write_end(struct stream_writer *w)
+{
+	uint8_t p[4];
+	int ret = stream_flush_ram(w);
+
+	put32(p, w->sections);
+	return ret ? ret : stream_write_section(w, STREAM_SEC_END, p, sizeof(p));
+}
+
+void stream_reader_init(struct stream_reader *r, int fd, const char *what)
+{
+	*r = (struct stream_reader){ .fd = fd, .what = what };
+}
+
+static int read_all(struct stream_reader *r, void *p, size_t len, const char *part,
+		    struct errmsg *err)
+{
+	uint8_t *b = p;
+	uint64_t start = r->offset;
+
+	while (len) {
+		ssize_t n = read(r->fd, b, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errmsg_set(err, -errno, "%s: reading %s at byte %llu: %s", r->what, part,
+					  (unsigned long long)r->offset, strerror(errno));
+		if (n == 0)
+			return errmsg_set(err, -EPIPE, "%s: truncated in %s at byte %llu (started at %llu)",
+					  r->what, part, (unsigned long long)r->offset,
+					  (unsigned long long)start);
+		b += n;
+		len -= (size_t)n;
+		r->offset += (uint64_t)n;
+	}
+	return 0;
+}
+
+int stream_read_header(struct stream_reader *r, struct errmsg *err)
+{
+	uint8_t h[HDR_LEN];
+	int ret = read_all(r, h, sizeof(h), "the header", err);
+
+	if (ret)
+		return ret;
+	if (memcmp(h, MAGIC, 8))
+		return errmsg_set(err, -EINVAL, "%s: not a minivmm snapshot or migration stream",
+				  r->what);
+	if (get32(h + 8) != STREAM_VERSION)
+		return errmsg_set(err, -EINVAL, "%s: stream version %u, this minivmm reads version %u",
+				  r->what, get32(h + 8), STREAM_VERSION);
+	if (get32(h + 12))
+		return errmsg_set(err, -EINVAL, "%s: unknown stream flags 0x%x", r->what,
+				  get32(h + 12));
+	return 0;
+}
+
+static const char *section_name(uint32_t type)
+{
+	switch (type) {
+	case STREAM_SEC_CONFIG: return "CONFIG";
+	case STREAM_SEC_STATE: return "STATE";
+	case STREAM_SEC_RAM: return "RAM";
+	case STREAM_SEC_END: return "END";
+	default: return NULL;
+	}
+}
+
+int stream_read_section(struct stream_reader *r, uint32_t *type, uint8_t **payload,
+			size_t *len, struct errmsg *err)
+{
+	uint8_t h[SEC_HDR_LEN];
+	uint64_t at = r->offset, n, max;
+	const char *name;
+	uint8_t *p;
+	int ret = read_all(r, h, sizeof(h), "a section header", err);
+
+	*payload = NULL;
+	if (ret)
+		return ret;
+	if (crc32c(0, h, 20) != get32(h + 20))
+		return errmsg_set(err, -EINVAL, "%s: section header at byte %llu is corrupt (checksum)",
+				  r->what, (unsigned long long)at);
+	*type = get32(h);
+	name = section_name(*type);
+	if (!name)
+		return errmsg_set(err, -EINVAL, "%s: unknown section type 0x%x at byte %llu", r->what,
+				  *type, (unsigned long long)at);
+	if (get32(h + 4))
+		return errmsg_set(err, -EINVAL, "%s: %s section with unknown flags 0x%x", r->what,
+				  name, get32(h + 4));
+	n = get64(h + 8);
+	max = *type == STREAM_SEC_RAM ? STREAM_MAX_RAM : *type == STREAM_SEC_END ? 4 : STREAM_MAX_FDT;
+	if (n > max || (*type == STREAM_SEC_END && n != 4))
+		return errmsg_set(err, -EINVAL, "%s: %s section of %llu bytes (at most %llu)", r->what,
+				  name, (unsigned long long)n, (unsigned long long)max);
+	p = malloc(n ? n : 1);
+	if (!p)
+		return errmsg_set(err, -ENOMEM, "%s: out of memory for a %s section", r->what, name);
+	ret = read_all(r, p, n, name, err);
+	if (!ret && crc32c(0, p, n) != get32(h + 16))
+		ret = errmsg_set(err, -EINVAL, "%s: %s section at byte %llu is corrupt (checksum)",
+				 r->what, name, (unsigned long long)at);
+	if (!ret && *type == STREAM_SEC_END && get32(p) != r->sections)
+		ret = errmsg_set(err, -EINVAL, "%s: END says %u sections came before it, %u did",
+				 r->what, get32(p), r->sections);
+	if (ret) {
+		free(p);
+		return ret;
+	}
+	r->sections++;
+	*payload = p;
+	*len = n;
+	return 0;
+}
+
+int stream_apply_ram(const uint8_t *payload, size_t len, struct guest_mem *gm,
+		     struct errmsg *err)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		uint64_t gpa, bytes;
+		uint32_t pages;
+		void *dst;
+
+		if (len - off < RUN_HDR_LEN)
+			return errmsg_set(err, -EINVAL, "RAM section: a run header cut short");
+		gpa = get64(payload + off);
+		pages = get32(payload + off + 8);
+		if (get32(payload + off + 12))
+			return errmsg_set(err, -EINVAL, "RAM section: run with reserved bits set");
+		off += RUN_HDR_LEN;
+		bytes = (uint64_t)pages * STREAM_PAGE;
+		if (!pages || gpa % STREAM_PAGE || bytes > len - off)
+			return errmsg_set(err, -EINVAL,
+					  "RAM section: run of %u pages at 0x%llx does not fit (%zu bytes left)",
+					  pages, (unsigned long long)gpa, len - off);
+		dst = gm_ptr(gm, gpa, bytes);
+		if (!dst)
+			return errmsg_set(err, -EINVAL,
+					  "RAM section: %u pages at 0x%llx lie outside guest RAM", pages,
+					  (unsigned long long)gpa);
+		memcpy(dst, payload + off, bytes);
+		off += bytes;
+	}
+	return 0;
+}
+
+bool stream_page_is_zero(const void *page)
+{
+	const uint64_t *w = page;
+
+	for (unsigned i = 0; i < STREAM_PAGE / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}

@@ -1,0 +1,87 @@
+/* The minivmm state stream: what a snapshot file holds and what live migration sends.
+ *
+ *   stream header   "MVMSTATE", version (u32), flags (u32)                          16 bytes
+ *   section         type, flags (u32 each), payload length (u64), payload CRC-32C,
+ *                   CRC-32C of these first 20 header bytes (u32), then the payload   24 + n
+ *   ...
+ *   END section     payload: the number of sections before it (u32)
+ *
+ * All integers little-endian. Sections: CONFIG (an FDT: what the VM is, checked against the
+ * restoring VM before any RAM), STATE (an FDT: VM, vCPUs, devices), RAM (runs of non-zero
+ * pages: gpa (u64), page count (u32), reserved (u32), then the pages; pages not sent are zero
+ * on a fresh VM and unchanged on a migration destination). A reader treats every byte as
+ * hostile: the header's own CRC is checked before its length is believed, lengths are bounded
+ * per section type, payloads are checked before use, RAM runs must lie in guest RAM. */
+#ifndef MINIVMM_STREAM_H
+#define MINIVMM_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/errmsg.h"
+#include "vmm/memory.h"
+
+#define STREAM_VERSION 1
+#define STREAM_PAGE 4096u
+
+enum stream_section {
+	STREAM_SEC_CONFIG = 1,
+	STREAM_SEC_STATE = 2,
+	STREAM_SEC_RAM = 3,
+	STREAM_SEC_END = 0x454e44, /* "END" */
+};
+
+/* Largest payloads a reader accepts (a hostile length allocates no more). */
+#define STREAM_MAX_FDT (16u << 20)
+#define STREAM_RAM_CHUNK (8u << 20)  /* page data per RAM section */
+#define STREAM_MAX_RAM (STREAM_RAM_CHUNK + STREAM_RAM_CHUNK / STREAM_PAGE * 16)
+
+struct stream_writer {
+	int fd;
+	uint32_t sections;
+	uint64_t bytes;                /* written so far, for progress */
+	/* RAM section being filled */
+	uint8_t *ram;
+	size_t ram_len;
+	size_t run_hdr;                /* offset of the open run's header, or SIZE_MAX */
+	uint64_t run_next_gpa;
+};
+
+int stream_writer_init(struct stream_writer *w, int fd) __attribute__((warn_unused_result));
+void stream_writer_free(struct stream_writer *w);
+/* The stream header. */
+int stream_write_header(struct stream_writer *w) __attribute__((warn_unused_result));
+int stream_write_section(struct stream_writer *w, uint32_t type, const void *p, size_t len)
+	__attribute__((warn_unused_result));
+/* Adds one page to the current RAM section (consecutive pages share a run); a full section is
+ * written out. All-zero pages are the caller's to skip. */
+int stream_write_page(struct stream_writer *w, uint64_t gpa, const void *page)
+	__attribute__((warn_unused_result));
+/* Writes what stream_write_page() collected (no-op when nothing). */
+int stream_flush_ram(struct stream_writer *w) __attribute__((warn_unused_result));
+/* Flushes RAM and writes END. */
+int stream_write_end(struct stream_writer *w) __attribute__((warn_unused_result));
+
+struct stream_reader {
+	int fd;
+	uint64_t offset;
+	uint32_t sections;
+	const char *what;              /* names the source in errors: a file name, "stream" */
+};
+
+void stream_reader_init(struct stream_reader *r, int fd, const char *what);
+int stream_read_header(struct stream_reader *r, struct errmsg *err)
+	__attribute__((warn_unused_result));
+/* The next section, checked: *payload is malloc'd (the caller frees it), *type one of the
+ * known ones. END is returned after its count was checked. */
+int stream_read_section(struct stream_reader *r, uint32_t *type, uint8_t **payload,
+			size_t *len, struct errmsg *err) __attribute__((warn_unused_result));
+/* Copies a RAM section's runs into @gm, refusing any run not wholly inside guest RAM. */
+int stream_apply_ram(const uint8_t *payload, size_t len, struct guest_mem *gm,
+		     struct errmsg *err) __attribute__((warn_unused_result));
+
+/* True when the page holds only zeros. */
+bool stream_page_is_zero(const void *page);
+
+#endif

@@ -1,0 +1,193 @@
+/* The state stream (snapshots, migration): a round trip, and a reader that refuses every
+ * truncation and every flipped byte; the configuration comparison names the field. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <libfdt.h>
+
+#include "migrate/snapshot.h"
+#include "migrate/stream.h"
+#include "tests/unit/unit.h"
+#include "vmm/state.h"
+
+#define RAM (1u << 20)
+
+static int fill_small(void *fdt, void *arg)
+{
+	int node, ret;
+
+	ret = state_put_u32(fdt, 0, "cpus", *(uint32_t *)arg);
+	ret = ret ? ret : state_put_u64(fdt, 0, "ram-size", 512ULL << 20);
+	node = ret ? ret : state_add_node(fdt, 0, "devices");
+	node = node < 0 ? node : state_add_node(fdt, node, "virtio@d0000000");
+	return node < 0 ? node : state_put_blob(fdt, node, "format", "raw", 4);
+}
+
+/* A stream in a memfd: header, CONFIG, STATE, pages at 0x1000 and 0x3000..0x4fff, END. */
+static int make_stream(size_t *len)
+{
+	struct stream_writer w;
+	uint8_t page[STREAM_PAGE];
+	uint32_t cpus = 2;
+	void *fdt;
+	size_t flen;
+	int fd = memfd_create("stream", 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(state_build(fill_small, &cpus, 1 << 20, &fdt, &flen), 0);
+	ck_assert_int_eq(stream_writer_init(&w, fd), 0);
+	ck_assert_int_eq(stream_write_header(&w), 0);
+	ck_assert_int_eq(stream_write_section(&w, STREAM_SEC_CONFIG, fdt, flen), 0);
+	ck_assert_int_eq(stream_write_section(&w, STREAM_SEC_STATE, fdt, flen), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		memset(page, 0x11 * (i + 1), sizeof(page));
+		ck_assert_int_eq(stream_write_page(&w, i ? 0x2000 + i * 0x1000 : 0x1000, page), 0);
+	}
+	ck_assert_int_eq(stream_write_end(&w), 0);
+	*len = w.bytes;
+	stream_writer_free(&w);
+	free(fdt);
+	return fd;
+}
+
+/* Reads the whole stream at @fd into @gm; 0 or the first error. */
+static int read_stream(int fd, struct guest_mem *gm, struct errmsg *err)
+{
+	struct stream_reader r;
+	int ret;
+
+	lseek(fd, 0, SEEK_SET);
+	stream_reader_init(&r, fd, "test");
+	ret = stream_read_header(&r, err);
+	while (!ret) {
+		uint8_t *p;
+		size_t len;
+		uint32_t type;
+
+		ret = stream_read_section(&r, &type, &p, &len, err);
+		if (ret)
+			break;
+		if (type == STREAM_SEC_RAM)
+			ret = stream_apply_ram(p, len, gm, err);
+		else if (type != STREAM_SEC_END)
+			ret = state_check(p, len, err);
+		free(p);
+		if (type == STREAM_SEC_END)
+			return ret;
+	}
+	return ret;
+}
+
+START_TEST(round_trip)
+{
+	struct guest_mem gm = { 0 };
+	struct errmsg err = { "" };
+	size_t len;
+	int fd = make_stream(&len);
+	uint8_t *p;
+
+	ck_assert_int_eq(gm_init(&gm, RAM, false), 0);
+	ck_assert_msg(read_stream(fd, &gm, &err) == 0, "%s", err.text);
+	p = gm_ptr(&gm, 0, 0x6000);
+	ck_assert_uint_eq(p[0x0fff], 0);
+	ck_assert_uint_eq(p[0x1000], 0x11);
+	ck_assert_uint_eq(p[0x2fff], 0);
+	ck_assert_uint_eq(p[0x3000], 0x22);
+	ck_assert_uint_eq(p[0x4fff], 0x33);
+	ck_assert_uint_eq(p[0x5000], 0);
+	gm_destroy(&gm);
+	close(fd);
+}
+END_TEST
+
+/* Every prefix is refused, every single flipped bit is refused: the stream has no byte that a
+ * reader believes without a checksum. */
+START_TEST(every_truncation_and_flip_refused)
+{
+	struct guest_mem gm = { 0 };
+	struct errmsg err;
+	size_t len;
+	int fd = make_stream(&len), t;
+	uint8_t *orig = malloc(len);
+
+	ck_assert_int_eq(gm_init(&gm, RAM, false), 0);
+	ck_assert_int_eq(pread(fd, orig, len, 0), (ssize_t)len);
+	t = memfd_create("t", 0);
+	for (size_t cut = 0; cut < len; cut++) {
+		ck_assert_int_eq(ftruncate(t, 0), 0);
+		ck_assert_int_eq(pwrite(t, orig, cut, 0), (ssize_t)cut);
+		ck_assert_msg(read_stream(t, &gm, &err) < 0, "a stream cut at %zu of %zu was accepted",
+			      cut, len);
+	}
+	for (size_t i = 0; i < len; i++) {
+		uint8_t b = orig[i];
+
+		orig[i] ^= (uint8_t)(1u << (i % 8));
+		ck_assert_int_eq(ftruncate(t, 0), 0);
+		ck_assert_int_eq(pwrite(t, orig, len, 0), (ssize_t)len);
+		ck_assert_msg(read_stream(t, &gm, &err) < 0, "a flip at byte %zu was accepted", i);
+		orig[i] = b;
+	}
+	free(orig);
+	close(t);
+	close(fd);
+	gm_destroy(&gm);
+}
+END_TEST
+
+START_TEST(ram_outside_guest_refused)
+{
+	struct guest_mem gm = { 0 };
+	struct errmsg err = { "" };
+	uint8_t run[16 + STREAM_PAGE] = { 0 };
+	uint64_t gpa = RAM; /* one page past the end */
+
+	ck_assert_int_eq(gm_init(&gm, RAM, false), 0);
+	memcpy(run, &gpa, 8);
+	run[8] = 1;
+	ck_assert_int_eq(stream_apply_ram(run, sizeof(run), &gm, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.text, "outside guest RAM"));
+	gpa = 0x800; /* not page-aligned */
+	memcpy(run, &gpa, 8);
+	ck_assert_int_eq(stream_apply_ram(run, sizeof(run), &gm, &err), -EINVAL);
+	gpa = 0;
+	memcpy(run, &gpa, 8);
+	run[8] = 2; /* two pages claimed, one present */
+	ck_assert_int_eq(stream_apply_ram(run, sizeof(run), &gm, &err), -EINVAL);
+	gm_destroy(&gm);
+}
+END_TEST
+
+START_TEST(config_mismatch_named)
+{
+	struct errmsg err = { "" };
+	uint32_t two = 2, four = 4;
+	void *a, *b;
+	size_t la, lb;
+
+	ck_assert_int_eq(state_build(fill_small, &two, 1 << 20, &a, &la), 0);
+	ck_assert_int_eq(state_build(fill_small, &four, 1 << 20, &b, &lb), 0);
+	ck_assert_int_eq(snapshot_config_compare(a, a, &err), 0);
+	ck_assert_int_eq(snapshot_config_compare(a, b, &err), -EINVAL);
+	ck_assert_msg(strstr(err.text, "cpus (--cpus): the snapshot has 2, this VM 4"), "%s", err.text);
+	free(a);
+	free(b);
+}
+END_TEST
+
+Suite *suite_stream(void)
+{
+	Suite *s = suite_create("stream");
+	TCase *tc = tcase_create("format");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, round_trip);
+	tcase_add_test(tc, every_truncation_and_flip_refused);
+	tcase_add_test(tc, ram_outside_guest_refused);
+	tcase_add_test(tc, config_mismatch_named);
+	suite_add_tcase(s, tc);
+	return s;
+}
