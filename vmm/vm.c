@@ -20,6 +20,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/regs.h"
 #include "devices/acpi_pm.h"
+#include "devices/ged.h"
 #include "devices/platform.h"
 #include "firmware/firmware.h"
 #include "migrate/snapshot.h"
@@ -436,6 +437,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 	ret = ret ? ret : serial_setup(&vm->machine, &vm->input, &vm->serial, &cfg->serial, err);
 	ret = ret ? ret : platform_devices_setup(&vm->machine, err);
 	ret = ret ? ret : acpi_pm_setup(&vm->machine, err);
+	if (!ret && cfg->acpi)
+		ret = ged_create(&vm->machine, ACPI_GED_IRQ, &vm->ged, err);
 	ret = ret ? ret : vm_setup_virtio(vm, acpi_devs, err);
 	args.cmdline = vm->cmdline;
 	/* A restored VM's RAM comes whole from the snapshot (its tables and kernel included);
@@ -528,6 +531,7 @@ void vm_destroy(struct vm *vm)
 	dev_list_destroy(&vm->devices);
 	vm->console = NULL;
 	vm->nr_virtio = 0;
+	vm->ged = NULL; /* destroyed with the device list */
 	free(vm->cmdline);
 	vm->cmdline = NULL;
 	stdin_input_stop(&vm->input);

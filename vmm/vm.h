@@ -23,6 +23,7 @@ struct vcpu;
 struct kvm_cpuid2;
 struct virtio_blk;
 struct virtio_console;
+struct ged;
 
 #define VM_MAX_VIRTIO 16
 
@@ -61,6 +62,8 @@ struct vm {
 	struct ev_handler stop_ev;    /* eventfd written by vm_request_stop() */
 	struct ev_handler signal_ev;  /* signalfd: SIGINT, SIGTERM, SIGHUP, SIGQUIT */
 	struct ev_handler timer_ev;   /* timerfd for --timeout */
+
+	struct ged *ged;              /* ACPI Generic Event Device: the power button */
 };
 
 /* Builds the whole VM from @cfg (the caller keeps @cfg alive). On failure everything built so

@@ -27,5 +27,6 @@ Suite *suite_virtio_net(void);
 Suite *suite_virtio_blk(void);
 Suite *suite_disk(void);
 Suite *suite_virtio_console(void);
+Suite *suite_ged(void);
 
 #endif
