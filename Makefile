@@ -11,7 +11,7 @@ BUILD := build
 VMM_LIB_SRCS := \
 	vmm/errmsg.c vmm/parse.c vmm/bus.c vmm/memory.c vmm/evloop.c vmm/term.c vmm/serial.c vmm/stdin_input.c \
 	vmm/machine.c vmm/device.c vmm/state.c \
-	vmm/vcpu.c vmm/vm.c vmm/cli.c \
+	vmm/vcpu.c vmm/vm.c vmm/cli.c vmm/lifecycle.c \
 	arch/x86/e820.c arch/x86/bzimage.c arch/x86/pvh.c arch/x86/boot.c arch/x86/cpuid.c \
 	arch/x86/regs.c arch/x86/host_quirks.c arch/x86/kvm_state.c \
 	migrate/crc32c.c migrate/stream.c migrate/restore.c \

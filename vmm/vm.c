@@ -434,6 +434,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 	if (!ret)
 		vm_trace(vm, "memory and irqchip ready");
 	ret = ret ? ret : vm_setup_control_fds(vm, err);
+	ret = ret ? ret : vm_lifecycle_init(vm, err);
 	ret = ret ? ret : serial_setup(&vm->machine, &vm->input, &vm->serial, &cfg->serial, err);
 	ret = ret ? ret : platform_devices_setup(&vm->machine, err);
 	ret = ret ? ret : acpi_pm_setup(&vm->machine, err);
@@ -484,6 +485,7 @@ int vm_run(struct vm *vm)
 	if (ret)
 		vm_request_stop(vm, VM_STOP_ERROR, 1, "event loop: %s", strerror(-ret));
 	vm_trace(vm, "stop requested");
+	vm_lifecycle_on_stop(vm); /* parked vCPUs wake up and see the stop */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
@@ -546,5 +548,6 @@ void vm_destroy(struct vm *vm)
 	close_fd(&vm->vm_fd);
 	gm_destroy(&vm->mem);
 	close_fd(&vm->kvm_fd);
+	vm_lifecycle_destroy(vm);
 	pthread_mutex_destroy(&vm->stop_lock);
 }

@@ -15,6 +15,7 @@
 #include "vmm/errmsg.h"
 #include "vmm/evloop.h"
 #include "vmm/machine.h"
+#include "vmm/lifecycle.h"
 #include "vmm/memory.h"
 #include "vmm/serial.h"
 #include "vmm/stdin_input.h"
@@ -28,6 +29,7 @@ struct ged;
 #define VM_MAX_VIRTIO 16
 
 #define VM_EXIT_TIMEOUT 124
+#define VM_EXIT_SHUTDOWN_FORCED 125
 
 struct vm {
 	const struct vm_config *cfg;
@@ -63,6 +65,7 @@ struct vm {
 	struct ev_handler signal_ev;  /* signalfd: SIGINT, SIGTERM, SIGHUP, SIGQUIT */
 	struct ev_handler timer_ev;   /* timerfd for --timeout */
 
+	struct vm_lifecycle lc;       /* pause, resume, graceful shutdown (vmm/lifecycle.h) */
 	struct ged *ged;              /* ACPI Generic Event Device: the power button */
 };
 
