@@ -28,6 +28,7 @@
 #include "virtio/console.h"
 #include "virtio/net.h"
 #include "virtio/device.h"
+#include "vmm/api.h"
 #include "vmm/vcpu.h"
 
 static const struct {
@@ -460,6 +461,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 		vm_trace(vm, "vCPUs ready");
 	if (!ret && cfg->restore && !(ret = vm_restore(vm, cfg->restore, err)))
 		vm_trace(vm, "restored from %s", cfg->restore);
+	if (!ret && cfg->api_socket)
+		ret = api_start(vm, cfg->api_socket, &vm->api, err);
 	if (ret)
 		vm_destroy(vm);
 	return ret;
@@ -507,6 +510,8 @@ int vm_run(struct vm *vm)
 		vm->exit_status = 1;
 		errmsg_prefix(&vm->stop_msg, 1, "--on-reboot fail");
 	}
+	if (vm->api)
+		api_vm_stopped(vm->api);
 	return vm->exit_status;
 }
 
@@ -519,6 +524,8 @@ static void close_fd(int *fd)
 
 void vm_destroy(struct vm *vm)
 {
+	api_destroy(vm->api);
+	vm->api = NULL;
 	vm_join_cpuid_thread(vm); /* a setup error may come before the vCPUs wanted it */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		vcpu_kick(&vm->vcpus[i]);

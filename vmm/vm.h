@@ -25,6 +25,7 @@ struct kvm_cpuid2;
 struct virtio_blk;
 struct virtio_console;
 struct ged;
+struct api;
 
 #define VM_MAX_VIRTIO 16
 
@@ -67,6 +68,7 @@ struct vm {
 
 	struct vm_lifecycle lc;       /* pause, resume, graceful shutdown (vmm/lifecycle.h) */
 	struct ged *ged;              /* ACPI Generic Event Device: the power button */
+	struct api *api;              /* --api-socket (vmm/api.h) */
 };
 
 /* Builds the whole VM from @cfg (the caller keeps @cfg alive). On failure everything built so
