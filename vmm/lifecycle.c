@@ -224,13 +224,8 @@ int vm_pause(struct vm *vm, struct errmsg *err)
 		return errmsg_set(err, ret, "%u of %u vCPUs did not stop within %d ms (busy in a device?); the VM keeps running",
 				  late, want, VM_PAUSE_TIMEOUT_MS);
 	}
-	/* vCPUs first: once they are parked no new queue notification arrives, so the devices
-	 * can drain what is in flight. */
-	ret = vm_devices_pause(vm, err);
-	if (ret) {
-		lc_release(vm);
-		return ret;
-	}
+	/* Guest time stops with the vCPUs, before the devices drain (a disk's flush can take a
+	 * while, and the guest should not see it). */
 	lc->clock_saved = false;
 	if (lc->has_adjust_clock && vm->vm_fd >= 0) {
 		memset(&lc->clock, 0, sizeof(lc->clock));
@@ -239,6 +234,14 @@ int vm_pause(struct vm *vm, struct errmsg *err)
 		else
 			fprintf(stderr, "minivmm: pause: KVM_GET_CLOCK: %s (guest time will jump over the pause)\n",
 				strerror(errno));
+	}
+	/* vCPUs first: once they are parked no new queue notification arrives, so the devices
+	 * can drain what is in flight. */
+	ret = vm_devices_pause(vm, err);
+	if (ret) {
+		lc->clock_saved = false;
+		lc_release(vm);
+		return ret;
 	}
 	lc->paused = true;
 	lc_notify(vm, "paused");
