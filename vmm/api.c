@@ -108,8 +108,10 @@ static int client_flush(struct api_client *c)
 		}
 		done += (size_t)n;
 	}
-	memmove(c->out, c->out + done, c->out_len - done);
-	c->out_len -= done;
+	if (done) {
+		memmove(c->out, c->out + done, c->out_len - done);
+		c->out_len -= done;
+	}
 	return ret;
 }
 
