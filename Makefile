@@ -4,18 +4,18 @@ CC ?= gcc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -I. -MMD -MP
-LDLIBS := -luring -lfdt -lpthread -lz -lzstd
+LDLIBS := -luring -lfdt -lpthread -lz -lzstd -ljansson
 BUILD := build
 
 # Everything but main.c: unit tests link the same objects.
 VMM_LIB_SRCS := \
 	vmm/errmsg.c vmm/parse.c vmm/bus.c vmm/memory.c vmm/evloop.c vmm/term.c vmm/serial.c vmm/stdin_input.c \
 	vmm/machine.c vmm/device.c vmm/state.c \
-	vmm/vcpu.c vmm/vm.c vmm/cli.c \
+	vmm/vcpu.c vmm/vm.c vmm/cli.c vmm/lifecycle.c vmm/api.c vmm/api_proto.c vmm/ctl.c \
 	arch/x86/e820.c arch/x86/bzimage.c arch/x86/pvh.c arch/x86/boot.c arch/x86/cpuid.c \
 	arch/x86/regs.c arch/x86/host_quirks.c arch/x86/kvm_state.c \
 	migrate/crc32c.c migrate/stream.c migrate/restore.c \
-	devices/uart.c devices/platform.c devices/acpi_pm.c \
+	devices/uart.c devices/platform.c devices/acpi_pm.c devices/ged.c \
 	firmware/aml.c firmware/acpi.c firmware/mptable.c firmware/reset_vector.c firmware/firmware.c \
 	virtio/queue.c virtio/mmio.c virtio/transport_state.c virtio/blk.c virtio/console.c virtio/net.c net/tap.c block/engine.c block/disk.c block/raw.c \
 	block/qcow2_disk.c block/iov.c block/qcow2.c block/qcow2_header.c block/qcow2_cache.c block/qcow2_refcount.c \
@@ -137,7 +137,8 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,und
 # engines, instrumented like the harness; virtio-blk once per engine and format.
 FUZZ_DEVICES := fuzz_blk_raw_sync fuzz_blk_raw_uring fuzz_blk_qcow2_sync fuzz_blk_qcow2_uring \
 	fuzz_virtio_net fuzz_virtio_console
-fuzz: $(BUILD)/fuzz/fuzz_virtqueue $(BUILD)/fuzz/fuzz_qcow2 $(addprefix $(BUILD)/fuzz/,$(FUZZ_DEVICES))
+fuzz: $(BUILD)/fuzz/fuzz_virtqueue $(BUILD)/fuzz/fuzz_qcow2 $(addprefix $(BUILD)/fuzz/,$(FUZZ_DEVICES)) \
+	$(BUILD)/fuzz/fuzz_api_request
 FUZZ_LIB_OBJS := $(call obj,fuzzlib,$(VMM_LIB_SRCS))
 $(BUILD)/fuzzlib/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -165,6 +166,10 @@ $(BUILD)/fuzz/fuzz_virtio_console: tests/fuzz/fuzz_virtio_console.c tests/fuzz/f
 $(BUILD)/fuzz/fuzz_qcow2: tests/fuzz/fuzz_qcow2.c $(QCOW2_SRCS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lz -lzstd
+# The control socket's framing, request checks and replies (no VM).
+$(BUILD)/fuzz/fuzz_api_request: tests/fuzz/fuzz_api_request.c vmm/api_proto.c vmm/errmsg.c vmm/api_proto.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Wall -Wextra -Werror -o $@ $(filter %.c,$^) -ljansson
 $(BUILD)/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c virtio/queue.c vmm/memory.c vmm/state.c vmm/errmsg.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lfdt

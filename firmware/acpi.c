@@ -96,6 +96,70 @@ static void gas_io(uint8_t *g, uint16_t port)
 	put64(g + 4, port);
 }
 
+/* The Generic Event Device and the power button, as Cloud Hypervisor describes them:
+ *
+ *   Device (GED_) {
+ *     Name (_HID, "ACPI0013")  Name (_UID, Zero)
+ *     Name (_CRS, ResourceTemplate () { Interrupt (ResourceConsumer, Edge, ActiveHigh,
+ *                                                  Exclusive) { ACPI_GED_IRQ } })
+ *     OperationRegion (GDST, SystemIO, ACPI_GED_PORT, 1)
+ *     Field (GDST, ByteAcc, NoLock, WriteAsZeros) { GDAT, 8 }
+ *     Method (_EVT, 1, Serialized) {            // Arg0: the GSI that fired
+ *       Store (GDAT, Local0)                    // read-to-clear
+ *       If (And (Local0, ACPI_GED_EVT_POWER_BUTTON)) { Notify (\_SB_.PWRB, 0x80) }
+ *     }
+ *   }
+ *   Device (PWRB) { Name (_HID, EisaId ("PNP0C0C"))  Name (_UID, Zero) }
+ *
+ * Linux's GED driver (drivers/acpi/evged.c) takes the interrupt from _CRS and evaluates _EVT
+ * when it fires; Notify 0x80 on a PNP0C0C device is a power button press for the `button`
+ * driver. The FADT's PWR_BUTTON flag already says "no fixed power button". */
+static void build_ged(struct aml *sb)
+{
+	struct aml dev, res, crs, evt, gdat, local0, mask, pred, then;
+
+	aml_init(&dev);
+	aml_init(&res);
+	aml_init(&crs);
+	aml_init(&evt);
+	aml_init(&gdat);
+	aml_init(&local0);
+	aml_init(&mask);
+	aml_init(&pred);
+	aml_init(&then);
+	aml_name_string(&dev, "_HID", "ACPI0013");
+	aml_name_integer(&dev, "_UID", 0);
+	aml_res_interrupt(&res, ACPI_GED_IRQ, 0, 0); /* edge, active high: an irqfd pulse */
+	aml_resource_template(&crs, &res);
+	aml_name(&dev, "_CRS", &crs);
+	aml_operation_region(&dev, "GDST", AML_SPACE_SYSTEM_IO, ACPI_GED_PORT, ACPI_GED_PORTS);
+	aml_field(&dev, "GDST", AML_FIELD_BYTE_ACC | AML_FIELD_WRITE_AS_ZEROS, "GDAT", 8);
+	aml_namestring(&gdat, "GDAT");
+	aml_local(&local0, 0);
+	aml_store(&evt, &gdat, &local0);
+	aml_integer(&mask, ACPI_GED_EVT_POWER_BUTTON);
+	aml_and(&pred, &local0, &mask);
+	aml_notify(&then, "\\_SB_.PWRB", 0x80);
+	aml_if(&evt, &pred, &then);
+	aml_method(&dev, "_EVT", 1, 1, &evt);
+	aml_device(sb, "GED_", &dev);
+	aml_free(&dev);
+	aml_free(&res);
+	aml_free(&crs);
+	aml_free(&evt);
+	aml_free(&gdat);
+	aml_free(&local0);
+	aml_free(&mask);
+	aml_free(&pred);
+	aml_free(&then);
+
+	aml_init(&dev);
+	aml_name_eisaid(&dev, "_HID", "PNP0C0C");
+	aml_name_integer(&dev, "_UID", 0);
+	aml_device(sb, "PWRB", &dev);
+	aml_free(&dev);
+}
+
 static int build_dsdt(const struct acpi_config *cfg, struct aml *out)
 {
 	struct aml sb, dev, crs, res, pkg;
@@ -137,6 +201,8 @@ static int build_dsdt(const struct acpi_config *cfg, struct aml *out)
 		aml_free(&res);
 		aml_free(&crs);
 	}
+	if (cfg->ged)
+		build_ged(&sb);
 	aml_scope(out, "\\_SB_", &sb);
 	aml_free(&sb);
 

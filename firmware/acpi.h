@@ -3,6 +3,7 @@
 #ifndef MINIVMM_ACPI_H
 #define MINIVMM_ACPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,12 @@
 #define ACPI_RESET_PORT (ACPI_PM_PORT + 2)
 #define ACPI_RESET_VALUE 0x01
 #define ACPI_S5_SLP_TYP 5
+/* The Generic Event Device's status register (devices/ged.c) and interrupt: an IOAPIC pin
+ * above the virtio-mmio devices' (VIRTIO_MMIO_FIRST_IRQ + up to 16). */
+#define ACPI_GED_PORT 0x604
+#define ACPI_GED_PORTS 1
+#define ACPI_GED_IRQ 23
+#define ACPI_GED_EVT_POWER_BUTTON 0x01
 #define ACPI_IOAPIC_ADDR 0xfec00000U
 #define ACPI_LAPIC_ADDR 0xfee00000U
 
@@ -32,6 +39,9 @@ struct acpi_config {
 	unsigned nr_virtio;
 	uint16_t com1_port;                   /* 0: no COM1 */
 	uint8_t com1_irq;
+	/* A Generic Event Device (ACPI0013) on ACPI_GED_PORT / ACPI_GED_IRQ and the power
+	 * button (PNP0C0C) it notifies: how a hardware-reduced machine gets a power button. */
+	bool ged;
 };
 
 #define ACPI_MAX_TABLES 5

@@ -18,6 +18,15 @@
 #define AML_PACKAGE_OP 0x12
 #define AML_EXT_OP_PREFIX 0x5b
 #define AML_DEVICE_OP 0x82 /* after the ExtOpPrefix */
+#define AML_OP_REGION_OP 0x80 /* after the ExtOpPrefix */
+#define AML_FIELD_OP 0x81 /* after the ExtOpPrefix */
+#define AML_METHOD_OP 0x14
+#define AML_LOCAL0_OP 0x60
+#define AML_STORE_OP 0x70
+#define AML_AND_OP 0x7b
+#define AML_NOTIFY_OP 0x86
+#define AML_IF_OP 0xa0
+#define AML_NULL_NAME 0x00
 #define AML_ROOT_CHAR '\\'
 #define AML_DUAL_NAME_PREFIX 0x2e
 #define AML_MULTI_NAME_PREFIX 0x2f
@@ -366,4 +375,104 @@ void aml_resource_template(struct aml *a, const struct aml *descriptors)
 	if (body.error && !a->error)
 		a->error = body.error;
 	aml_free(&body);
+}
+
+void aml_method(struct aml *a, const char *name, unsigned nargs, int serialized,
+		const struct aml *body)
+{
+	static const uint8_t op[] = { AML_METHOD_OP };
+	struct aml inner;
+
+	if (nargs > 7) {
+		a->error = -EINVAL;
+		return;
+	}
+	aml_init(&inner);
+	aml_namestring(&inner, name);
+	/* MethodFlags: ArgCount in bits 0-2, SerializeFlag in bit 3, SyncLevel 0. */
+	aml_byte(&inner, (uint8_t)(nargs | (serialized ? 0x08 : 0)));
+	aml_append(&inner, body);
+	aml_pkg_wrap(a, op, sizeof(op), &inner);
+	if (inner.error && !a->error)
+		a->error = inner.error;
+	aml_free(&inner);
+}
+
+void aml_operation_region(struct aml *a, const char *name, uint8_t space, uint64_t offset,
+			  uint64_t len)
+{
+	static const uint8_t op[] = { AML_EXT_OP_PREFIX, AML_OP_REGION_OP };
+
+	aml_bytes(a, op, sizeof(op));
+	aml_namestring(a, name);
+	aml_byte(a, space);
+	aml_integer(a, offset);
+	aml_integer(a, len);
+}
+
+void aml_field(struct aml *a, const char *region, uint8_t flags, const char *name,
+	       unsigned bits)
+{
+	static const uint8_t op[] = { AML_EXT_OP_PREFIX, AML_FIELD_OP };
+	struct aml inner;
+
+	aml_init(&inner);
+	aml_namestring(&inner, region);
+	aml_byte(&inner, flags);
+	/* NamedField: a NameSeg, then the width in bits in PkgLength's encoding — but the raw
+	 * value, not counting its own bytes as a package length does. */
+	if (aml_nameseg(&inner, name, strlen(name)) || bits == 0 || bits > 0xfff)
+		inner.error = -EINVAL;
+	else if (bits <= 0x3f)
+		aml_byte(&inner, (uint8_t)bits);
+	else
+		aml_bytes(&inner, (uint8_t[]){ (uint8_t)(0x40 | (bits & 0x0f)), (uint8_t)(bits >> 4) },
+			  2);
+	aml_pkg_wrap(a, op, sizeof(op), &inner);
+	if (inner.error && !a->error)
+		a->error = inner.error;
+	aml_free(&inner);
+}
+
+void aml_local(struct aml *a, unsigned n)
+{
+	if (n > 7) {
+		a->error = -EINVAL;
+		return;
+	}
+	aml_byte(a, (uint8_t)(AML_LOCAL0_OP + n));
+}
+
+void aml_store(struct aml *a, const struct aml *src, const struct aml *dst)
+{
+	aml_byte(a, AML_STORE_OP);
+	aml_append(a, src);
+	aml_append(a, dst);
+}
+
+void aml_and(struct aml *a, const struct aml *x, const struct aml *y)
+{
+	aml_byte(a, AML_AND_OP);
+	aml_append(a, x);
+	aml_append(a, y);
+	aml_byte(a, AML_NULL_NAME);
+}
+
+void aml_if(struct aml *a, const struct aml *predicate, const struct aml *body)
+{
+	static const uint8_t op[] = { AML_IF_OP };
+	struct aml inner;
+
+	aml_init(&inner);
+	aml_append(&inner, predicate);
+	aml_append(&inner, body);
+	aml_pkg_wrap(a, op, sizeof(op), &inner);
+	aml_free(&inner);
+}
+
+void aml_notify(struct aml *a, const char *object, uint64_t value)
+{
+	aml_byte(a, AML_NOTIFY_OP);
+	aml_namestring(a, object);
+	aml_integer(a, value);
 }

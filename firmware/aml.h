@@ -59,4 +59,29 @@ void aml_res_interrupt(struct aml *r, uint32_t gsi, int level, int active_low);
 /* ResourceTemplate(): a Buffer holding @descriptors and the End Tag. */
 void aml_resource_template(struct aml *a, const struct aml *descriptors);
 
+/* Control methods and what the GED's _EVT needs (ACPI 6.4 sections 19.6, 20.2.5). */
+#define AML_SPACE_SYSTEM_IO 0x01
+#define AML_FIELD_BYTE_ACC 0x01
+#define AML_FIELD_WRITE_AS_ZEROS 0x40
+
+/* Method(NAME, nargs, Serialized or NotSerialized) { body } */
+void aml_method(struct aml *a, const char *name, unsigned nargs, int serialized,
+		const struct aml *body);
+/* OperationRegion(NAME, space, offset, length) */
+void aml_operation_region(struct aml *a, const char *name, uint8_t space, uint64_t offset,
+			  uint64_t len);
+/* Field(REGION, flags) { NAME, bits } — one named field starting at bit 0. */
+void aml_field(struct aml *a, const char *region, uint8_t flags, const char *name,
+	       unsigned bits);
+/* LocalN (0-7) as an operand or target. */
+void aml_local(struct aml *a, unsigned n);
+/* Store(src, dst): both are encoded operands (a NameString, LocalN ...). */
+void aml_store(struct aml *a, const struct aml *src, const struct aml *dst);
+/* And(x, y) with no target: the value of the expression. */
+void aml_and(struct aml *a, const struct aml *x, const struct aml *y);
+/* If(predicate) { body } */
+void aml_if(struct aml *a, const struct aml *predicate, const struct aml *body);
+/* Notify(object, value) */
+void aml_notify(struct aml *a, const char *object, uint64_t value);
+
 #endif

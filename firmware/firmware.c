@@ -16,6 +16,7 @@ static int firmware_acpi(struct guest_mem *gm, const struct vm_config *cfg,
 		.nr_virtio = nr_virtio,
 		.com1_port = UART_COM1_BASE, /* the UART exists even with --serial off */
 		.com1_irq = UART_COM1_IRQ,
+		.ged = true, /* devices/ged.c: the power button of `minivmm ctl shutdown` */
 	};
 	struct acpi_tables t;
 	int ret;

@@ -5,6 +5,7 @@
 #include <linux/kvm_para.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "vmm/parse.h"
 
@@ -17,7 +18,8 @@ const char cli_run_usage[] =
 	"\n"
 	"Boots a Linux kernel (bzImage via the 64-bit boot protocol, or ELF vmlinux via PVH).\n"
 	"The exit status is the guest's verdict written to port 0xf4 (0-255), 0 on poweroff or\n"
-	"reboot, 124 on --timeout, 128+N on signal N, 1 on a VMM error.\n"
+	"reboot, 124 on --timeout, 125 when a `shutdown` through the control socket had to be\n"
+	"forced, 128+N on signal N, 1 on a VMM error.\n"
 	"\n"
 	"  --kernel FILE          kernel to boot (required)\n"
 	"  --initrd FILE          initial ramdisk\n"
@@ -49,6 +51,8 @@ const char cli_run_usage[] =
 	"  --restore FILE         start from a snapshot instead of booting: give the --cpus,\n"
 	"                         --memory, --acpi and device flags it was taken with (checked\n"
 	"                         first; --kernel, --initrd and --cmdline are not needed)\n"
+	"  --api-socket PATH      control socket (JSON lines; minivmm ctl PATH ...): status,\n"
+	"                         pause, resume, shutdown, quit, snapshot, events\n"
 	"  --boot-trace           print to stderr the ms since start of each boot milestone\n"
 	"                         and of each guest write to port 0x80\n"
 	"  -v, --verbose          report unmapped guest port/MMIO accesses\n"
@@ -61,6 +65,7 @@ enum {
 	OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
 	OPT_TIMEOUT, OPT_DISK, OPT_NET, OPT_KVM_PV_OFF, OPT_CONSOLE, OPT_BOOT_TRACE, OPT_ACPI, OPT_VIRTIO_CMDLINE, OPT_DUMP_ACPI, OPT_ON_REBOOT,
 	OPT_RESTORE,
+	OPT_API_SOCKET,
 };
 
 static const struct option cli_run_options[] = {
@@ -81,6 +86,7 @@ static const struct option cli_run_options[] = {
 	{ "virtio-cmdline", required_argument, NULL, OPT_VIRTIO_CMDLINE },
 	{ "dump-acpi", required_argument, NULL, OPT_DUMP_ACPI },
 	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
+	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -398,6 +404,14 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 				return errmsg_set(err, -EINVAL,
 						  "--on-reboot: '%s': expected exit or fail", optarg);
 			cfg->reboot_fails = !strcmp(optarg, "fail");
+			break;
+		case OPT_API_SOCKET:
+			/* sun_path holds 107 bytes and the NUL. */
+			if (!*optarg || strlen(optarg) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+				return errmsg_set(err, -ENAMETOOLONG,
+						  "--api-socket: '%s': a socket path must be 1 to %zu bytes",
+						  optarg, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+			cfg->api_socket = optarg;
 			break;
 		case 'h':
 			return CLI_HELP;

@@ -49,6 +49,7 @@ struct vm_config {
 	const char *dump_acpi;  /* directory to write the ACPI tables to, or NULL */
 	const char *restore;    /* --restore FILE: start from this snapshot instead of booting */
 	bool reboot_fails;      /* --on-reboot fail: a guest reboot exits with status 1 */
+	const char *api_socket; /* --api-socket PATH: the control socket (vmm/api.h), or NULL */
 	struct timespec t_main; /* when main() started: the origin of --boot-trace times */
 };
 

@@ -12,6 +12,7 @@
 #include "arch/x86/host_quirks.h"
 
 #include "vmm/cli.h"
+#include "vmm/ctl.h"
 #include "vmm/img.h"
 #include "vmm/version.h"
 #include "vmm/vm.h"
@@ -22,6 +23,7 @@ static const char main_usage[] =
 	"commands:\n"
 	"  run        boot a VM (minivmm run --help)\n"
 	"  img        create, inspect and check disk images (minivmm img --help)\n"
+	"  ctl        talk to a running VM's control socket (minivmm ctl --help)\n"
 	"  kvm-info   which KVM this host has: API version and flavour (vmx, svm, soft)\n"
 	"  version    print the version\n"
 	"  help       this help\n";
@@ -101,6 +103,8 @@ int main(int argc, char **argv)
 		return cmd_kvm_info();
 	if (!strcmp(cmd, "img"))
 		return img_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "ctl"))
+		return ctl_main(argc - 1, argv + 1);
 	fprintf(stderr, "minivmm: unknown command '%s' (see 'minivmm help')\n", cmd);
 	return 1;
 }

@@ -165,6 +165,37 @@ enum vcpu_exit_action vcpu_handle_exit(struct vm *vm, struct vcpu *v, struct kvm
 	}
 }
 
+/* Parks the vCPU for a pause. Returns false if the VM stopped meanwhile. */
+static bool vcpu_park(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	/* KVM finishes the instruction behind the last exit (the data of a port or MMIO read
+	 * going into a register, the next round of a long `rep ins`) only when KVM_RUN is entered
+	 * again; until then the vCPU's state is not consistent and a saved copy would lose it.
+	 * immediate_exit makes that entry return at once without running guest code (KVM's API
+	 * documentation, KVM_RUN). */
+	for (;;) {
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				break;
+			vm_request_stop(vm, VM_STOP_ERROR, 1, "vcpu %u: KVM_RUN: %s", v->id,
+					strerror(errno));
+			return false;
+		}
+		/* The instruction needed userspace once more (a string I/O longer than a page). */
+		if (vcpu_handle_exit(vm, v, v->run) == VCPU_STOP)
+			return false;
+	}
+	vm_lifecycle_park(vm, v);
+	/* Cleared before the loop looks at the pause and stop flags again: a kick that lands
+	 * after this store sets it back, one that landed before is seen in those flags (both
+	 * sides use sequentially consistent stores). */
+	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	return true;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -181,6 +212,11 @@ static void *vcpu_thread(void *arg)
 	if (v->id == 0)
 		vm_trace(vm, "first KVM_RUN");
 	while (!vm_stopping(vm)) {
+		if (vm_lifecycle_pause_pending(&vm->lc)) {
+			if (!vcpu_park(v))
+				break;
+			continue;
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -191,6 +227,7 @@ static void *vcpu_thread(void *arg)
 		if (vcpu_handle_exit(vm, v, v->run) == VCPU_STOP)
 			break;
 	}
+	vm_lifecycle_vcpu_exited(vm);
 	return NULL;
 }
 

@@ -29,7 +29,8 @@ enum vcpu_exit_action vcpu_handle_exit(struct vm *vm, struct vcpu *v, struct kvm
 
 int vcpu_start(struct vcpu *v) __attribute__((warn_unused_result));
 
-/* Makes a running KVM_RUN return (immediate_exit plus a signal) so the thread sees the stop. */
+/* Makes a running KVM_RUN return (immediate_exit plus a signal) so the thread sees a stop or
+ * a pause request (vmm/lifecycle.h). */
 void vcpu_kick(struct vcpu *v);
 void vcpu_join(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);

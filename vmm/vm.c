@@ -20,6 +20,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/regs.h"
 #include "devices/acpi_pm.h"
+#include "devices/ged.h"
 #include "devices/platform.h"
 #include "firmware/firmware.h"
 #include "migrate/snapshot.h"
@@ -27,6 +28,7 @@
 #include "virtio/console.h"
 #include "virtio/net.h"
 #include "virtio/device.h"
+#include "vmm/api.h"
 #include "vmm/vcpu.h"
 
 static const struct {
@@ -433,9 +435,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 	if (!ret)
 		vm_trace(vm, "memory and irqchip ready");
 	ret = ret ? ret : vm_setup_control_fds(vm, err);
+	ret = ret ? ret : vm_lifecycle_init(vm, err);
 	ret = ret ? ret : serial_setup(&vm->machine, &vm->input, &vm->serial, &cfg->serial, err);
 	ret = ret ? ret : platform_devices_setup(&vm->machine, err);
 	ret = ret ? ret : acpi_pm_setup(&vm->machine, err);
+	if (!ret && cfg->acpi)
+		ret = ged_create(&vm->machine, ACPI_GED_IRQ, &vm->ged, err);
 	ret = ret ? ret : vm_setup_virtio(vm, acpi_devs, err);
 	args.cmdline = vm->cmdline;
 	/* A restored VM's RAM comes whole from the snapshot (its tables and kernel included);
@@ -456,6 +461,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 		vm_trace(vm, "vCPUs ready");
 	if (!ret && cfg->restore && !(ret = vm_restore(vm, cfg->restore, err)))
 		vm_trace(vm, "restored from %s", cfg->restore);
+	if (!ret && cfg->api_socket)
+		ret = api_start(vm, cfg->api_socket, &vm->api, err);
 	if (ret)
 		vm_destroy(vm);
 	return ret;
@@ -481,6 +488,7 @@ int vm_run(struct vm *vm)
 	if (ret)
 		vm_request_stop(vm, VM_STOP_ERROR, 1, "event loop: %s", strerror(-ret));
 	vm_trace(vm, "stop requested");
+	vm_lifecycle_on_stop(vm); /* parked vCPUs wake up and see the stop */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
@@ -502,6 +510,8 @@ int vm_run(struct vm *vm)
 		vm->exit_status = 1;
 		errmsg_prefix(&vm->stop_msg, 1, "--on-reboot fail");
 	}
+	if (vm->api)
+		api_vm_stopped(vm->api);
 	return vm->exit_status;
 }
 
@@ -514,6 +524,8 @@ static void close_fd(int *fd)
 
 void vm_destroy(struct vm *vm)
 {
+	api_destroy(vm->api);
+	vm->api = NULL;
 	vm_join_cpuid_thread(vm); /* a setup error may come before the vCPUs wanted it */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		vcpu_kick(&vm->vcpus[i]);
@@ -528,6 +540,7 @@ void vm_destroy(struct vm *vm)
 	dev_list_destroy(&vm->devices);
 	vm->console = NULL;
 	vm->nr_virtio = 0;
+	vm->ged = NULL; /* destroyed with the device list */
 	free(vm->cmdline);
 	vm->cmdline = NULL;
 	stdin_input_stop(&vm->input);
@@ -542,5 +555,6 @@ void vm_destroy(struct vm *vm)
 	close_fd(&vm->vm_fd);
 	gm_destroy(&vm->mem);
 	close_fd(&vm->kvm_fd);
+	vm_lifecycle_destroy(vm);
 	pthread_mutex_destroy(&vm->stop_lock);
 }

@@ -15,6 +15,7 @@
 #include "vmm/errmsg.h"
 #include "vmm/evloop.h"
 #include "vmm/machine.h"
+#include "vmm/lifecycle.h"
 #include "vmm/memory.h"
 #include "vmm/serial.h"
 #include "vmm/stdin_input.h"
@@ -23,10 +24,13 @@ struct vcpu;
 struct kvm_cpuid2;
 struct virtio_blk;
 struct virtio_console;
+struct ged;
+struct api;
 
 #define VM_MAX_VIRTIO 16
 
 #define VM_EXIT_TIMEOUT 124
+#define VM_EXIT_SHUTDOWN_FORCED 125
 
 struct vm {
 	const struct vm_config *cfg;
@@ -61,6 +65,10 @@ struct vm {
 	struct ev_handler stop_ev;    /* eventfd written by vm_request_stop() */
 	struct ev_handler signal_ev;  /* signalfd: SIGINT, SIGTERM, SIGHUP, SIGQUIT */
 	struct ev_handler timer_ev;   /* timerfd for --timeout */
+
+	struct vm_lifecycle lc;       /* pause, resume, graceful shutdown (vmm/lifecycle.h) */
+	struct ged *ged;              /* ACPI Generic Event Device: the power button */
+	struct api *api;              /* --api-socket (vmm/api.h) */
 };
 
 /* Builds the whole VM from @cfg (the caller keeps @cfg alive). On failure everything built so

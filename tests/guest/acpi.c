@@ -286,6 +286,25 @@ static bool walk_terms(struct aml_cur c, struct platform *pl, struct plat_dev *d
 			}
 			if (!dev && !memcmp(seg, "_S5_", 4) && is_int)
 				pl->s5_typ = (int)v;
+		} else if (op == 0x5b && c.p < c.end && *c.p == 0x80) {
+			/* OperationRegion: a SystemIO region is where the device's registers are
+			 * (the GED's event status) when it has no I/O resource. */
+			uint64_t off, len;
+			uint8_t space;
+
+			c.p++;
+			if (!namestring(&c, seg) || c.p >= c.end)
+				return false;
+			space = *c.p++;
+			if (!integer(&c, &off) || !integer(&c, &len))
+				return false;
+			if (dev && space == 1 && !dev->io_base)
+				dev->io_base = (uint32_t)off;
+		} else if (op == 0x5b && c.p < c.end && *c.p == 0x81) { /* Field: skip */
+			c.p++;
+			if (!pkglen(&c, &end))
+				return false;
+			c.p = end;
 		} else if (op == 0x14) { /* Method: skip */
 			if (!pkglen(&c, &end))
 				return false;

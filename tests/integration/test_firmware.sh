@@ -23,7 +23,9 @@ t_acpi_lists_cpus_and_devices() {
 		expect_rc 0 && expect_out "acpi: $n cpus" && expect_out "acpi: cpu $((n - 1)) apic-id $((n - 1))" ||
 			return 1
 		[ "$(grep -c '^acpi: cpu [0-9]* apic-id' <<<"$OUT")" -eq $n ] || { echo "    cpu count"; return 1; }
-		expect_out "acpi: 1 devices" && expect_out "acpi: device COM1 hid PNP0501 io 0x3f8 irq 4" &&
+		expect_out "acpi: 3 devices" && expect_out "acpi: device COM1 hid PNP0501 io 0x3f8 irq 4" &&
+			expect_out "acpi: device GED_ hid ACPI0013 io 0x604 irq 23" &&
+			expect_out "acpi: device PWRB hid PNP0C0C" &&
 			expect_out "acpi: fadt hardware-reduced, sleep control port 0x600, reset port 0x602 value 0x1, s5 5" ||
 			return 1
 		for sig in RSDP XSDT FACP APIC DSDT; do expect_out "checksum" || return 1; done
@@ -50,13 +52,19 @@ t_iasl_accepts_tables() {
 	grep -q 'EisaId ("PNP0501")' "$d/DSDT.dsl" && grep -q "0x03F8" "$d/DSDT.dsl" &&
 		grep -q "IRQNoFlags ()" "$d/DSDT.dsl" && grep -A1 "IRQNoFlags ()" "$d/DSDT.dsl" | grep -q "{4}" &&
 		grep -q "Name (\\\\_S5, Package" "$d/DSDT.dsl" || { echo "    DSDT lacks COM1/_S5"; return 1; }
+	# The power button: a Generic Event Device whose _EVT notifies a PNP0C0C device.
+	grep -q 'Name (_HID, "ACPI0013")' "$d/DSDT.dsl" && grep -q 'EisaId ("PNP0C0C")' "$d/DSDT.dsl" &&
+		grep -q "OperationRegion (GDST, SystemIO, 0x0604, One)" "$d/DSDT.dsl" &&
+		grep -q "Method (_EVT, 1, Serialized)" "$d/DSDT.dsl" &&
+		grep -q "Notify (\\\\_SB.PWRB, 0x80)" "$d/DSDT.dsl" || { echo "    DSDT lacks the GED and power button"; return 1; }
 	grep -q "Hardware Reduced (V5) : 1" "$d/FACP.dsl" || return 1
 	[ "$(grep -c 'Subtable Type : 00 \[Processor Local APIC\]' "$d/APIC.dsl")" -eq 4 ] || return 1
 	grep -q "Interrupt Source Override" "$d/APIC.dsl" || return 1
 	# ACPICA's interpreter loads the namespace too.
 	if command -v acpiexec >/dev/null; then
 		(cd "$d" && timeout 30 acpiexec -b "namespace" DSDT.dat FACP.dat APIC.dat) >"$d/exec.log" 2>&1
-		grep -q "COM1 Device" "$d/exec.log" && grep -q "_S5_ Package" "$d/exec.log" ||
+		grep -q "COM1 Device" "$d/exec.log" && grep -q "_S5_ Package" "$d/exec.log" &&
+			grep -q "GED_ Device" "$d/exec.log" && grep -q "PWRB Device" "$d/exec.log" ||
 			{ echo "    acpiexec:"; tail -20 "$d/exec.log"; return 1; }
 	fi
 }

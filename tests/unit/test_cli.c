@@ -72,6 +72,14 @@ START_TEST(errors_name_the_flag)
 	expect_error(PARSE("--kernel", "k", "--timeout", "-1"), &err, "--timeout");
 	expect_error(PARSE("--kernel", "k", "--timeout", "0"), &err, "--timeout");
 	expect_error(PARSE("--kernel", "k", "extra"), &err, "unexpected argument 'extra'");
+	expect_error(PARSE("--kernel", "k", "--api-socket", ""), &err, "--api-socket");
+	expect_error(PARSE("--kernel", "k", "--api-socket",
+			   "/tmp/a-socket-path-that-is-longer-than-the-one-hundred-and-seven-bytes-that-a-unix-socket-address-can-hold.sock"),
+		     &err, "--api-socket");
+	ck_assert_int_eq(PARSE("--kernel", "k", "--api-socket", "/run/vm.sock"), CLI_RUN);
+	ck_assert_str_eq(cfg.api_socket, "/run/vm.sock");
+	ck_assert_int_eq(PARSE("--kernel", "k"), CLI_RUN);
+	ck_assert_ptr_null(cfg.api_socket);
 }
 END_TEST
 

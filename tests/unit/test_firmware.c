@@ -316,6 +316,96 @@ START_TEST(mptable_checksums)
 }
 END_TEST
 
+START_TEST(method_region_field_encoding)
+{
+	struct aml a, body, x, y, pred;
+	/* Method(_EVT, 1, Serialized) { } */
+	static const uint8_t method[] = { 0x14, 0x06, '_', 'E', 'V', 'T', 0x09 };
+	/* OperationRegion(GDST, SystemIO, 0x604, One) */
+	static const uint8_t region[] = { 0x5b, 0x80, 'G', 'D', 'S', 'T', 0x01, 0x0b, 0x04, 0x06,
+					  0x01 };
+	/* Field(GDST, ByteAcc, NoLock, WriteAsZeros) { GDAT, 8 } */
+	static const uint8_t field[] = { 0x5b, 0x81, 0x0b, 'G', 'D', 'S', 'T', 0x41,
+					 'G', 'D', 'A', 'T', 0x08 };
+	/* If (And (Local0, One)) { Notify (\_SB.PWRB, 0x80) } */
+	static const uint8_t cond[] = { 0xa0, 0x12, 0x7b, 0x60, 0x01, 0x00, 0x86, '\\', 0x2e,
+					'_', 'S', 'B', '_', 'P', 'W', 'R', 'B', 0x0a, 0x80 };
+
+	aml_init(&a);
+	aml_init(&body);
+	aml_method(&a, "_EVT", 1, 1, &body);
+	expect_bytes(&a, method, sizeof(method));
+	aml_free(&a);
+	aml_init(&a);
+	aml_operation_region(&a, "GDST", AML_SPACE_SYSTEM_IO, 0x604, 1);
+	expect_bytes(&a, region, sizeof(region));
+	aml_free(&a);
+	aml_init(&a);
+	aml_field(&a, "GDST", AML_FIELD_BYTE_ACC | AML_FIELD_WRITE_AS_ZEROS, "GDAT", 8);
+	expect_bytes(&a, field, sizeof(field));
+	aml_free(&a);
+	aml_init(&a);
+	aml_init(&x);
+	aml_init(&y);
+	aml_init(&pred);
+	aml_local(&x, 0);
+	aml_integer(&y, 1);
+	aml_and(&pred, &x, &y);
+	aml_notify(&body, "\\_SB_.PWRB", 0x80);
+	aml_if(&a, &pred, &body);
+	expect_bytes(&a, cond, sizeof(cond));
+	aml_free(&a);
+	aml_free(&x);
+	aml_free(&y);
+	aml_free(&pred);
+	aml_free(&body);
+	/* Bad arguments are recorded, not encoded. */
+	aml_init(&a);
+	aml_init(&body);
+	aml_method(&a, "_EVT", 8, 0, &body);
+	ck_assert_int_eq(aml_error(&a), -EINVAL);
+	aml_free(&a);
+	aml_init(&a);
+	aml_field(&a, "GDST", 0, "GDAT", 0);
+	ck_assert_int_eq(aml_error(&a), -EINVAL);
+	aml_free(&a);
+	aml_init(&a);
+	aml_local(&a, 8);
+	ck_assert_int_eq(aml_error(&a), -EINVAL);
+	aml_free(&a);
+}
+END_TEST
+
+START_TEST(ged_and_power_button_in_the_dsdt)
+{
+	struct acpi_config cfg = { .nr_cpus = 1, .com1_port = 0x3f8, .com1_irq = 4, .ged = true };
+	struct acpi_tables t;
+	const uint8_t *dsdt;
+	uint32_t len;
+	/* _CRS: Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { ACPI_GED_IRQ } */
+	const uint8_t irq[] = { 0x89, 6, 0, 0x03, 1, ACPI_GED_IRQ, 0, 0, 0 };
+
+	ck_assert_int_eq(acpi_build(&cfg, 0xe0000, &t, NULL), 0);
+	dsdt = find_table(&t, "DSDT");
+	memcpy(&len, dsdt + 4, 4);
+	ck_assert_ptr_nonnull(memmem(dsdt, len, "ACPI0013", 8));
+	ck_assert_ptr_nonnull(memmem(dsdt, len, "GED_", 4));
+	ck_assert_ptr_nonnull(memmem(dsdt, len, "PWRB", 4));
+	ck_assert_ptr_nonnull(memmem(dsdt, len, "_EVT", 4));
+	ck_assert_ptr_nonnull(memmem(dsdt, len, irq, sizeof(irq)));
+	/* PNP0C0C as an EISA id: 0x41d00c0c stored big-endian. */
+	ck_assert_ptr_nonnull(memmem(dsdt, len, "\x0c\x41\xd0\x0c\x0c", 5));
+	acpi_tables_free(&t);
+	/* Without it (--acpi off builds no tables; unit configurations), none of it. */
+	cfg.ged = false;
+	ck_assert_int_eq(acpi_build(&cfg, 0xe0000, &t, NULL), 0);
+	dsdt = find_table(&t, "DSDT");
+	memcpy(&len, dsdt + 4, 4);
+	ck_assert_ptr_null(memmem(dsdt, len, "ACPI0013", 8));
+	acpi_tables_free(&t);
+}
+END_TEST
+
 Suite *suite_firmware(void)
 {
 	Suite *s = suite_create("firmware");
@@ -328,6 +418,8 @@ Suite *suite_firmware(void)
 	tcase_add_test(tc, tables_checksums_and_links);
 	tcase_add_test(tc, madt_and_crs_agree_on_every_irq);
 	tcase_add_test(tc, mptable_checksums);
+	tcase_add_test(tc, method_region_field_encoding);
+	tcase_add_test(tc, ged_and_power_button_in_the_dsdt);
 	suite_add_tcase(s, tc);
 	return s;
 }

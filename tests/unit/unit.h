@@ -27,5 +27,8 @@ Suite *suite_virtio_net(void);
 Suite *suite_virtio_blk(void);
 Suite *suite_disk(void);
 Suite *suite_virtio_console(void);
+Suite *suite_api_proto(void);
+Suite *suite_ged(void);
+Suite *suite_api_server(void);
 
 #endif
