@@ -143,6 +143,7 @@ FUZZ_LIB_OBJS := $(call obj,fuzzlib,$(VMM_LIB_SRCS))
 $(BUILD)/fuzzlib/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -MMD -MP -Wall -Wextra -Werror \
+		-Wno-gnu-variable-sized-type-not-at-end -Wno-unused-function \
 		-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -c -o $@ $<
 FUZZ_DEV_CC = clang $(FUZZ_CFLAGS) -Wall -Wextra -Werror -o $@ $< $(FUZZ_LIB_OBJS) $(LDLIBS)
 $(BUILD)/fuzz/fuzz_blk_raw_sync: tests/fuzz/fuzz_virtio_blk.c tests/fuzz/fuzz_vdev.h tests/unit/vdrv.h $(FUZZ_LIB_OBJS)
