@@ -1,7 +1,8 @@
 /* qcow2 layer 2: struct qcow2, the state of one open image that the layers above share, with
  * the two things every one of them may need: recording a corruption found at run time, and
- * reading guest bytes from the backing file. Each group of fields says which layer keeps it up to date.
- * Private to block/qcow2*.c (the layers: docs/architecture.md, tests/unit/layering.sh). */
+ * reading guest bytes from the backing file. Each group of fields says which layer keeps it
+ * up to date. Private to block/qcow2*.c (the layers: docs/architecture.md,
+ * tests/unit/layering.sh). */
 #ifndef MINIVMM_BLOCK_QCOW2_IMAGE_H
 #define MINIVMM_BLOCK_QCOW2_IMAGE_H
 
