@@ -157,8 +157,41 @@ s_reboot() {
 	expect_rc 1 && expect_out "STOCK: end: reboot"
 }
 
+# The loop on the ext4 disk snapshotted midway (stop=true), restored by a new process: the loop
+# goes on from the next line, the guest's clock does not go backwards, the file has every line
+# once and the filesystem is clean.
+s_snapshot_loop() {
+	local last before after n=60
+	ext4_image "$TMP/loop.img" rw-loop
+	local flags=(--disk "path=$TMP/loop.img" --api-socket "$TMP/api"
+		--cmdline "console=ttyS0 quiet stock=loop stock.loops=$n stock.devices=1 stock.end=poweroff")
+	stock_start -- "${flags[@]}"
+	stock_wait_line "STOCK: loop 15 at" 180 || return 1
+	"$VMM" ctl "$TMP/api" snapshot path="$TMP/snap" stop=true >"$TMP/ctl.out" 2>&1 ||
+		{ echo "    ctl snapshot failed"; sed 's/^/    | /' "$TMP/ctl.out"; return 1; }
+	stock_wait 60
+	expect_rc 0 || return 1
+	cp "$TMP/out" "$TMP/out.before"
+	# The serial console ends lines with CR LF.
+	last=$(tr -d '\r' <"$TMP/out.before" | sed -n 's/^STOCK: loop \([0-9]*\) at [0-9]*$/\1/p' | tail -1)
+	before=$(tr -d '\r' <"$TMP/out.before" | sed -n 's/^STOCK: loop [0-9]* at \([0-9]*\)$/\1/p' | tail -1)
+	echo "    note: snapshot after loop line $last: $(du -k "$TMP/snap" | cut -f1) KiB"
+	stock_start -- --restore "$TMP/snap" "${flags[@]}"
+	stock_wait 180
+	expect_rc 0 && expect_out "STOCK: loop $((last + 1)) at" && expect_out "STOCK: loop: $n lines, unmounted" &&
+		expect_out "STOCK: end: poweroff" || return 1
+	! grep -q "STOCK: init running" <<<"$OUT" || { echo "    the restored guest booted again"; return 1; }
+	after=$(tr -d '\r' <<<"$OUT" | sed -n 's/^STOCK: loop [0-9]* at \([0-9]*\)$/\1/p' | head -1)
+	[ "$after" -ge "$before" ] || { echo "    the guest's clock went back: $before before, $after after"; return 1; }
+	e2fsck -fn "$TMP/loop.img" >"$TMP/fsck" 2>&1 || { echo "    e2fsck -fn:"; sed 's/^/    /' "$TMP/fsck"; return 1; }
+	debugfs -R "cat /loop.txt" "$TMP/loop.img" 2>/dev/null >"$TMP/loop.txt"
+	seq 1 $n | sed 's/^/line /' | cmp -s - "$TMP/loop.txt" ||
+		{ echo "    loop.txt is not lines 1..$n once each:"; head -c 600 "$TMP/loop.txt" | sed 's/^/    | /'; return 1; }
+}
+
 KVER_GUEST=$(basename "$STOCK_KERNEL" | sed 's/^vmlinuz-//')
 t_run "stock: ttyS0, --cpus 4, ext4 rw on raw and on a qcow2 overlay, a read-only disk, poweroff -f" s_serial_disks_smp
 t_run "stock: console=hvc0, DHCP, 100 pings from the host, wget + md5" s_hvc0_net
 t_run "stock: reboot -f ends with 0, and with 1 under --on-reboot fail" s_reboot
+t_run "stock: snapshot a shell loop writing to ext4, restore: it continues, the clock does not go back, e2fsck clean" s_snapshot_loop
 t_summary
