@@ -63,9 +63,9 @@ static void format_value(const void *p, int len, char *out, size_t n)
 	if (text)
 		snprintf(out, n, "'%s'", (const char *)p);
 	else if (len == 4)
-		snprintf(out, n, "%u", fdt32_to_cpu(*(const fdt32_t *)p));
+		snprintf(out, n, "%u", fdt32_ld(p)); /* properties are only 4-byte aligned */
 	else if (len == 8)
-		snprintf(out, n, "%llu", (unsigned long long)fdt64_to_cpu(*(const fdt64_t *)p));
+		snprintf(out, n, "%llu", (unsigned long long)fdt64_ld(p));
 	else if (len == 6)
 		snprintf(out, n, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
 	else

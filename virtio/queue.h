@@ -80,8 +80,8 @@ bool vq_should_interrupt(struct virtqueue *vq);
 bool vq_set_notify(struct virtqueue *vq, bool enable);
 
 /* Gives back the @n chains popped last (heads in pop order), as if never popped: a device that
- * pauses holding chains it has not filled returns them this way. -EINVAL if those were not the
- * last pops or are not held. */
+ * pauses holding chains it has not filled returns them this way. -EINVAL if one is not held.
+ * The avail ring is not consulted (the driver may have rewritten it). */
 int vq_unpop(struct virtqueue *vq, const uint16_t *heads, unsigned n);
 
 /* Snapshots. Save refuses (-EBUSY) a queue whose device still holds chains (pause first).

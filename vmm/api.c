@@ -189,9 +189,9 @@ static json_t *prop_json(const char *name, const uint8_t *p, int len)
 	if (str)
 		return json_string((const char *)p);
 	if (len == 4)
-		return json_integer((json_int_t)fdt32_to_cpu(*(const fdt32_t *)p));
+		return json_integer((json_int_t)fdt32_ld((const fdt32_t *)p));
 	if (len == 8)
-		return json_integer((json_int_t)fdt64_to_cpu(*(const fdt64_t *)p));
+		return json_integer((json_int_t)fdt64_ld((const fdt64_t *)p)); /* 4-byte aligned */
 	if (len == 6 && !strcmp(name, "mac")) {
 		snprintf(hex, sizeof(hex), "%02x:%02x:%02x:%02x:%02x:%02x", p[0], p[1], p[2], p[3],
 			 p[4], p[5]);

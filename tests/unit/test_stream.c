@@ -178,6 +178,38 @@ START_TEST(config_mismatch_named)
 }
 END_TEST
 
+static int fill_ram_size(void *fdt, void *arg)
+{
+	int ret = state_put_u32(fdt, 0, "cpus", 2);
+
+	return ret ? ret : state_put_u64(fdt, 0, "ram-size", *(uint64_t *)arg);
+}
+
+/* A device tree's 8-byte property is only 4-byte aligned. The message for a mismatched one
+ * loaded it as a uint64_t: in the sanitizer builds (the hostile-file tests, the fuzzers) any
+ * snapshot taken with another --memory stopped the restore with a UBSan abort instead of the
+ * message. */
+START_TEST(config_mismatch_in_an_unaligned_u64)
+{
+	struct errmsg err = { "" };
+	uint64_t small = 512ULL << 20, big = 1ULL << 30;
+	void *a, *b;
+	size_t la, lb;
+	int off;
+
+	ck_assert_int_eq(state_build(fill_ram_size, &small, 1 << 20, &a, &la), 0);
+	ck_assert_int_eq(state_build(fill_ram_size, &big, 1 << 20, &b, &lb), 0);
+	ck_assert_ptr_nonnull(fdt_getprop(a, 0, "ram-size", NULL));
+	off = (int)((const char *)fdt_getprop(a, 0, "ram-size", NULL) - (const char *)a);
+	ck_assert_int_ne(off % 8, 0);          /* the case this test is about */
+	ck_assert_int_eq(snapshot_config_compare(a, b, &err), -EINVAL);
+	ck_assert_msg(strstr(err.text, "ram-size (--memory): the snapshot has 536870912, this VM 1073741824"),
+		      "%s", err.text);
+	free(a);
+	free(b);
+}
+END_TEST
+
 Suite *suite_stream(void)
 {
 	Suite *s = suite_create("stream");
@@ -188,6 +220,7 @@ Suite *suite_stream(void)
 	tcase_add_test(tc, every_truncation_and_flip_refused);
 	tcase_add_test(tc, ram_outside_guest_refused);
 	tcase_add_test(tc, config_mismatch_named);
+	tcase_add_test(tc, config_mismatch_in_an_unaligned_u64);
 	suite_add_tcase(s, tc);
 	return s;
 }

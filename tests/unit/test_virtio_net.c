@@ -1,5 +1,6 @@
 /* virtio-net host-side: the real device behind the real transport, with a socketpair standing
  * in for the tap (tests/unit/vdrv.h). Frames are injected from the "network" end. */
+#include <libfdt.h>
 #include <linux/virtio_net.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -8,6 +9,7 @@
 #include "tests/unit/unit.h"
 #include "tests/unit/vdrv.h"
 #include "virtio/net.h"
+#include "vmm/state.h"
 
 #define RAM (1ULL << 20)
 #define HDR 12
@@ -314,6 +316,92 @@ START_TEST(frame_larger_than_buffer_without_mrg)
 }
 END_TEST
 
+static int save_fill(void *fdt, void *arg)
+{
+	int node = state_add_node(fdt, 0, "devices");
+
+	return node < 0 ? node : dev_list_save(arg, fdt, node);
+}
+
+/* The device list's state as a snapshot records it (0 or the save's error). */
+static int save_devices(void **fdt)
+{
+	size_t len;
+
+	return state_build(save_fill, &v.devices, 1 << 20, fdt, &len);
+}
+
+/* Pause gives back the receive chain the device popped ahead of the next frame (vq_unpop).
+ * The avail ring is guest memory: a guest that rewrote the entry it had published (another
+ * vCPU, after the device took it) made the give-back fail, so pause, snapshot and migration
+ * failed, and the head stayed held with the device's record of it gone, so every later
+ * snapshot failed too (vq_save: -EBUSY) until the driver reset the NIC. */
+START_TEST(pause_after_the_guest_rewrote_a_taken_avail_entry)
+{
+	uint16_t *avail;
+	uint32_t id, len;
+	void *fdt = NULL;
+
+	create(1);
+	ck_assert(vdrv_start(&v, F(VIRTIO_NET_F_MRG_RXBUF), 2, 8));
+	post_rx(RXQ, 3, 2048);
+	vdrv_kick(&v, RXQ);                    /* popped ahead: no frame yet */
+	avail = vdrv_ptr(&v, v.q[RXQ].avail, 6 + 2 * 8);
+	vdrv_desc(&v, RXQ, 5, vdrv_alloc(&v, 2048), 2048, VRING_DESC_F_WRITE, 0);
+	avail[2] = 5;                          /* slot 0 named head 3 when it was taken */
+	ck_assert_int_eq(dev_list_pause(&v.devices), 0);
+	ck_assert_int_eq(save_devices(&fdt), 0);
+	free(fdt);
+	dev_list_resume(&v.devices);
+	vdrv_run(&v, 16);
+	inject(0, HDR + 100, 0x5a);
+	vdrv_run(&v, 16);
+	ck_assert(vdrv_used(&v, RXQ, &id, &len));
+	ck_assert_uint_eq(id, 5);              /* what the ring says now */
+	ck_assert_uint_eq(len, HDR + 100);
+	ck_assert(!vdrv_needs_reset(&v));
+	ck_assert_int_eq(dev_list_pause(&v.devices), 0);
+	ck_assert_int_eq(save_devices(&fdt), 0);
+	free(fdt);
+}
+END_TEST
+
+/* A driver that broke a rule after the device had taken its chain (here a transmit chain
+ * shorter than the vnet header) leaves the device NEEDS_RESET with that head taken: no reply
+ * is owed on a broken device and the driver's reset gives everything back. Saving such a
+ * device failed (vq_save: -EBUSY for any taken head), so a guest could refuse every snapshot
+ * and migration of itself by breaking a device once and never resetting it. */
+START_TEST(broken_device_with_a_taken_chain_is_saved)
+{
+	struct errmsg err;
+	uint32_t id, len;
+	uint64_t tx = vdrv_alloc(&v, HDR);
+	void *fdt = NULL;
+
+	create(1);
+	ck_assert(vdrv_start(&v, 0, 2, 8));
+	vdrv_desc(&v, TXQ, 2, tx, HDR - 2, 0, 0);
+	vdrv_publish(&v, TXQ, 2);
+	vdrv_kick(&v, TXQ);
+	ck_assert(vdrv_needs_reset(&v));
+	ck_assert_int_eq(dev_list_pause(&v.devices), 0);
+	ck_assert_int_eq(save_devices(&fdt), 0);
+	/* Loaded back, it is the same broken device; the driver's reset brings it back. */
+	ck_assert_msg(dev_list_load(&v.devices, fdt, fdt_subnode_offset(fdt, 0, "devices"),
+				    &err) == 0, "%s", err.text);
+	free(fdt);
+	dev_list_resume(&v.devices);
+	ck_assert(vdrv_needs_reset(&v));
+	ck_assert(vdrv_start(&v, 0, 2, 8));
+	post_rx(RXQ, 1, 2048);
+	vdrv_kick(&v, RXQ);
+	inject(0, HDR + 10, 0x6b);
+	vdrv_run(&v, 16);
+	ck_assert(vdrv_used(&v, RXQ, &id, &len));
+	ck_assert_uint_eq(id, 1);
+}
+END_TEST
+
 Suite *suite_virtio_net(void)
 {
 	Suite *s = suite_create("virtio_net");
@@ -328,6 +416,8 @@ Suite *suite_virtio_net(void)
 	tcase_add_test(tc, transmit_yields_the_io_thread);
 	tcase_add_test(tc, control_queue_yields_the_io_thread);
 	tcase_add_test(tc, frame_larger_than_buffer_without_mrg);
+	tcase_add_test(tc, pause_after_the_guest_rewrote_a_taken_avail_entry);
+	tcase_add_test(tc, broken_device_with_a_taken_chain_is_saved);
 	suite_add_tcase(s, tc);
 	return s;
 }
