@@ -33,6 +33,9 @@ int scn_blk_hostile(void);
 int scn_net_echo(void);
 int scn_net_hostile(void);
 
+/* scn_lifecycle.c */
+int scn_ticker(void);
+
 /* scn_console.c */
 int scn_console(void);
 int scn_console_flood(void);
