@@ -30,6 +30,7 @@ static const struct scenario scenarios[] = {
 	SCENARIO("net-echo", scn_net_echo),
 	SCENARIO("net-hostile", scn_net_hostile),
 	SCENARIO("ticker", scn_ticker),
+	SCENARIO("state", scn_state),
 };
 
 struct idt_gate {

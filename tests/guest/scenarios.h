@@ -35,6 +35,8 @@ int scn_net_hostile(void);
 
 /* scn_lifecycle.c */
 int scn_ticker(void);
+/* scn_state.c */
+int scn_state(void);
 
 /* scn_console.c */
 int scn_console(void);
