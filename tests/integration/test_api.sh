@@ -76,6 +76,16 @@ expect_cout() {
 	return 1
 }
 ticks() { grep -c '^tick ' "$TMP/out"; }
+# api_ticks_still SECONDS: the guest printed no tick in SECONDS (it is paused).
+api_ticks_still() {
+	local n1 n2
+	n1=$(ticks)
+	sleep "$1"
+	n2=$(ticks)
+	[ "$n1" -eq "$n2" ] && return 0
+	echo "    the guest ticked while paused ($n1 -> $n2 in $1 s)"
+	return 1
+}
 # Until the background `ctl events` has its reply (it subscribed), so no event is missed.
 api_wait_events_reply() {
 	for _ in $(seq 1 200); do
@@ -121,9 +131,8 @@ t_api_pause_resume() {
 	ctl "$SOCK" pause # idempotent
 	expect_ctl_ok && expect_cout "state: paused" || { api_cleanup; return 1; }
 	n1=$(ticks)
-	sleep 2
+	api_ticks_still 2 || { api_cleanup; return 1; }
 	n2=$(ticks)
-	[ "$n1" -eq "$n2" ] || { echo "    the guest ticked while paused ($n1 -> $n2)"; api_cleanup; return 1; }
 	ctl "$SOCK" status
 	expect_cout "state: paused" || { api_cleanup; return 1; }
 	ctl "$SOCK" resume
@@ -321,7 +330,7 @@ t_api_ctl_statuses() {
 }
 
 t_api_snapshot() {
-	local n1 n2
+	local n1
 	api_vm --kernel "$GUEST" --memory 64M --cmdline "$TICKER" || return 1
 	api_wait_out "tick 2" || { api_cleanup; return 1; }
 	# While running: the file is written and the guest runs on.
@@ -334,10 +343,7 @@ t_api_snapshot() {
 	ctl "$SOCK" pause
 	ctl "$SOCK" snapshot path="$TMP/paused.snap"
 	expect_ctl_ok && expect_cout "state: paused" || { api_cleanup; return 1; }
-	n1=$(ticks)
-	sleep 1
-	n2=$(ticks)
-	[ "$n1" -eq "$n2" ] || { echo "    the guest ticked after a snapshot of a paused VM"; api_cleanup; return 1; }
+	api_ticks_still 1 || { api_cleanup; return 1; }
 	ctl "$SOCK" resume
 	expect_ctl_ok || { api_cleanup; return 1; }
 	# A file it cannot write: an error naming it; the VM is running again.
