@@ -7,6 +7,11 @@ BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -I. -MMD -MP
 LDLIBS := -luring -lfdt -lpthread -lz -lzstd -ljansson
 BUILD := build
 
+# The qcow2 layers, bottom to top (docs/architecture.md; tests/unit/layering.sh checks them).
+QCOW2_LAYER_SRCS := block/qcow2_file.c block/qcow2_set.c block/qcow2_header.c \
+	block/qcow2_cache.c block/qcow2_image.c block/qcow2_compress.c block/qcow2_refcount.c \
+	block/qcow2_snapshot.c block/qcow2_cluster.c block/qcow2_writeback.c block/qcow2.c \
+	block/qcow2_open.c block/qcow2_check.c block/qcow2_create.c
 # Everything but main.c: unit tests link the same objects.
 VMM_LIB_SRCS := \
 	vmm/errmsg.c vmm/parse.c vmm/bus.c vmm/memory.c vmm/evloop.c vmm/term.c vmm/serial.c vmm/stdin_input.c \
@@ -18,14 +23,10 @@ VMM_LIB_SRCS := \
 	devices/uart.c devices/platform.c devices/acpi_pm.c devices/ged.c \
 	firmware/aml.c firmware/acpi.c firmware/mptable.c firmware/reset_vector.c firmware/firmware.c \
 	virtio/queue.c virtio/mmio.c virtio/transport_state.c virtio/blk.c virtio/console.c virtio/net.c net/tap.c block/engine.c block/disk.c block/raw.c \
-	block/qcow2_disk.c block/iov.c block/qcow2.c block/qcow2_header.c block/qcow2_cache.c block/qcow2_refcount.c \
-	block/qcow2_cluster.c block/qcow2_compress.c block/qcow2_snapshot.c block/qcow2_check.c \
-	block/qcow2_create.c block/image_lock.c vmm/img.c
+	block/qcow2_disk.c block/iov.c $(QCOW2_LAYER_SRCS) block/image_lock.c vmm/img.c
 VMM_MAIN_SRCS := vmm/main.c
 # The qcow2 library alone (image tools, fuzzer).
-QCOW2_SRCS := block/iov.c block/qcow2.c block/qcow2_header.c block/qcow2_cache.c \
-	block/qcow2_refcount.c block/qcow2_cluster.c block/qcow2_compress.c block/qcow2_snapshot.c \
-	block/qcow2_check.c block/qcow2_create.c block/image_lock.c vmm/errmsg.c
+QCOW2_SRCS := block/iov.c $(QCOW2_LAYER_SRCS) block/image_lock.c vmm/errmsg.c
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/unit_main.c
 UNIT_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)

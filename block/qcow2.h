@@ -3,7 +3,11 @@
  * Synchronous on the image's own descriptor: the disk adapter (block/qcow2_disk.c) uses the
  * mapping calls to send steady-state data I/O through the asynchronous engine, and these calls
  * for everything else. `minivmm img`, the unit tests, the crash test and the fuzzer use the same
- * code. Every byte read from an image is hostile until checked. */
+ * code. Every byte read from an image is hostile until checked.
+ *
+ * The top of the qcow2 layers (docs/architecture.md, "qcow2 layers"; implemented by qcow2.c,
+ * qcow2_open.c, qcow2_check.c and qcow2_create.c), and the only qcow2 header that code outside
+ * block/ includes. */
 #ifndef MINIVMM_BLOCK_QCOW2_H
 #define MINIVMM_BLOCK_QCOW2_H
 

@@ -1,12 +1,21 @@
-/* `img check`: recount every reference from the header, tables and snapshots and compare with
- * the stored refcounts, reporting like `qemu-img check` (corruption: a refcount lower than
- * the references or a wrong COPIED flag; leak: a refcount higher than the references). */
+/* qcow2, top layer: `img check`. Recounts every reference from the header, tables and
+ * snapshots and compares with the stored refcounts, reporting like `qemu-img check`
+ * (corruption: a refcount lower than the references or a wrong COPIED flag; leak: a refcount
+ * higher than the references). Opens the image through qcow2_open like any user. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
-#include "block/qcow2_impl.h"
+#include "block/qcow2.h"
+#include "block/qcow2_cache.h"
+#include "block/qcow2_cluster.h"
+#include "block/qcow2_compress.h"
+#include "block/qcow2_file.h"
+#include "block/qcow2_image.h"
+#include "block/qcow2_refcount.h"
+#include "block/qcow2_snapshot.h"
 
 struct counts {
 	uint32_t *ref;
@@ -192,7 +201,7 @@ int qcow2_check(const char *path, FILE *out, struct qcow2_check_result *res, str
 		if (base >= c.n && (ti >= q->rt_entries || !q->rt[ti]))
 			continue;
 		if (ti < q->rt_entries && q->rt[ti] &&
-		    (ret = qcow2_cache_get(q, &q->rb_cache, q->rt[ti], false, &rb)))
+		    (ret = qcow2_cache_get(&q->rb_cache, q->rt[ti], false, &rb)))
 			goto out;
 		for (uint64_t k = 0; k < q->rb_entries; k++) {
 			uint64_t cl = base + k, rc = rb ? qcow2_refblock_entry(q, rb, k) : 0;

@@ -1,12 +1,19 @@
-/* qcow2 cluster mapping: guest offset → L1 → L2 → host cluster; allocation and copy-on-write
- * for writes; zeroing and discard. */
+/* qcow2 layer 4, cluster mapping: guest offset → L1 → L2 → host cluster; allocation and
+ * copy-on-write for writes; zeroing and discard. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
-#include "block/qcow2_impl.h"
+#include "block/qcow2_cache.h"
+#include "block/qcow2_cluster.h"
+#include "block/qcow2_compress.h"
+#include "block/qcow2_file.h"
+#include "block/qcow2_image.h"
+#include "block/qcow2_refcount.h"
+#include "block/qcow2_set.h"
 
 int qcow2_check_l2_entry(struct qcow2 *q, uint64_t e, uint64_t l2_off, uint64_t idx)
 {
@@ -47,7 +54,7 @@ int qcow2_get_l2(struct qcow2 *q, uint64_t l1_idx, uint8_t **l2)
 	*l2 = NULL;
 	if (!off)
 		return 0;
-	return qcow2_cache_get(q, &q->l2_cache, off, false, l2);
+	return qcow2_cache_get(&q->l2_cache, off, false, l2);
 }
 
 /* The L2 table for @l1_idx, made writable: allocated when missing, copied when shared (an L1
@@ -59,16 +66,16 @@ static int get_writable_l2(struct qcow2 *q, uint32_t l1_idx, uint8_t **l2)
 	int ret;
 
 	if (old && (e & QCOW2_OFLAG_COPIED))
-		return qcow2_cache_get(q, &q->l2_cache, old, false, l2);
+		return qcow2_cache_get(&q->l2_cache, old, false, l2);
 	if (old) {
 		uint8_t *src;
 
-		if ((ret = qcow2_cache_get(q, &q->l2_cache, old, false, &src)))
+		if ((ret = qcow2_cache_get(&q->l2_cache, old, false, &src)))
 			return ret;
 		memcpy(q->tmp, src, q->cluster_size);
 	}
 	if ((ret = qcow2_alloc_cluster(q, &off, &fresh)) ||
-	    (ret = qcow2_cache_get(q, &q->l2_cache, off, true, l2)) ||
+	    (ret = qcow2_cache_get(&q->l2_cache, off, true, l2)) ||
 	    (ret = qcow2_set_add(&q->meta, off >> q->cluster_bits)))
 		return ret;
 	if (old) {
@@ -81,18 +88,18 @@ static int get_writable_l2(struct qcow2 *q, uint32_t l1_idx, uint8_t **l2)
 	return 0;
 }
 
-static enum qcow2_run_kind entry_kind(uint64_t e)
+static enum qcow2_cluster_kind entry_kind(uint64_t e)
 {
 	if (e & QCOW2_OFLAG_COMPRESSED)
-		return QCOW2_RUN_COMPRESSED;
+		return QCOW2_CLUSTER_COMPRESSED;
 	if (e & QCOW2_OFLAG_ZERO)
-		return QCOW2_RUN_ZERO;
+		return QCOW2_CLUSTER_ZERO;
 	if (!(e & QCOW2_OFFSET_MASK))
-		return QCOW2_RUN_BACKING;
-	return QCOW2_RUN_DATA;
+		return QCOW2_CLUSTER_UNALLOCATED;
+	return QCOW2_CLUSTER_DATA;
 }
 
-int qcow2_map(struct qcow2 *q, uint64_t off, uint64_t len, struct qcow2_run *run)
+int qcow2_cluster_map(struct qcow2 *q, uint64_t off, uint64_t len, struct qcow2_extent *run)
 {
 	uint64_t cs = q->cluster_size, cl = off >> q->cluster_bits;
 	uint64_t l1_idx = cl >> q->l2_bits, l2_idx = cl & (q->l2_entries - 1);
@@ -109,16 +116,16 @@ int qcow2_map(struct qcow2 *q, uint64_t off, uint64_t len, struct qcow2_run *run
 		/* The whole L2 range is unallocated. */
 		uint64_t to_end = (q->l2_entries - l2_idx) * cs - in;
 
-		*run = (struct qcow2_run){ QCOW2_RUN_BACKING, 0, len < to_end ? len : to_end };
+		*run = (struct qcow2_extent){ QCOW2_CLUSTER_UNALLOCATED, 0, len < to_end ? len : to_end };
 		return 0;
 	}
 	e = qcow2_get_be64(l2, l2_idx);
 	if ((ret = qcow2_check_l2_entry(q, e, q->l1[l1_idx] & QCOW2_OFFSET_MASK, l2_idx)))
 		return ret;
 	run->kind = entry_kind(e);
-	run->host = run->kind == QCOW2_RUN_DATA ? (e & QCOW2_OFFSET_MASK) + in : 0;
+	run->host = run->kind == QCOW2_CLUSTER_DATA ? (e & QCOW2_OFFSET_MASK) + in : 0;
 	run->len = avail < len ? avail : len;
-	if (run->kind == QCOW2_RUN_COMPRESSED)
+	if (run->kind == QCOW2_CLUSTER_COMPRESSED)
 		return 0;
 	/* Extend over following entries of the same table with the same kind (and, for data,
 	 * contiguous host clusters). */
@@ -127,7 +134,7 @@ int qcow2_map(struct qcow2 *q, uint64_t off, uint64_t len, struct qcow2_run *run
 
 		if (entry_kind(n) != run->kind || qcow2_check_l2_entry(q, n, 0, i))
 			break;
-		if (run->kind == QCOW2_RUN_DATA &&
+		if (run->kind == QCOW2_CLUSTER_DATA &&
 		    (n & QCOW2_OFFSET_MASK) != (e & QCOW2_OFFSET_MASK) + (i - l2_idx) * cs)
 			break;
 		run->len += step;
@@ -144,21 +151,21 @@ static int old_cluster_content(struct qcow2 *q, uint64_t gcl, uint64_t e, bool *
 
 	*zero = false;
 	switch (entry_kind(e)) {
-	case QCOW2_RUN_COMPRESSED:
+	case QCOW2_CLUSTER_COMPRESSED:
 		if ((ret = qcow2_decompress_cluster(q, e)))
 			return ret;
 		memcpy(q->tmp, q->dbuf, cs);
 		return 0;
-	case QCOW2_RUN_ZERO:
+	case QCOW2_CLUSTER_ZERO:
 		*zero = true;
 		return 0;
-	case QCOW2_RUN_BACKING:
+	case QCOW2_CLUSTER_UNALLOCATED:
 		if (!q->backing.q && q->backing.fd < 0) {
 			*zero = true;
 			return 0;
 		}
 		return qcow2_backing_read(q, q->tmp, goff + cs > q->h.size ? q->h.size - goff : cs, goff);
-	case QCOW2_RUN_DATA:
+	case QCOW2_CLUSTER_DATA:
 		/* Allocated past the end of the file: never written, zeros. */
 		ret = (int)qcow2_read_upto(q->fd, q->tmp, cs, e & QCOW2_OFFSET_MASK);
 		return ret < 0 ? ret : 0;
@@ -166,10 +173,25 @@ static int old_cluster_content(struct qcow2 *q, uint64_t gcl, uint64_t e, bool *
 	return -EINVAL;
 }
 
+/* Frees the host clusters a compressed descriptor covers, later. */
+static int free_compressed_later(struct qcow2 *q, uint64_t desc)
+{
+	uint64_t host, len;
+
+	qcow2_compressed_range(q, desc, &host, &len);
+	for (uint64_t c = host & ~(q->cluster_size - 1); c < host + len; c += q->cluster_size) {
+		int ret = qcow2_free_later(q, c);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static int drop_entry(struct qcow2 *q, uint64_t e)
 {
 	if (e & QCOW2_OFLAG_COMPRESSED)
-		return qcow2_free_compressed_later(q, e);
+		return free_compressed_later(q, e);
 	if (e & QCOW2_OFFSET_MASK)
 		return qcow2_free_later(q, e & QCOW2_OFFSET_MASK);
 	return 0;
@@ -209,7 +231,7 @@ static int make_writable(struct qcow2 *q, uint64_t gcl, uint64_t head, uint64_t 
 	e = qcow2_get_be64(l2, l2_idx);
 	if ((ret = qcow2_check_l2_entry(q, e, q->l1[l1_idx] & QCOW2_OFFSET_MASK, l2_idx)))
 		return ret;
-	if (entry_kind(e) == QCOW2_RUN_DATA && (e & QCOW2_OFLAG_COPIED)) {
+	if (entry_kind(e) == QCOW2_CLUSTER_DATA && (e & QCOW2_OFLAG_COPIED)) {
 		off = e & QCOW2_OFFSET_MASK;
 		uint64_t rc;
 
@@ -256,8 +278,8 @@ static int make_writable(struct qcow2 *q, uint64_t gcl, uint64_t head, uint64_t 
 	return 0;
 }
 
-int qcow2_prepare_write(struct qcow2 *q, uint64_t off, uint64_t len, uint64_t *host,
-			uint64_t *run_len)
+int qcow2_cluster_prepare_write(struct qcow2 *q, uint64_t off, uint64_t len, uint64_t *host,
+				uint64_t *run_len)
 {
 	uint64_t cs = q->cluster_size, done = 0;
 
@@ -307,7 +329,7 @@ static int zero_whole_cluster(struct qcow2 *q, uint64_t gcl)
 	return 0;
 }
 
-int qcow2_zero(struct qcow2 *q, uint64_t off, uint64_t len, bool unmap)
+int qcow2_cluster_zero(struct qcow2 *q, uint64_t off, uint64_t len, bool unmap)
 {
 	uint64_t cs = q->cluster_size, done = 0;
 	bool has_backing = q->backing.q || q->backing.fd >= 0;
@@ -325,14 +347,14 @@ int qcow2_zero(struct qcow2 *q, uint64_t off, uint64_t len, bool unmap)
 		if (n == cs && (q->h.version >= 3 || !has_backing)) {
 			ret = zero_whole_cluster(q, pos >> q->cluster_bits);
 		} else {
-			struct qcow2_run r;
+			struct qcow2_extent r;
 
-			ret = qcow2_map(q, pos, n, &r);
-			if (!ret && !(r.kind == QCOW2_RUN_ZERO ||
-				      (r.kind == QCOW2_RUN_BACKING && !has_backing))) {
+			ret = qcow2_cluster_map(q, pos, n, &r);
+			if (!ret && !(r.kind == QCOW2_CLUSTER_ZERO ||
+				      (r.kind == QCOW2_CLUSTER_UNALLOCATED && !has_backing))) {
 				uint64_t h = 0, rl = 0;
 
-				ret = qcow2_prepare_write(q, pos, n, &h, &rl);
+				ret = qcow2_cluster_prepare_write(q, pos, n, &h, &rl);
 				if (!ret) {
 					memset(q->tmp, 0, n);
 					ret = qcow2_write_at(q->fd, q->tmp, n, h);

@@ -1,10 +1,13 @@
-/* Compressed clusters: deflate (raw, as QEMU writes it) or zstd, output capped at one cluster. */
+/* qcow2 layer 3, compressed clusters: deflate (raw, as QEMU writes it) or zstd, output capped
+ * at one cluster. */
 #include <errno.h>
 #include <inttypes.h>
 #include <zlib.h>
 #include <zstd.h>
 
-#include "block/qcow2_impl.h"
+#include "block/qcow2_compress.h"
+#include "block/qcow2_file.h"
+#include "block/qcow2_image.h"
 
 void qcow2_compressed_range(const struct qcow2 *q, uint64_t entry, uint64_t *host,
 			    uint64_t *len)

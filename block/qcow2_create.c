@@ -1,12 +1,16 @@
-/* `img create -f qcow2`: header (+ backing format extension and name), refcount table and
- * blocks for the metadata, an empty L1 table. */
+/* qcow2, top layer: `img create -f qcow2`. Header (+ backing format extension and name),
+ * refcount table and blocks for the metadata, an empty L1 table; needs only the header and
+ * file layers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
-#include "block/qcow2_impl.h"
+#include "block/qcow2.h"
+#include "block/qcow2_file.h"
+#include "block/qcow2_header.h"
 
 int qcow2_create(const char *path, const struct qcow2_create_opts *o, struct errmsg *err)
 {
@@ -60,11 +64,10 @@ int qcow2_create(const char *path, const struct qcow2_create_opts *o, struct err
 		return errmsg_set(err, -ENOMEM, "out of memory");
 	pos = h.header_length;
 	if (o->backing) {
-		uint32_t type = htobe32(QCOW2_EXT_BACKING_FMT), len = (uint32_t)strlen(o->backing_fmt);
-		uint32_t blen = htobe32(len);
+		uint32_t len = (uint32_t)strlen(o->backing_fmt);
 
-		memcpy(buf + pos, &type, 4);
-		memcpy(buf + pos + 4, &blen, 4);
+		qcow2_store_be32(buf + pos, QCOW2_EXT_BACKING_FMT);
+		qcow2_store_be32(buf + pos + 4, len);
 		memcpy(buf + pos + 8, o->backing_fmt, len);
 		pos += 8 + qcow2_align_up(len, 8);
 		pos += 8; /* end of extensions */

@@ -1,25 +1,11 @@
-/* qcow2 header: parse, validate (every error names the field), encode. */
+/* qcow2 layer 1, the header: parse, validate (every error names the field), encode. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
-#include "block/qcow2_impl.h"
-
-static uint32_t be32_at(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return be32toh(v);
-}
-
-static uint64_t be64_at(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return be64toh(v);
-}
+#include "block/qcow2_file.h"
+#include "block/qcow2_header.h"
 
 /* The feature name table's name for an unknown incompatible bit, if the image has one. */
 static void feature_name(const uint8_t *buf, size_t start, size_t end, unsigned bit, char *out,
@@ -29,7 +15,7 @@ static void feature_name(const uint8_t *buf, size_t start, size_t end, unsigned 
 
 	snprintf(out, outlen, "bit %u", bit);
 	while (pos + 8 <= end) {
-		uint32_t type = be32_at(buf + pos), len = be32_at(buf + pos + 4);
+		uint32_t type = qcow2_load_be32(buf + pos), len = qcow2_load_be32(buf + pos + 4);
 		size_t data = pos + 8;
 
 		if (type == QCOW2_EXT_END || len > end - data)
@@ -55,7 +41,7 @@ static int parse_extensions(const uint8_t *buf, size_t end, size_t start,
 	bool seen_fmt = false;
 
 	while (pos + 8 <= end) {
-		uint32_t type = be32_at(buf + pos), len = be32_at(buf + pos + 4);
+		uint32_t type = qcow2_load_be32(buf + pos), len = qcow2_load_be32(buf + pos + 4);
 		size_t data = pos + 8;
 
 		if (type == QCOW2_EXT_END)
@@ -99,20 +85,20 @@ int qcow2_header_parse(const uint8_t *buf, size_t buflen, uint64_t file_size,
 	if (buflen < QCOW2_V2_HEADER_LEN || file_size < QCOW2_V2_HEADER_LEN)
 		return errmsg_set(err, -EINVAL, "file too short for a qcow2 header (%" PRIu64 " bytes)",
 				  file_size);
-	if (memcmp(buf, QCOW2_MAGIC_BYTES, 4))
+	if (qcow2_load_be32(buf) != QCOW2_MAGIC)
 		return errmsg_set(err, -EINVAL, "magic: not a qcow2 image");
-	h->version = be32_at(buf + 4);
-	h->backing_offset = be64_at(buf + 8);
-	h->backing_size = be32_at(buf + 16);
-	h->cluster_bits = be32_at(buf + 20);
-	h->size = be64_at(buf + 24);
-	h->crypt_method = be32_at(buf + 32);
-	h->l1_size = be32_at(buf + 36);
-	h->l1_offset = be64_at(buf + 40);
-	h->rt_offset = be64_at(buf + 48);
-	h->rt_clusters = be32_at(buf + 56);
-	h->nb_snapshots = be32_at(buf + 60);
-	h->snapshots_offset = be64_at(buf + 64);
+	h->version = qcow2_load_be32(buf + 4);
+	h->backing_offset = qcow2_load_be64(buf + 8);
+	h->backing_size = qcow2_load_be32(buf + 16);
+	h->cluster_bits = qcow2_load_be32(buf + 20);
+	h->size = qcow2_load_be64(buf + 24);
+	h->crypt_method = qcow2_load_be32(buf + 32);
+	h->l1_size = qcow2_load_be32(buf + 36);
+	h->l1_offset = qcow2_load_be64(buf + 40);
+	h->rt_offset = qcow2_load_be64(buf + 48);
+	h->rt_clusters = qcow2_load_be32(buf + 56);
+	h->nb_snapshots = qcow2_load_be32(buf + 60);
+	h->snapshots_offset = qcow2_load_be64(buf + 64);
 	h->refcount_order = 4;
 	h->header_length = QCOW2_V2_HEADER_LEN;
 
@@ -125,11 +111,11 @@ int qcow2_header_parse(const uint8_t *buf, size_t buflen, uint64_t file_size,
 	if (h->version == 3) {
 		if (buflen < QCOW2_V3_HEADER_LEN || file_size < QCOW2_V3_HEADER_LEN)
 			return errmsg_set(err, -EINVAL, "file too short for a version 3 header");
-		h->incompat = be64_at(buf + 72);
-		h->compat = be64_at(buf + 80);
-		h->autoclear = be64_at(buf + 88);
-		h->refcount_order = be32_at(buf + 96);
-		h->header_length = be32_at(buf + 100);
+		h->incompat = qcow2_load_be64(buf + 72);
+		h->compat = qcow2_load_be64(buf + 80);
+		h->autoclear = qcow2_load_be64(buf + 88);
+		h->refcount_order = qcow2_load_be32(buf + 96);
+		h->header_length = qcow2_load_be32(buf + 100);
 		if (h->header_length < QCOW2_V3_HEADER_LEN || h->header_length % 8 ||
 		    h->header_length > cs || h->header_length > buflen)
 			return errmsg_set(err, -EINVAL, "header_length: %u", h->header_length);
@@ -246,38 +232,26 @@ int qcow2_header_check_layout(const struct qcow2_header *h, uint64_t file_size,
 	return 0;
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	v = htobe32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	v = htobe64(v);
-	memcpy(p, &v, 8);
-}
-
 void qcow2_header_encode(const struct qcow2_header *h, uint8_t *buf)
 {
-	memcpy(buf, QCOW2_MAGIC_BYTES, 4);
-	put_be32(buf + 4, h->version);
-	put_be64(buf + 8, h->backing_offset);
-	put_be32(buf + 16, h->backing_size);
-	put_be32(buf + 20, h->cluster_bits);
-	put_be64(buf + 24, h->size);
-	put_be32(buf + 32, h->crypt_method);
-	put_be32(buf + 36, h->l1_size);
-	put_be64(buf + 40, h->l1_offset);
-	put_be64(buf + 48, h->rt_offset);
-	put_be32(buf + 56, h->rt_clusters);
-	put_be32(buf + 60, h->nb_snapshots);
-	put_be64(buf + 64, h->snapshots_offset);
+	qcow2_store_be32(buf, QCOW2_MAGIC);
+	qcow2_store_be32(buf + 4, h->version);
+	qcow2_store_be64(buf + 8, h->backing_offset);
+	qcow2_store_be32(buf + 16, h->backing_size);
+	qcow2_store_be32(buf + 20, h->cluster_bits);
+	qcow2_store_be64(buf + 24, h->size);
+	qcow2_store_be32(buf + 32, h->crypt_method);
+	qcow2_store_be32(buf + 36, h->l1_size);
+	qcow2_store_be64(buf + 40, h->l1_offset);
+	qcow2_store_be64(buf + 48, h->rt_offset);
+	qcow2_store_be32(buf + 56, h->rt_clusters);
+	qcow2_store_be32(buf + 60, h->nb_snapshots);
+	qcow2_store_be64(buf + 64, h->snapshots_offset);
 	if (h->version >= 3) {
-		put_be64(buf + 72, h->incompat);
-		put_be64(buf + 80, h->compat);
-		put_be64(buf + 88, h->autoclear);
-		put_be32(buf + 96, h->refcount_order);
-		put_be32(buf + 100, h->header_length);
+		qcow2_store_be64(buf + 72, h->incompat);
+		qcow2_store_be64(buf + 80, h->compat);
+		qcow2_store_be64(buf + 88, h->autoclear);
+		qcow2_store_be32(buf + 96, h->refcount_order);
+		qcow2_store_be32(buf + 100, h->header_length);
 	}
 }

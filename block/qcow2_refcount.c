@@ -1,16 +1,21 @@
-/* qcow2 refcounts: lookup, update, cluster allocation, refcount-table growth, deferred frees.
+/* qcow2 layer 3, refcounts: lookup, update, cluster allocation, refcount-table growth,
+ * deferred frees.
  *
  * Ordering (crash consistency): a new refcount block is written before the table entry that
  * points to it; refcounts of a new cluster are written before any L2/L1 entry that uses it
- * (qcow2_writeback writes refcount blocks first); a reference is dropped only after the table
- * that held it was written without it (qcow2_free_later). A crash can leak clusters, never
- * leave one referenced with a refcount that is too low. */
+ * (block/qcow2_writeback.c writes refcount blocks first); a reference is dropped only after
+ * the table that held it was written without it (qcow2_free_later). A crash can leak
+ * clusters, never leave one referenced with a refcount that is too low. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
-#include <unistd.h>
+#include <string.h>
 
-#include "block/qcow2_impl.h"
+#include "block/qcow2_cache.h"
+#include "block/qcow2_file.h"
+#include "block/qcow2_image.h"
+#include "block/qcow2_refcount.h"
+#include "block/qcow2_set.h"
 
 static uint64_t rb_get(const struct qcow2 *q, const uint8_t *rb, uint64_t idx)
 {
@@ -26,12 +31,8 @@ static uint64_t rb_get(const struct qcow2 *q, const uint8_t *rb, uint64_t idx)
 		return rb[idx];
 	case 16:
 		return (uint64_t)rb[idx * 2] << 8 | rb[idx * 2 + 1];
-	case 32: {
-		uint32_t v;
-
-		memcpy(&v, rb + idx * 4, 4);
-		return be32toh(v);
-	}
+	case 32:
+		return qcow2_load_be32(rb + idx * 4);
 	default:
 		return qcow2_get_be64(rb, idx);
 	}
@@ -56,12 +57,9 @@ static void rb_set(const struct qcow2 *q, uint8_t *rb, uint64_t idx, uint64_t va
 		rb[idx * 2] = (uint8_t)(val >> 8);
 		rb[idx * 2 + 1] = (uint8_t)val;
 		break;
-	case 32: {
-		uint32_t v = htobe32((uint32_t)val);
-
-		memcpy(rb + idx * 4, &v, 4);
+	case 32:
+		qcow2_store_be32(rb + idx * 4, (uint32_t)val);
 		break;
-	}
 	default:
 		qcow2_set_be64(rb, idx, val);
 	}
@@ -80,7 +78,7 @@ static int get_rb(struct qcow2 *q, uint64_t cluster, uint8_t **rb)
 	*rb = NULL;
 	if (ti >= q->rt_entries || !(off = q->rt[ti] & QCOW2_OFFSET_MASK))
 		return 0;
-	return qcow2_cache_get(q, &q->rb_cache, off, false, rb);
+	return qcow2_cache_get(&q->rb_cache, off, false, rb);
 }
 
 int qcow2_refcount_get(struct qcow2 *q, uint64_t cluster, uint64_t *val)
@@ -156,7 +154,7 @@ static int grow_refcount_table(struct qcow2 *q)
 		return -ENOMEM;
 	memcpy(nrt, q->rt, q->rt_entries * 8);
 	/* Dirty refcount blocks (and table entries that point to them) first. */
-	if ((ret = qcow2_cache_write_dirty(q, &q->rb_cache)) || (ret = fdatasync(q->fd) ? -errno : 0))
+	if ((ret = qcow2_cache_write_dirty(&q->rb_cache)) || (ret = qcow2_sync(q->fd)))
 		goto out;
 	{
 		uint64_t c = start;
@@ -167,7 +165,7 @@ static int grow_refcount_table(struct qcow2 *q)
 
 			if (i < old_entries && old_rt[i])
 				continue;
-			if ((ret = qcow2_cache_get(q, &q->rb_cache, c * cs, true, &rb)))
+			if ((ret = qcow2_cache_get(&q->rb_cache, c * cs, true, &rb)))
 				goto out;
 			nrt[i] = c * cs;
 			ret = qcow2_set_add(&q->meta, c);
@@ -182,25 +180,20 @@ static int grow_refcount_table(struct qcow2 *q)
 		for (uint64_t cl = start; cl < start + k_rb + k_rt; cl++)
 			if ((ret = qcow2_refcount_update(q, cl * cs, +1)))
 				goto out;
-		if ((ret = qcow2_cache_write_dirty(q, &q->rb_cache)))
+		if ((ret = qcow2_cache_write_dirty(&q->rb_cache)))
 			goto out;
 		q->h.rt_offset = c * cs;
 		q->h.rt_clusters = (uint32_t)k_rt;
 		q->rt_dirty = (struct qcow2_dirty){ 0, new_entries };
-		if ((ret = qcow2_write_table(q, q->rt, &q->rt_dirty, q->h.rt_offset)) || (ret = fdatasync(q->fd) ? -errno : 0))
+		if ((ret = qcow2_write_table(q->fd, q->rt, &q->rt_dirty, q->h.rt_offset)) || (ret = qcow2_sync(q->fd)))
 			goto out;
 		for (uint64_t cl = c; cl < c + k_rt; cl++)
 			if ((ret = qcow2_set_add(&q->meta, cl)))
 				goto out;
 	}
-	{
-		uint64_t v = htobe64(q->h.rt_offset);
-		uint32_t n = htobe32(q->h.rt_clusters);
-
-		memcpy(hdr, &v, 8);
-		memcpy(hdr + 8, &n, 4);
-	}
-	if ((ret = qcow2_write_at(q->fd, hdr, 12, 48)) || (ret = fdatasync(q->fd) ? -errno : 0))
+	qcow2_store_be64(hdr, q->h.rt_offset);
+	qcow2_store_be32(hdr + 8, q->h.rt_clusters);
+	if ((ret = qcow2_write_at(q->fd, hdr, 12, 48)) || (ret = qcow2_sync(q->fd)))
 		goto out;
 	q->hwm = start + k_rb + k_rt;
 	/* The old table is referenced by nothing stable any more. */
@@ -241,7 +234,7 @@ int qcow2_alloc_cluster(struct qcow2 *q, uint64_t *off, bool *fresh)
 			/* No refcount block here yet: the cluster becomes one that covers itself. */
 			uint8_t *rb;
 
-			if ((ret = qcow2_cache_get(q, &q->rb_cache, c << q->cluster_bits, true, &rb)))
+			if ((ret = qcow2_cache_get(&q->rb_cache, c << q->cluster_bits, true, &rb)))
 				return ret;
 			rb_set(q, rb, c & (q->rb_entries - 1), 1);
 			q->rt[ti] = c << q->cluster_bits;
@@ -276,20 +269,6 @@ int qcow2_free_later(struct qcow2 *q, uint64_t off)
 		q->pending_cap = cap;
 	}
 	q->pending_free[q->npending++] = off;
-	return 0;
-}
-
-int qcow2_free_compressed_later(struct qcow2 *q, uint64_t desc)
-{
-	uint64_t host, len;
-
-	qcow2_compressed_range(q, desc, &host, &len);
-	for (uint64_t c = host & ~(q->cluster_size - 1); c < host + len; c += q->cluster_size) {
-		int ret = qcow2_free_later(q, c);
-
-		if (ret)
-			return ret;
-	}
 	return 0;
 }
 

@@ -1,10 +1,13 @@
-/* The internal snapshot table: only what is needed to keep a snapshot's clusters safe (their
- * L1 tables for the metadata set and for `img check`); snapshots are never created here. */
+/* qcow2 layer 3, the internal snapshot table: only what is needed to keep a snapshot's clusters
+ * safe (their L1 tables for the metadata set and for `img check`); snapshots are never created
+ * here. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 
-#include "block/qcow2_impl.h"
+#include "block/qcow2_file.h"
+#include "block/qcow2_image.h"
+#include "block/qcow2_snapshot.h"
 
 #define QCOW2_MAX_SNAPSHOTS 65536
 #define SNAPSHOT_FIXED 40
@@ -36,16 +39,11 @@ int qcow2_load_snapshots(struct qcow2 *q, struct qcow2_snapshot **out, uint64_t 
 			return ret == -ENODATA ? qcow2_corrupt(q, "snapshot %u: table entry beyond end of file", i)
 					       : ret;
 		}
-		memcpy(&l1_off, e, 8);
-		memcpy(&l1_size, e + 8, 4);
-		memcpy(&id_len, e + 12, 2);
-		memcpy(&name_len, e + 14, 2);
-		memcpy(&extra, e + 36, 4);
-		l1_off = be64toh(l1_off);
-		l1_size = be32toh(l1_size);
-		id_len = be16toh(id_len);
-		name_len = be16toh(name_len);
-		extra = be32toh(extra);
+		l1_off = qcow2_load_be64(e);
+		l1_size = qcow2_load_be32(e + 8);
+		id_len = qcow2_load_be16(e + 12);
+		name_len = qcow2_load_be16(e + 14);
+		extra = qcow2_load_be32(e + 36);
 		if (extra > 1024) {
 			free(s);
 			return qcow2_corrupt(q, "snapshot %u: extra data size %u", i, extra);

@@ -32,7 +32,7 @@ st_wait_round() {
 		sleep 0.2
 	done
 	echo "    no round >= $want within ${limit}s (last: ${r:-none})"
-	tail -3 "$TMP/$SNAME.out" "$TMP/$SNAME.err" | sed 's/^/    | /'
+	tail -n 3 "$TMP/$SNAME.out" "$TMP/$SNAME.err" | sed 's/^/    | /'
 	return 1
 }
 
@@ -96,9 +96,10 @@ t_ten_cycles() {
 	st_start c0 $(st_flags 2) --kernel "$GUEST" --cmdline "scenario=state"
 	for i in $(seq 1 10); do
 		st_wait_round $((i * 16)) || return 1
+		# Only now, once the restored VM runs, has it surely read the previous file.
+		rm -f "$TMP/snap$((i - 1))"
 		st_snapshot "$TMP/snap$i" || { echo "    cycle $i"; return 1; }
 		st_start "c$i" $(st_flags 2) --restore "$TMP/snap$i"
-		rm -f "$TMP/snap$i"
 	done
 	r=$(st_last_round)
 	st_wait_round $((r + 8)) && st_finish

@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include "block/iov.h"
-#include "block/qcow2_impl.h"
+#include "block/qcow2.h"
+#include "block/qcow2_compress.h"
+#include "block/qcow2_header.h"
+#include "block/qcow2_set.h"
 #include "tests/unit/unit.h"
 
 /* A valid v3 header for a 1 MiB image with 64 KiB clusters: rt at 0x10000, L1 at 0x30000. */
