@@ -142,8 +142,9 @@ t_api_pause_resume() {
 	api_wait_out "tick $((n2 + 3))" || { api_cleanup; return 1; }
 	n3=$(ticks)
 	echo "    note: $n1 ticks before the pause, $n2 after 2 s paused, $n3 after resuming"
-	# Counting carried on from where it stopped: no tick lost or repeated.
-	[ "$(grep '^tick ' "$TMP/out" | awk '{print $2}' | awk 'NR != $1 {bad=1} END {print bad+0}')" = 0 ] ||
+	# Counting carried on from where it stopped: no tick lost or repeated. The guest is still
+	# writing: its last line may be half there ("tick 9" of "tick 92"), so it is left out.
+	[ "$(sed '$d' "$TMP/out" | grep '^tick ' | awk '{print $2}' | awk 'NR != $1 {bad=1} END {print bad+0}')" = 0 ] ||
 		{ echo "    tick numbers not consecutive"; api_cleanup; return 1; }
 	# Several cycles in a row, quickly.
 	for _ in 1 2 3 4 5; do
