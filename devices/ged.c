@@ -104,10 +104,12 @@ static void ged_reset(void *dev)
 
 static int ged_describe(void *dev, void *fdt, int node)
 {
-	(void)dev;
+	static const char port[] = "0x604"; /* ACPI_GED_PORT, as people write ports */
 	int ret = state_put_u32(fdt, node, "irq", ACPI_GED_IRQ);
 
-	return ret ? ret : state_put_u32(fdt, node, "port", ACPI_GED_PORT);
+	(void)dev;
+	_Static_assert(ACPI_GED_PORT == 0x604, "the port's name above");
+	return ret ? ret : state_put_blob(fdt, node, "port", port, sizeof(port));
 }
 
 static const struct dev_ops ged_dev_ops = {

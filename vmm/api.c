@@ -231,12 +231,13 @@ static json_t *status_devices(struct vm *vm)
 		if (!d)
 			break;
 		json_object_set_new(d, "name", json_string(fdt_get_name(fdt, node, NULL)));
+		json_object_set_new(d, "kind", json_string(fdt_getprop(fdt, node, "kind", NULL)));
 		fdt_for_each_property_offset(prop, fdt, node) {
 			const char *name;
 			int plen;
 			const uint8_t *p = fdt_getprop_by_offset(fdt, prop, &name, &plen);
 
-			if (p && strcmp(name, "name"))
+			if (p && strcmp(name, "name") && strcmp(name, "kind"))
 				json_object_set_new(d, name, prop_json(name, p, plen));
 		}
 		/* virtio devices say which in "device"; the rest in "kind". */

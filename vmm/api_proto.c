@@ -319,7 +319,7 @@ static char *api_line(json_t *obj)
 		return NULL;
 	/* Compact output never holds a raw '\n' (JSON escapes them in strings), so one object
 	 * stays one line. */
-	s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
 	json_decref(obj);
 	if (!s)
 		return NULL;

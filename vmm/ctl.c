@@ -236,6 +236,7 @@ static void print_item(const json_t *o)
 		type = json_object_get(o, "kind");
 	const char *k;
 	json_t *v;
+	bool sep = true;
 
 	fputs("  ", stdout);
 	if (json_is_string(name) && json_is_string(type)) {
@@ -251,10 +252,12 @@ static void print_item(const json_t *o)
 	json_object_foreach((json_t *)o, k, v) {
 		if (v == name || v == type)
 			continue;
+		if (!sep)
+			putchar(' ');
+		sep = false;
 		put_clean(stdout, k);
 		putchar('=');
 		print_scalar(stdout, v);
-		putchar(' ');
 	}
 	putchar('\n');
 }

@@ -29,6 +29,7 @@ static const struct scenario scenarios[] = {
 	SCENARIO("console-flood", scn_console_flood),
 	SCENARIO("net-echo", scn_net_echo),
 	SCENARIO("net-hostile", scn_net_hostile),
+	SCENARIO("ticker", scn_ticker),
 	SCENARIO("state", scn_state),
 };
 

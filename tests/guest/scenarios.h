@@ -33,6 +33,8 @@ int scn_blk_hostile(void);
 int scn_net_echo(void);
 int scn_net_hostile(void);
 
+/* scn_lifecycle.c */
+int scn_ticker(void);
 /* scn_state.c */
 int scn_state(void);
 

@@ -9,7 +9,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../../integration/lib.sh"
 source "$ROOT/tests/kvmbox/lib.sh"
 
-STOCK_MODULES="virtio_mmio virtio_blk virtio_net virtio_console ext4"
+# button: the ACPI power button (PNP0C0C, notified by minivmm's GED); evdev: its input
+# events reach acpid through /dev/input/event*.
+STOCK_MODULES="virtio_mmio virtio_blk virtio_net virtio_console ext4 button evdev"
 # The kernel and the initramfs are made on the host, before the suite moves into the box.
 if [ -z "${STOCK_INITRD:-}" ]; then
 	kvmbox_kernel
@@ -157,6 +159,40 @@ s_reboot() {
 	expect_rc 1 && expect_out "STOCK: end: reboot"
 }
 
+# The control socket with a distribution kernel: pause stops it (its uptime ticks stop and
+# do not jump when it resumes: kvmclock set back as it was), and `ctl shutdown` presses the
+# ACPI power button, which Debian's kernel and busybox acpid answer with a poweroff.
+s_ctl_pause_shutdown() {
+	local sock=$TMP/api.sock before after gap n
+	rm -f "$sock"
+	stock_start -- --api-socket "$sock" --cmdline "console=ttyS0 quiet stock=ticker stock.devices=0 stock.end=button"
+	stock_wait_line "STOCK: waiting for the power button" 180 || { kill -KILL "$LPID"; stock_wait 5; return 1; }
+	stock_wait_line "STOCK: tick" 30 || { kill -KILL "$LPID"; stock_wait 5; return 1; }
+	sleep 2
+	"$VMM" ctl "$sock" pause >"$TMP/ctl" 2>&1 || { cat "$TMP/ctl"; kill -KILL "$LPID"; stock_wait 5; return 1; }
+	before=$(grep -c "STOCK: tick" "$TMP/out")
+	sleep 5
+	after=$(grep -c "STOCK: tick" "$TMP/out")
+	"$VMM" ctl "$sock" resume >"$TMP/ctl" 2>&1 || { cat "$TMP/ctl"; kill -KILL "$LPID"; stock_wait 5; return 1; }
+	n=$after
+	for _ in $(seq 1 40); do
+		[ "$(grep -c "STOCK: tick" "$TMP/out")" -ge $((n + 4)) ] && break
+		sleep 0.25
+	done
+	# The largest step of the guest's uptime between two ticks: a pause of 5 s must not show.
+	gap=$(grep "STOCK: tick" "$TMP/out" | awk '{t=$3} NR>1 && t-p>m {m=t-p} {p=t} END {printf "%.2f", m}')
+	echo "    note: $before ticks before the pause, $after after 5 s paused; largest uptime step $gap s"
+	"$VMM" ctl "$sock" shutdown timeout_s=60 >"$TMP/ctl" 2>&1 || { cat "$TMP/ctl"; kill -KILL "$LPID"; stock_wait 5; return 1; }
+	stock_wait 90
+	[ "$before" -eq "$after" ] || [ "$after" -eq $((before + 1)) ] ||
+		{ echo "    the guest ticked while paused ($before -> $after)"; return 1; }
+	awk -v g="$gap" 'BEGIN { exit !(g < 2.5) }' || { echo "    guest uptime jumped by $gap s over the pause"; return 1; }
+	expect_rc 0 && expect_out "STOCK: input devices: " && expect_out "Power Button" &&
+		expect_out "STOCK: acpid: power button pressed, running poweroff" &&
+		expect_out "STOCK: end: poweroff (init got SIGUSR2 from poweroff)" || return 1
+	[ ! -e "$sock" ] || { echo "    the socket outlived minivmm"; return 1; }
+}
+
 # The loop on the ext4 disk snapshotted midway (stop=true), restored by a new process: the loop
 # goes on from the next line, the guest's clock does not go backwards, the file has every line
 # once and the filesystem is clean.
@@ -193,5 +229,6 @@ KVER_GUEST=$(basename "$STOCK_KERNEL" | sed 's/^vmlinuz-//')
 t_run "stock: ttyS0, --cpus 4, ext4 rw on raw and on a qcow2 overlay, a read-only disk, poweroff -f" s_serial_disks_smp
 t_run "stock: console=hvc0, DHCP, 100 pings from the host, wget + md5" s_hvc0_net
 t_run "stock: reboot -f ends with 0, and with 1 under --on-reboot fail" s_reboot
+t_run "stock: ctl pause/resume (no guest time jump), ctl shutdown -> power button -> acpid -> poweroff, exit 0" s_ctl_pause_shutdown
 t_run "stock: snapshot a shell loop writing to ext4, restore: it continues, the clock does not go back, e2fsck clean" s_snapshot_loop
 t_summary
