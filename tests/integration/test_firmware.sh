@@ -53,7 +53,7 @@ t_iasl_accepts_tables() {
 		grep -q "IRQNoFlags ()" "$d/DSDT.dsl" && grep -A1 "IRQNoFlags ()" "$d/DSDT.dsl" | grep -q "{4}" &&
 		grep -q "Name (\\\\_S5, Package" "$d/DSDT.dsl" || { echo "    DSDT lacks COM1/_S5"; return 1; }
 	# The power button: a Generic Event Device whose _EVT notifies a PNP0C0C device.
-	grep -q 'Name (_HID, "ACPI0013")' "$d/DSDT.dsl" && grep -q 'EisaId ("PNP0C0C")' "$d/DSDT.dsl" &&
+	grep -q 'Name (_HID, "ACPI0013"' "$d/DSDT.dsl" && grep -q 'EisaId ("PNP0C0C")' "$d/DSDT.dsl" &&
 		grep -q "OperationRegion (GDST, SystemIO, 0x0604, One)" "$d/DSDT.dsl" &&
 		grep -q "Method (_EVT, 1, Serialized)" "$d/DSDT.dsl" &&
 		grep -q "Notify (\\\\_SB.PWRB, 0x80)" "$d/DSDT.dsl" || { echo "    DSDT lacks the GED and power button"; return 1; }
