@@ -14,7 +14,7 @@ VMM_LIB_SRCS := \
 	vmm/vcpu.c vmm/vm.c vmm/cli.c vmm/lifecycle.c vmm/api.c vmm/api_proto.c vmm/ctl.c \
 	arch/x86/e820.c arch/x86/bzimage.c arch/x86/pvh.c arch/x86/boot.c arch/x86/cpuid.c \
 	arch/x86/regs.c arch/x86/host_quirks.c arch/x86/kvm_state.c \
-	migrate/crc32c.c migrate/stream.c migrate/restore.c \
+	migrate/crc32c.c migrate/stream.c migrate/restore.c migrate/snapshot.c \
 	devices/uart.c devices/platform.c devices/acpi_pm.c devices/ged.c \
 	firmware/aml.c firmware/acpi.c firmware/mptable.c firmware/reset_vector.c firmware/firmware.c \
 	virtio/queue.c virtio/mmio.c virtio/transport_state.c virtio/blk.c virtio/console.c virtio/net.c net/tap.c block/engine.c block/disk.c block/raw.c \
@@ -112,7 +112,7 @@ bench: minivmm guest
 DEPS := build-essential pkg-config linux-libc-dev check liburing-dev libcap-ng-dev libfdt-dev \
 	zlib1g-dev libzstd-dev libseccomp-dev libjansson-dev qemu-utils acpica-tools \
 	clang libclang-rt-14-dev fio e2fsprogs python3 iproute2 iputils-ping dnsmasq-base \
-	linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio busybox-static kmod
+	linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio busybox-static kmod python3-libfdt device-tree-compiler
 # QEMU is the oracle and benchmark peer; its GUI recommends are not needed.
 DEPS_NORECOMMENDS := qemu-system-x86
 deps:
@@ -136,13 +136,14 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,und
 # Device-level targets (tests/fuzz/fuzz_vdev.h): the real transport, devices, formats and
 # engines, instrumented like the harness; virtio-blk once per engine and format.
 FUZZ_DEVICES := fuzz_blk_raw_sync fuzz_blk_raw_uring fuzz_blk_qcow2_sync fuzz_blk_qcow2_uring \
-	fuzz_virtio_net fuzz_virtio_console
+	fuzz_virtio_net fuzz_virtio_console fuzz_snapshot
 fuzz: $(BUILD)/fuzz/fuzz_virtqueue $(BUILD)/fuzz/fuzz_qcow2 $(addprefix $(BUILD)/fuzz/,$(FUZZ_DEVICES)) \
 	$(BUILD)/fuzz/fuzz_api_request
 FUZZ_LIB_OBJS := $(call obj,fuzzlib,$(VMM_LIB_SRCS))
 $(BUILD)/fuzzlib/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -MMD -MP -Wall -Wextra -Werror \
+		-Wno-gnu-variable-sized-type-not-at-end -Wno-unused-function \
 		-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -c -o $@ $<
 FUZZ_DEV_CC = clang $(FUZZ_CFLAGS) -Wall -Wextra -Werror -o $@ $< $(FUZZ_LIB_OBJS) $(LDLIBS)
 $(BUILD)/fuzz/fuzz_blk_raw_sync: tests/fuzz/fuzz_virtio_blk.c tests/fuzz/fuzz_vdev.h tests/unit/vdrv.h $(FUZZ_LIB_OBJS)
@@ -161,6 +162,10 @@ $(BUILD)/fuzz/fuzz_virtio_net: tests/fuzz/fuzz_virtio_net.c tests/fuzz/fuzz_vdev
 	@mkdir -p $(dir $@)
 	$(FUZZ_DEV_CC)
 $(BUILD)/fuzz/fuzz_virtio_console: tests/fuzz/fuzz_virtio_console.c tests/fuzz/fuzz_vdev.h tests/unit/vdrv.h $(FUZZ_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_DEV_CC)
+# The snapshot / migration stream reader and state loader on hostile bytes.
+$(BUILD)/fuzz/fuzz_snapshot: tests/fuzz/fuzz_snapshot.c tests/unit/vdrv.h $(FUZZ_LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_DEV_CC)
 $(BUILD)/fuzz/fuzz_qcow2: tests/fuzz/fuzz_qcow2.c $(QCOW2_SRCS)

@@ -40,20 +40,18 @@ static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t n)
 	return (uint32_t)c;
 }
 
-/* The loader picks the implementation once, when it resolves the symbol (an ifunc), so no
- * call asks the CPU again: CPUID is a VM exit when minivmm itself runs in a VM. */
-typedef uint32_t crc_fn(uint32_t crc, const uint8_t *p, size_t n);
-
-static crc_fn *crc32c_resolve(void)
+static uint32_t crc32c_with_sw(uint32_t crc, const void *p, size_t n)
 {
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("sse4.2") ? crc32c_hw : crc32c_sw;
+	return ~crc32c_sw(~crc, p, n);
 }
 
-static uint32_t crc32c_raw(uint32_t crc, const uint8_t *p, size_t n)
-	__attribute__((ifunc("crc32c_resolve")));
-
-uint32_t crc32c(uint32_t crc, const void *p, size_t n)
+static uint32_t crc32c_with_hw(uint32_t crc, const void *p, size_t n)
 {
-	return ~crc32c_raw(~crc, p, n);
+	return ~crc32c_hw(~crc, p, n);
+}
+
+crc32c_fn crc32c_pick(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("sse4.2") ? crc32c_with_hw : crc32c_with_sw;
 }

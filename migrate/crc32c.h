@@ -6,7 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* crc32c(0, p, n) is the checksum of p[0..n); feed the result back in to continue. */
-uint32_t crc32c(uint32_t crc, const void *p, size_t n);
+/* f(0, p, n) is the checksum of p[0..n); feed the result back in to continue. */
+typedef uint32_t (*crc32c_fn)(uint32_t crc, const void *p, size_t n);
+
+/* The implementation for this CPU. It asks the CPU (CPUID, a VM exit when minivmm itself runs
+ * in a VM): call it once per stream and keep the answer. */
+crc32c_fn crc32c_pick(void);
 
 #endif

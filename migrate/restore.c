@@ -184,7 +184,11 @@ static int restore_state(struct vm *vm, const void *fdt, struct errmsg *err)
 	return node < 0 ? node : x86_vm_state_load(vm->vm_fd, fdt, node, err);
 }
 
-static int restore_stream(struct vm *vm, struct stream_reader *r, struct errmsg *err)
+/* CONFIG first (checked before anything else is read), then RAM sections and exactly one
+ * STATE in any order (a snapshot writes STATE before RAM; a migration sends it last, after the
+ * final RAM), then END. The state is applied only once END has been read and checked. */
+int vm_receive_stream(struct vm *vm, struct stream_reader *r, bool whole_file,
+		      struct errmsg *err)
 {
 	uint8_t *payload = NULL, *state = NULL;
 	void *current = NULL;
@@ -204,28 +208,30 @@ static int restore_stream(struct vm *vm, struct stream_reader *r, struct errmsg 
 	free(payload);
 	free(current);
 	payload = NULL;
-	ret = ret ? ret : stream_read_section(r, &type, &state, &len, err);
-	if (!ret && type != STREAM_SEC_STATE)
-		ret = errmsg_set(err, -EINVAL, "%s: the second section is not STATE", r->what);
-	ret = ret ? ret : state_check(state, len, err);
 	while (!ret) {
 		ret = stream_read_section(r, &type, &payload, &len, err);
 		if (ret)
 			break;
 		if (type == STREAM_SEC_END) {
+			if (!state)
+				ret = errmsg_set(err, -EINVAL, "%s: END before any STATE section", r->what);
 			free(payload);
-			payload = NULL;
 			break;
 		}
-		if (type != STREAM_SEC_RAM)
+		if (type == STREAM_SEC_RAM) {
+			ret = stream_apply_ram(payload, len, &vm->mem, err);
+		} else if (type == STREAM_SEC_STATE && !state) {
+			ret = state_check(payload, len, err);
+			state = payload;
+			payload = NULL;
+		} else {
 			ret = errmsg_set(err, -EINVAL, "%s: a second %s section", r->what,
 					 type == STREAM_SEC_CONFIG ? "CONFIG" : "STATE");
-		else
-			ret = stream_apply_ram(payload, len, &vm->mem, err);
+		}
 		free(payload);
 		payload = NULL;
 	}
-	if (!ret) {
+	if (!ret && whole_file) {
 		uint8_t extra;
 
 		if (read(r->fd, &extra, 1) != 0)
@@ -244,7 +250,7 @@ int vm_restore(struct vm *vm, const char *path, struct errmsg *err)
 	if (fd < 0)
 		return errmsg_set(err, -errno, "--restore %s: %s", path, strerror(errno));
 	stream_reader_init(&r, fd, path);
-	ret = restore_stream(vm, &r, err);
+	ret = vm_receive_stream(vm, &r, true, err);
 	close(fd);
 	return ret ? errmsg_prefix(err, ret, "--restore") : 0;
 }

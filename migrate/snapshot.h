@@ -27,6 +27,13 @@ int vm_snapshot(struct vm *vm, const char *path, bool stop, struct errmsg *err)
 int vm_restore(struct vm *vm, const char *path, struct errmsg *err)
 	__attribute__((warn_unused_result));
 
+struct stream_reader;
+/* Reads a whole stream into @vm (a snapshot file, or a migration's connection): CONFIG checked
+ * first, then RAM and STATE, then END; the state is applied only after END. @whole_file: the
+ * source must end right after END. */
+int vm_receive_stream(struct vm *vm, struct stream_reader *r, bool whole_file,
+		      struct errmsg *err) __attribute__((warn_unused_result));
+
 /* The configuration of @vm as the snapshot records it (an FDT, malloc'd): RAM size, vCPUs,
  * ACPI, the CPUID the guest sees, and each device with its backend. */
 int snapshot_config_build(struct vm *vm, void **fdt, size_t *len)

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "migrate/crc32c.h"
 
 #define MAGIC "MVMSTATE"
 #define HDR_LEN 16
@@ -62,7 +61,7 @@ static int write_all(struct stream_writer *w, const void *p, size_t len)
 
 int stream_writer_init(struct stream_writer *w, int fd)
 {
-	*w = (struct stream_writer){ .fd = fd, .run_hdr = NO_RUN };
+	*w = (struct stream_writer){ .fd = fd, .crc = crc32c_pick(), .run_hdr = NO_RUN };
 	w->ram = malloc(STREAM_MAX_RAM);
 	return w->ram ? 0 : -ENOMEM;
 }
@@ -91,8 +90,8 @@ int stream_write_section(struct stream_writer *w, uint32_t type, const void *p, 
 	put32(h, type);
 	put32(h + 4, 0);
 	put64(h + 8, len);
-	put32(h + 16, crc32c(0, p, len));
-	put32(h + 20, crc32c(0, h, 20));
+	put32(h + 16, w->crc(0, p, len));
+	put32(h + 20, w->crc(0, h, 20));
 	ret = write_all(w, h, sizeof(h));
 	ret = ret ? ret : write_all(w, p, len);
 	if (!ret)
@@ -151,7 +150,7 @@ int stream_write_end(struct stream_writer *w)
 
 void stream_reader_init(struct stream_reader *r, int fd, const char *what)
 {
-	*r = (struct stream_reader){ .fd = fd, .what = what };
+	*r = (struct stream_reader){ .fd = fd, .crc = crc32c_pick(), .what = what };
 }
 
 static int read_all(struct stream_reader *r, void *p, size_t len, const char *part,
@@ -221,7 +220,7 @@ int stream_read_section(struct stream_reader *r, uint32_t *type, uint8_t **paylo
 	*payload = NULL;
 	if (ret)
 		return ret;
-	if (crc32c(0, h, 20) != get32(h + 20))
+	if (r->crc(0, h, 20) != get32(h + 20))
 		return errmsg_set(err, -EINVAL, "%s: section header at byte %llu is corrupt (checksum)",
 				  r->what, (unsigned long long)at);
 	*type = get32(h);
@@ -241,7 +240,7 @@ int stream_read_section(struct stream_reader *r, uint32_t *type, uint8_t **paylo
 	if (!p)
 		return errmsg_set(err, -ENOMEM, "%s: out of memory for a %s section", r->what, name);
 	ret = read_all(r, p, n, name, err);
-	if (!ret && crc32c(0, p, n) != get32(h + 16))
+	if (!ret && r->crc(0, p, n) != get32(h + 16))
 		ret = errmsg_set(err, -EINVAL, "%s: %s section at byte %llu is corrupt (checksum)",
 				 r->what, name, (unsigned long long)at);
 	if (!ret && *type == STREAM_SEC_END && get32(p) != r->sections)

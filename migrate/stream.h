@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "migrate/crc32c.h"
 #include "vmm/errmsg.h"
 #include "vmm/memory.h"
 
@@ -39,6 +40,7 @@ enum stream_section {
 
 struct stream_writer {
 	int fd;
+	crc32c_fn crc;
 	uint32_t sections;
 	uint64_t bytes;                /* written so far, for progress */
 	/* RAM section being filled */
@@ -65,6 +67,7 @@ int stream_write_end(struct stream_writer *w) __attribute__((warn_unused_result)
 
 struct stream_reader {
 	int fd;
+	crc32c_fn crc;
 	uint64_t offset;
 	uint32_t sections;
 	const char *what;              /* names the source in errors: a file name, "stream" */

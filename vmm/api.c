@@ -52,14 +52,6 @@ struct api {
 	unsigned nr_clients;
 };
 
-/* The snapshot work (migrate/snapshot.c) replaces this. */
-__attribute__((weak)) int vm_snapshot(struct vm *vm, const char *path, bool stop,
-				      struct errmsg *err)
-{
-	(void)vm, (void)path, (void)stop;
-	return errmsg_set(err, -ENOSYS, "not implemented yet");
-}
-
 /* ---- clients ---- */
 
 static void client_free(struct api_client *c)

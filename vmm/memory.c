@@ -1,6 +1,7 @@
 #include "vmm/memory.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -59,6 +60,7 @@ int gm_init(struct guest_mem *gm, uint64_t size, bool hugepages)
 
 void gm_destroy(struct guest_mem *gm)
 {
+	gm_dirty_stop(gm);
 	if (gm->base)
 		munmap(gm->base, gm->size);
 	memset(gm, 0, sizeof(*gm));
@@ -100,6 +102,7 @@ int gm_write(struct guest_mem *gm, uint64_t gpa, const void *src, size_t len)
 	if (!p)
 		return -EFAULT;
 	memcpy(p, src, len);
+	gm_mark_dirty(gm, gpa, len);
 	return 0;
 }
 
@@ -113,10 +116,79 @@ int gm_fill(struct guest_mem *gm, uint64_t gpa, int byte, size_t len)
 	if (!p)
 		return -EFAULT;
 	memset(p, byte, len);
+	gm_mark_dirty(gm, gpa, len);
 	return 0;
 }
 
 uint64_t gm_low_top(const struct guest_mem *gm)
 {
 	return gm->regions[0].gpa + gm->regions[0].size;
+}
+
+int gm_dirty_start(struct guest_mem *gm)
+{
+	for (unsigned i = 0; i < gm->nr_regions; i++) {
+		struct gm_region *r = &gm->regions[i];
+		uint64_t *b = calloc(gm_bitmap_words(r), sizeof(uint64_t));
+
+		if (!b) {
+			gm_dirty_stop(gm);
+			return -ENOMEM;
+		}
+		__atomic_store_n(&r->dirty, b, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+void gm_dirty_stop(struct guest_mem *gm)
+{
+	for (unsigned i = 0; i < gm->nr_regions; i++) {
+		uint64_t *b = __atomic_exchange_n(&gm->regions[i].dirty, NULL, __ATOMIC_ACQ_REL);
+
+		free(b);
+	}
+}
+
+static void mark_region(const struct gm_region *r, uint64_t off, uint64_t len)
+{
+	uint64_t *b = __atomic_load_n(&r->dirty, __ATOMIC_ACQUIRE);
+
+	if (!b || !len)
+		return;
+	for (uint64_t pg = off / GM_PAGE_SIZE; pg <= (off + len - 1) / GM_PAGE_SIZE; pg++)
+		__atomic_fetch_or(&b[pg / 64], 1ULL << (pg % 64), __ATOMIC_RELEASE);
+}
+
+void gm_mark_dirty(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < gm->nr_regions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+
+		if (gpa >= r->gpa && gpa - r->gpa < r->size && len <= r->size - (gpa - r->gpa))
+			mark_region(r, gpa - r->gpa, len);
+	}
+}
+
+void gm_mark_dirty_hva(const struct guest_mem *gm, const void *p, size_t len)
+{
+	const uint8_t *h = p;
+
+	for (unsigned i = 0; i < gm->nr_regions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+
+		if (r->hva && h >= r->hva && (uint64_t)(h - r->hva) < r->size &&
+		    len <= r->size - (uint64_t)(h - r->hva))
+			mark_region(r, (uint64_t)(h - r->hva), len);
+	}
+}
+
+void gm_dirty_collect(const struct guest_mem *gm, unsigned r, uint64_t *out)
+{
+	uint64_t *b = __atomic_load_n(&gm->regions[r].dirty, __ATOMIC_ACQUIRE);
+
+	if (!b)
+		return;
+	for (uint64_t w = 0; w < gm_bitmap_words(&gm->regions[r]); w++)
+		if (__atomic_load_n(&b[w], __ATOMIC_RELAXED))
+			out[w] |= __atomic_exchange_n(&b[w], 0, __ATOMIC_ACQ_REL);
 }

@@ -20,6 +20,9 @@ struct gm_region {
 	uint64_t gpa;
 	uint64_t size;
 	uint8_t *hva;
+	/* While a migration tracks writes: a bit per page the VMM wrote (atomic words), else
+	 * NULL. KVM's dirty log sees only the guest's own writes. */
+	uint64_t *dirty;
 };
 
 struct guest_mem {
@@ -52,6 +55,24 @@ int gm_write(struct guest_mem *gm, uint64_t gpa, const void *src, size_t len)
 	__attribute__((warn_unused_result));
 int gm_fill(struct guest_mem *gm, uint64_t gpa, int byte, size_t len)
 	__attribute__((warn_unused_result));
+
+/* Dirty tracking of the VMM's own writes into guest RAM, for live migration. Everything that
+ * writes guest memory outside KVM (used rings, block read data, received frames, console
+ * input, gm_write/gm_fill) marks the pages once the write is done; the migration sends what is
+ * marked (with KVM's dirty log) and collects again. Marking is a no-op when not tracking. */
+int gm_dirty_start(struct guest_mem *gm) __attribute__((warn_unused_result));
+void gm_dirty_stop(struct guest_mem *gm);
+void gm_mark_dirty(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+/* The same for a host pointer into guest RAM (a device's iovec); pointers outside RAM are
+ * ignored. */
+void gm_mark_dirty_hva(const struct guest_mem *gm, const void *p, size_t len);
+/* ORs region @r's marks into @out (a bit per page, region-relative) and clears them. */
+void gm_dirty_collect(const struct guest_mem *gm, unsigned r, uint64_t *out);
+/* Words of a region's page bitmap. */
+static inline uint64_t gm_bitmap_words(const struct gm_region *r)
+{
+	return (r->size / GM_PAGE_SIZE + 63) / 64;
+}
 
 /* End of RAM below 4 GiB (the top of the first region). */
 uint64_t gm_low_top(const struct guest_mem *gm);

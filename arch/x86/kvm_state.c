@@ -53,16 +53,16 @@ int x86_msr_list_get(int kvm_fd, struct x86_msr_list **out)
 
 /* Everything KVM_GET_* gives for one vCPU. */
 struct x86_vcpu_state {
+	uint32_t nmsrs;
+	struct msr_rec *msrs;
 	struct kvm_sregs sregs;
 	struct kvm_xcrs xcrs;
-	struct kvm_xsave xsave;
 	struct kvm_lapic_state lapic;
 	struct kvm_mp_state mp;
 	struct kvm_vcpu_events events;
 	struct kvm_debugregs dregs;
 	struct kvm_regs regs;
-	uint32_t nmsrs;
-	struct msr_rec *msrs;
+	struct kvm_xsave xsave;    /* last: newer headers end it with a flexible array */
 };
 
 /* One fixed-size KVM structure per property: get/set ioctl pairs, in the order they are

@@ -77,3 +77,36 @@ for target, seeds in targets.items():
     for name, data in seeds.items():
         with open(os.path.join(d, 'seed-' + name), 'wb') as f:
             f.write(data)
+
+# Dictionaries: the harness's vocabulary (one operation with typical arguments per entry), so
+# that mutations insert whole operations; no sequence of them, no attack.
+
+
+def esc(b):
+    return ''.join('\\x%02x' % c for c in b)
+
+
+generic = [bytes([KICK, q]) for q in range(5)] + [bytes([RUN]), bytes([RESET])] + \
+    [bytes([PUBLISH, q, h]) for q in range(2) for h in (0, 1)] + \
+    [bytes([REPEAT, k]) + u16(n) for k in (0, 1, 2) for n in (15, 255, 1000)] + \
+    [bytes([STATUS, v]) for v in (0, 0x0f, 0x4f)] + \
+    [bytes([DESC, 0, 0]) + u16(0x40) + u16(n) + bytes([fl, 1]) for n in (1, 16, 512) for fl in (1, 2, 3, 4)] + \
+    [bytes([AVAIL_IDX, 0]) + u16(v) for v in (0, 1, 0x100, 0xffff)] + \
+    [bytes([REG, 0x70 // 4]) + struct.pack('<I', v) for v in (0, 0x0f)] + \
+    [bytes([REG, 0x38 // 4]) + struct.pack('<I', v) for v in (1, 256)] + \
+    [bytes([0]), bytes([9]), b'\xff' * 7 + b'\x7f']          # queue sizes 1 and 2, all features
+dicts = {
+    'blk': generic + [req(q, 0, t, s, n) for q in (0, 1) for t in (0x80 | IN, 0x80 | OUT, FLUSH, GETID, DISCARD, WZ, BAD)
+                      for s, n in ((0, 512), (2047, 4096))],
+    'net': generic + [bytes([RXBUF, p, 0]) + u16(n) for p in (0, 1) for n in (1, 12, 2048)] +
+    [bytes([TXFRAME, p, 0]) + u16(n) for p in (0, 1) for n in (6, 72, 9000)] +
+    [bytes([FRAME, p]) + u16(n) + bytes([e]) for p in (0, 1) for n in (60, 1500, 65535) for e in (0, 1)] +
+    [bytes([CTRL, 0, 4, 0, n, 0]) for n in (1, 2, 3)] + [bytes([DRAIN])],
+    'console': generic + [bytes([INPUT, 5]) + b'hello', bytes([TXBUF, 0]) + u16(100),
+                          bytes([RXBUF_C, 0]) + u16(64) + b'\x00', bytes([RXBUF_C, 0]) + u16(64) + b'\x80'],
+}
+for target in targets:
+    kind = 'blk' if 'blk' in target else 'net' if 'net' in target else 'console'
+    with open(os.path.join(os.path.dirname(root), target + '.dict'), 'w') as f:
+        for i, tok in enumerate(dicts[kind]):
+            f.write('op%d="%s"\n' % (i, esc(tok)))

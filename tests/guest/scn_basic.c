@@ -104,7 +104,9 @@ static const uint64_t *scan_q(const uint64_t *p, uint64_t v, size_t n)
 }
 
 /* memtest=MB: two passes (address pattern and its complement) over MB MiB of RAM above the
- * guest image, each page written whole and then verified, so aliasing and stuck bits show. */
+ * guest image, each page written whole and then verified, so aliasing and stuck bits show.
+ * hold=1: then halt with that memory written (a guest whose every page is in use, for
+ * snapshot and migration benchmarks) instead of exiting. */
 int scn_memtest(void)
 {
 	uint64_t mb = 0, start, end;
@@ -140,6 +142,8 @@ int scn_memtest(void)
 		}
 	}
 	printk("memtest: %lu MiB at 0x%lx OK\n", mb, start);
+	if (cmdline_get_u64("hold", &mb) && mb)
+		return scn_idle();
 	return 0;
 }
 

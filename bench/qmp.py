@@ -1,0 +1,52 @@
+#!/usr/bin/python3
+# A minimal QMP client for the benchmarks: qmp.py SOCKET wait-file|migrate FILE|wait-running
+#   migrate FILE   migrate "exec:cat > FILE", wait until completed, print the seconds it took
+#   wait-running   wait until the VM runs (after -incoming), print nothing
+import json
+import socket
+import sys
+import time
+
+
+def connect(path):
+    for _ in range(600):
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(path)
+            return s
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("qmp: cannot connect to " + path)
+
+
+class Qmp:
+    def __init__(self, path):
+        self.f = connect(path).makefile("rw")
+        self.f.readline()  # greeting
+        self.cmd("qmp_capabilities")
+
+    def cmd(self, name, **args):
+        self.f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+        self.f.flush()
+        while True:
+            r = json.loads(self.f.readline())
+            if "return" in r or "error" in r:
+                return r
+
+
+def main():
+    q = Qmp(sys.argv[1])
+    if sys.argv[2] == "migrate":
+        t0 = time.monotonic()
+        q.cmd("migrate", uri="exec:cat > " + sys.argv[3])
+        while q.cmd("query-migrate")["return"].get("status") not in ("completed", "failed"):
+            time.sleep(0.01)
+        print("%.3f" % (time.monotonic() - t0))
+    elif sys.argv[2] == "wait-running":
+        while q.cmd("query-status")["return"].get("status") != "running":
+            time.sleep(0.005)
+    q.cmd("quit") if sys.argv[2] == "migrate" else None
+
+
+if __name__ == "__main__":
+    main()
