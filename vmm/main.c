@@ -49,7 +49,7 @@ static int cmd_run_harden_early(struct vm_config *cfg, struct seccomp_set **set,
 	ret = privs_no_new_privs(err);
 	if (ret || cfg->seccomp == SECCOMP_POLICY_OFF)
 		return ret;
-	ret = seccomp_set_new(cfg->seccomp, violate, set, err);
+	ret = seccomp_set_new(cfg->seccomp, cfg->api_socket != NULL, violate, set, err);
 	cfg->seccomp_set = *set;
 	return ret;
 }

@@ -16,6 +16,7 @@
 
 struct seccomp_set {
 	enum seccomp_policy policy;
+	bool api;
 	int violate;
 	bool built;
 	struct sock_fprog prog[SECCOMP_THREAD_NR];
@@ -103,10 +104,10 @@ static void seccomp_on_sigsys(int sig, siginfo_t *si, void *ucv)
 
 /* ---- building ---- */
 
-static int add_rules(scmp_filter_ctx ctx, enum seccomp_thread kind, struct errmsg *err)
+static int add_rules(scmp_filter_ctx ctx, enum seccomp_thread kind, bool api, struct errmsg *err)
 {
 	size_t n;
-	const struct seccomp_rule *r = seccomp_rules(kind, &n);
+	const struct seccomp_rule *r = seccomp_rules(kind, api, &n);
 
 	for (size_t i = 0; i < n; i++, r++) {
 		int ret;
@@ -117,8 +118,8 @@ static int add_rules(scmp_filter_ctx ctx, enum seccomp_thread kind, struct errms
 			ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r->nr, 1,
 					       SCMP_CMP(r->arg, SCMP_CMP_MASKED_EQ, r->mask, r->value));
 		if (ret)
-			return errmsg_set(err, ret, "seccomp: %s thread list: rule %zu (%s): %s",
-					  seccomp_thread_name(kind), i,
+			return errmsg_set(err, ret, "seccomp: %s thread %slist: rule %zu (%s): %s",
+					  seccomp_thread_name(kind), api ? "control-socket " : "", i,
 					  seccomp_syscall_name(r->nr) ? seccomp_syscall_name(r->nr) : "?",
 					  strerror(-ret));
 	}
@@ -167,7 +168,9 @@ static int build_one(struct seccomp_set *set, enum seccomp_thread kind, struct e
 	ret = ret ? ret : seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	if (ret)
 		errmsg_set(err, ret, "seccomp: filter attributes: %s", strerror(-ret));
-	ret = ret ? ret : add_rules(ctx, kind, err);
+	ret = ret ? ret : add_rules(ctx, kind, false, err);
+	if (!ret && set->api)
+		ret = add_rules(ctx, kind, true, err);
 	if (!ret && (ret = export_prog(ctx, &set->prog[kind])))
 		errmsg_set(err, ret, "seccomp: %s thread filter: %s", seccomp_thread_name(kind),
 			   strerror(-ret));
@@ -175,7 +178,7 @@ static int build_one(struct seccomp_set *set, enum seccomp_thread kind, struct e
 	return ret;
 }
 
-int seccomp_set_new(enum seccomp_policy policy, int violate, struct seccomp_set **out,
+int seccomp_set_new(enum seccomp_policy policy, bool api, int violate, struct seccomp_set **out,
 		    struct errmsg *err)
 {
 	struct seccomp_set *set = calloc(1, sizeof(*set));
@@ -184,6 +187,7 @@ int seccomp_set_new(enum seccomp_policy policy, int violate, struct seccomp_set 
 	if (!set)
 		return errmsg_set(err, -ENOMEM, "seccomp: out of memory");
 	set->policy = policy;
+	set->api = api;
 	set->violate = violate;
 	if (policy == SECCOMP_POLICY_ON) {
 		struct sigaction sa;

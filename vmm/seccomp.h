@@ -9,6 +9,7 @@
 #ifndef MINIVMM_SECCOMP_H
 #define MINIVMM_SECCOMP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,9 @@
 
 enum seccomp_policy { SECCOMP_POLICY_ON, SECCOMP_POLICY_LOG, SECCOMP_POLICY_OFF };
 
+/* There is no control-socket or snapshot thread: both run on the event loop's (the main)
+ * thread, whose list gains their calls only when the VM has a control socket. No block
+ * engine has worker threads (io_uring's kernel workers are no user code). */
 enum seccomp_thread {
 	SECCOMP_THREAD_IO,    /* main thread: event loop, control socket, snapshots, teardown */
 	SECCOMP_THREAD_VCPU,  /* KVM_RUN and the device registers a guest touches */
@@ -40,10 +44,10 @@ struct seccomp_rule {
 struct seccomp_set;
 
 /* The set main() owns, for @policy (not SECCOMP_POLICY_OFF), nothing built yet; for
- * SECCOMP_POLICY_ON also installs the process's SIGSYS reporter. @violate is the test hook
- * (docs/hardening.md): the thread kind that makes a forbidden call right after installing its
- * filter, or -1. */
-int seccomp_set_new(enum seccomp_policy policy, int violate, struct seccomp_set **out,
+ * SECCOMP_POLICY_ON also installs the process's SIGSYS reporter. @api: the VM has a control
+ * socket (its calls join the lists). @violate is the test hook (docs/hardening.md): the
+ * thread kind that makes a forbidden call right after installing its filter, or -1. */
+int seccomp_set_new(enum seccomp_policy policy, bool api, int violate, struct seccomp_set **out,
 		    struct errmsg *err) __attribute__((warn_unused_result));
 void seccomp_set_free(struct seccomp_set *set);
 
@@ -65,8 +69,9 @@ int seccomp_thread_enter(const struct seccomp_set *set, enum seccomp_thread kind
 const char *seccomp_thread_name(enum seccomp_thread kind);
 int seccomp_thread_parse(const char *hook_name);
 
-/* The allow list of @kind (vmm/seccomp_rules.c). */
-const struct seccomp_rule *seccomp_rules(enum seccomp_thread kind, size_t *n);
+/* The allow list of @kind (vmm/seccomp_rules.c); with @api, what the control socket adds to
+ * it (possibly nothing). */
+const struct seccomp_rule *seccomp_rules(enum seccomp_thread kind, bool api, size_t *n);
 
 /* The test hook's forbidden call: in no list. */
 #define SECCOMP_HOOK_SYSCALL "socket"

@@ -44,8 +44,8 @@
 #endif
 
 /* The main thread once the VM runs: the event loop and every device's queue work, disk I/O
- * (io_uring or synchronous; qcow2 metadata), tap frames, console and stdin, the control
- * socket, pause/resume and snapshots, then the teardown. */
+ * (io_uring or synchronous; qcow2 metadata), tap frames, console and stdin, kicks at a stop,
+ * then the teardown. */
 static const struct seccomp_rule io_rules[] = {
 	COMMON_RULES,
 	/* the event loop; eventfds, signalfd, timerfds */
@@ -56,41 +56,51 @@ static const struct seccomp_rule io_rules[] = {
 	SYS(io_uring_enter), SYS(pread64), SYS(pwrite64), SYS(preadv), SYS(pwritev),
 	SYS(fdatasync), SYS(fsync), SYS(fallocate), SYS(ftruncate),
 	ARG32(fcntl, 1, F_OFD_SETLK),
-	/* tap frames, console output */
-	SYS(readv), SYS(writev),
-	/* the control socket */
-	SYS(accept4), SYS(recvfrom), SYS(sendto), SYS(shutdown), SYS(poll),
-	/* pause: kick the vCPUs out of KVM_RUN */
+	/* tap frames, console output; stdio's first use of a stream asks what it is */
+	SYS(readv), SYS(writev), SYS(newfstatat),
+	/* a stop kicks the vCPUs out of KVM_RUN */
 	ARG32(tgkill, 2, SIGUSR1),
-	/* snapshot path=FILE: a new file beside FILE (mkstemp: O_CREAT|O_EXCL, never an existing
-	 * file), then renamed over FILE; the control socket's file removed at exit */
-	ARG(openat, 2, O_CREAT | O_EXCL, O_CREAT | O_EXCL), SYS(rename), SYS(unlink),
-	SYS(newfstatat),
-	/* serial input raises COM1's IRQ; pause/resume hold the guest clock; --verbose stop
-	 * report; snapshots read the VM's state */
-	IOCTL(KVM_IRQ_LINE), IOCTL(KVM_GET_CLOCK), IOCTL(KVM_SET_CLOCK), IOCTL(KVM_GET_REGS),
-	IOCTL(KVM_GET_IRQCHIP), IOCTL(KVM_GET_PIT2), IOCTL(KVM_GET_MSR_INDEX_LIST),
+	/* serial input raises COM1's IRQ; --verbose stop report */
+	IOCTL(KVM_IRQ_LINE), IOCTL(KVM_GET_REGS),
 	/* the terminal's mode restored at exit */
 	IOCTL(TCSETS)
 	SANITIZER_RULES
 };
 
+/* The control socket and what only it asks for (pause, resume, snapshot) run on the same
+ * thread, the event loop's: these are added to its list only with --api-socket, so a VM
+ * without one cannot create a file, hold its clock or read its own state. */
+static const struct seccomp_rule io_api_rules[] = {
+	SYS(accept4), SYS(recvfrom), SYS(sendto), SYS(shutdown),
+	/* the last replies flushed at exit, with a deadline */
+	SYS(poll),
+	/* pause and resume hold the guest clock */
+	IOCTL(KVM_GET_CLOCK), IOCTL(KVM_SET_CLOCK),
+	/* snapshot path=FILE: a new file beside FILE (mkstemp: O_CREAT|O_EXCL, never an existing
+	 * file), then renamed over FILE; the VM's own state; the socket's file removed at exit */
+	ARG(openat, 2, O_CREAT | O_EXCL, O_CREAT | O_EXCL), SYS(rename), SYS(unlink),
+	IOCTL(KVM_GET_IRQCHIP), IOCTL(KVM_GET_PIT2), IOCTL(KVM_GET_MSR_INDEX_LIST),
+};
+
 /* vCPU threads: KVM_RUN and what exits lead to. Port and MMIO handlers of every device run
  * here: COM1 output and its IRQ, virtio register writes (activation sets the tap's offloads
  * and arms its descriptor in the event loop; kicks and interrupts are eventfd writes), stop
- * requests. Parked for a pause, a vCPU also reads its own state for a snapshot and marks its
- * kvmclock paused. */
+ * requests. */
 static const struct seccomp_rule vcpu_rules[] = {
 	COMMON_RULES,
 	IOCTL(KVM_RUN), SYS(write), SYS(epoll_ctl),
 	IOCTL(KVM_IRQ_LINE), IOCTL(TUNSETOFFLOAD),
 	/* emulation-failure reports and software-KVM work-arounds (arch/x86/host_quirks.c) */
 	IOCTL(KVM_GET_REGS), IOCTL(KVM_SET_REGS), IOCTL(KVM_GET_SREGS), IOCTL(KVM_TRANSLATE),
-	IOCTL(KVM_GET_VCPU_EVENTS), IOCTL(KVM_SET_VCPU_EVENTS),
-	/* snapshot: the vCPU's state (arch/x86/kvm_state.c); resume: KVM_KVMCLOCK_CTRL */
-	IOCTL(KVM_GET_XCRS), IOCTL(KVM_GET_XSAVE), IOCTL(KVM_GET_LAPIC), IOCTL(KVM_GET_MP_STATE),
-	IOCTL(KVM_GET_DEBUGREGS), IOCTL(KVM_GET_MSRS), IOCTL(KVM_KVMCLOCK_CTRL)
+	IOCTL(KVM_GET_VCPU_EVENTS), IOCTL(KVM_SET_VCPU_EVENTS)
 	SANITIZER_RULES
+};
+
+/* With --api-socket: parked for a snapshot, a vCPU reads its own state
+ * (arch/x86/kvm_state.c); at a resume it marks its kvmclock paused. */
+static const struct seccomp_rule vcpu_api_rules[] = {
+	IOCTL(KVM_GET_XCRS), IOCTL(KVM_GET_XSAVE), IOCTL(KVM_GET_LAPIC), IOCTL(KVM_GET_MP_STATE),
+	IOCTL(KVM_GET_DEBUGREGS), IOCTL(KVM_GET_MSRS), IOCTL(KVM_KVMCLOCK_CTRL),
 };
 
 /* The CPUID helper runs one system ioctl while the main thread sets the VM up. */
@@ -100,21 +110,20 @@ static const struct seccomp_rule cpuid_rules[] = {
 	SANITIZER_RULES
 };
 
-const struct seccomp_rule *seccomp_rules(enum seccomp_thread kind, size_t *n)
+#define LIST(a) (*n = sizeof(a) / sizeof(a[0]), a)
+
+const struct seccomp_rule *seccomp_rules(enum seccomp_thread kind, bool api, size_t *n)
 {
+	*n = 0;
 	switch (kind) {
 	case SECCOMP_THREAD_IO:
-		*n = sizeof(io_rules) / sizeof(io_rules[0]);
-		return io_rules;
+		return api ? LIST(io_api_rules) : LIST(io_rules);
 	case SECCOMP_THREAD_VCPU:
-		*n = sizeof(vcpu_rules) / sizeof(vcpu_rules[0]);
-		return vcpu_rules;
+		return api ? LIST(vcpu_api_rules) : LIST(vcpu_rules);
 	case SECCOMP_THREAD_CPUID:
-		*n = sizeof(cpuid_rules) / sizeof(cpuid_rules[0]);
-		return cpuid_rules;
+		return api ? NULL : LIST(cpuid_rules);
 	case SECCOMP_THREAD_NR:
 		break;
 	}
-	*n = 0;
 	return NULL;
 }
