@@ -41,8 +41,8 @@ hd_check_locked_down() {
 		v=$(sed -n 's/^Seccomp:[[:space:]]*//p' "$t/status")
 		[ "$v" = 2 ] || { echo "    $t ($(cat "$t/comm")): Seccomp $v"; bad=1; }
 	done
+	[ $bad = 0 ] || return 1
 	echo "    note: $n threads ($(cat /proc/"$pid"/task/*/comm | sort | uniq -c | awk '{printf "%s%s×%s", s, $2, $1; s=", "}')): all capability sets 0, NoNewPrivs 1, Seccomp 2"
-	[ $bad = 0 ]
 }
 
 # As root: after setup nothing is left, on every thread, with a disk busy on io_uring.
@@ -121,7 +121,9 @@ hd_guest_run() {
 		chown -R $HD_UID:$HD_UID "$dir"
 	fi
 	hd_ns_up || return 1
-	hd_nsx python3 "$HD_HELPER" tapfd tap0 -- "${pre[@]}" "$VMM" run "$@" --kernel "$GUEST" \
+	# Not through hd_nsx: a function in the background is a subshell, and $! must be the
+	# process that becomes minivmm (ip, the helper and setpriv each exec the next).
+	ip netns exec "$HD_NS" python3 "$HD_HELPER" tapfd tap0 -- "${pre[@]}" "$VMM" run "$@" --kernel "$GUEST" \
 		--disk "path=$img" --net fd=3 --cmdline "scenario=$scn ip=$HD_IP port=7 seed=21" \
 		--timeout 200 >"$dir/out" 2>"$dir/err" </dev/null &
 	pid=$!
