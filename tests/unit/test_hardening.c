@@ -22,7 +22,6 @@
 
 #include "block/engine.h"
 #include "tests/unit/unit.h"
-#include "vmm/cli.h"
 #include "vmm/privs.h"
 #include "vmm/seccomp.h"
 
@@ -420,59 +419,6 @@ START_TEST(privilege_drop_unprivileged)
 }
 END_TEST
 
-/* Runs cli_parse_run on a NULL-terminated list of literal arguments. */
-static int parse(struct vm_config *cfg, struct errmsg *err, const char *const *args)
-{
-	static char store[16][128];
-	char *argv[17];
-	int argc = 0;
-
-	argv[argc] = strcpy(store[argc], "run");
-	argc++;
-	for (; *args; args++, argc++)
-		argv[argc] = strcpy(store[argc], *args);
-	argv[argc] = NULL;
-	return cli_parse_run(argc, argv, cfg, err);
-}
-
-#define PARSE(...) parse(&cfg, &err, (const char *const[]){ __VA_ARGS__, NULL })
-
-static void expect_error(int ret, const struct errmsg *err, const char *needle)
-{
-	ck_assert_int_lt(ret, 0);
-	ck_assert_msg(strstr(err->text, needle), "'%s' lacks '%s'", err->text, needle);
-}
-
-START_TEST(hardening_flags)
-{
-	struct vm_config cfg;
-	struct errmsg err = { "" };
-
-	ck_assert_int_eq(PARSE("--kernel", "k"), CLI_RUN);
-	ck_assert_int_eq(cfg.seccomp, SECCOMP_POLICY_ON);
-	ck_assert(!cfg.privs.set_user);
-	ck_assert_ptr_null(cfg.privs.chroot);
-	ck_assert_int_eq(PARSE("--kernel", "k", "--seccomp", "log", "--user", "1000",
-			       "--chroot", "/var/empty"), CLI_RUN);
-	ck_assert_int_eq(cfg.seccomp, SECCOMP_POLICY_LOG);
-	ck_assert(cfg.privs.set_user);
-	ck_assert_uint_eq(cfg.privs.uid, 1000);
-	ck_assert_uint_eq(cfg.privs.gid, 1000);
-	ck_assert_str_eq(cfg.privs.chroot, "/var/empty");
-	ck_assert_int_eq(PARSE("--kernel", "k", "--seccomp=off", "--user", "0:4294967294"), CLI_RUN);
-	ck_assert_int_eq(cfg.seccomp, SECCOMP_POLICY_OFF);
-	ck_assert_uint_eq(cfg.privs.uid, 0);
-	ck_assert_uint_eq(cfg.privs.gid, 4294967294u);
-	expect_error(PARSE("--kernel", "k", "--seccomp", "kill"), &err, "--seccomp: 'kill'");
-	expect_error(PARSE("--kernel", "k", "--user", "nobody"), &err, "--user nobody: bad UID 'nobody'");
-	expect_error(PARSE("--kernel", "k", "--user", "1000:"), &err, "--user 1000:: bad GID ''");
-	expect_error(PARSE("--kernel", "k", "--user", ":1000"), &err, "--user :1000: expected UID");
-	expect_error(PARSE("--kernel", "k", "--user", "4294967295"), &err, "bad UID");
-	expect_error(PARSE("--kernel", "k", "--user", "-1"), &err, "bad UID");
-	expect_error(PARSE("--kernel", "k", "--chroot", ""), &err, "--chroot: empty");
-}
-END_TEST
-
 Suite *suite_hardening(void)
 {
 	Suite *s = suite_create("hardening");
@@ -491,7 +437,6 @@ Suite *suite_hardening(void)
 	tcase_add_test(tc, privilege_drop_as_root);
 	tcase_add_test(tc, chroot_after_setup);
 	tcase_add_test(tc, privilege_drop_unprivileged);
-	tcase_add_test(tc, hardening_flags);
 	suite_add_tcase(s, tc);
 	return s;
 }
