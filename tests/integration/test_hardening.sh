@@ -132,7 +132,8 @@ hd_guest_run() {
 			hd_nsx ip addr add 10.0.2.1/24 dev tap0 && hd_nsx ip link set tap0 up || ok=1
 		if [ $ok = 0 ]; then
 			[ "$(hd_status $pid Uid | cut -f1)" = $HD_UID ] || { echo "    not running as $HD_UID: $(hd_status $pid Uid)"; ok=1; }
-			[ "$(hd_status $pid Groups)" = "$([ "$how" = user ] || echo $HD_KVM_GID)" ] ||
+			# /proc ends the list with a space
+			[ "$(hd_status $pid Groups | xargs)" = "$([ "$how" = user ] || echo $HD_KVM_GID)" ] ||
 				{ echo "    groups: '$(hd_status $pid Groups)'"; ok=1; }
 			hd_check_locked_down $pid || ok=1
 			hd_nsx ping -f -c 200 -w 60 $HD_IP | grep -q " 200 received" || { echo "    ping lost"; ok=1; }
