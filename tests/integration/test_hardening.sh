@@ -13,17 +13,6 @@ HD_KVM_GID=7777 # stands for the host's kvm group: /dev/kvm is given to it for t
 # hd_status PID FIELD: a field of /proc/PID/status ("" if gone).
 hd_status() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" 2>/dev/null; }
 
-# hd_wait_out FILE TEXT SECONDS PID: waits for TEXT in FILE while PID lives.
-hd_wait_out() {
-	local i
-	for i in $(seq 1 $(($3 * 10))); do
-		grep -qF -- "$2" "$1" && return 0
-		kill -0 "$4" 2>/dev/null || break
-		sleep 0.1
-	done
-	grep -qF -- "$2" "$1" || { echo "    no '$2' in $1"; cat "$1"; return 1; }
-}
-
 # hd_check_locked_down PID [BND]: every thread of PID has no capability (and an empty bounding
 # set unless BND=keep-bnd), no_new_privs and seccomp mode 2; every thread the VM starts is up
 # (1 + vCPUs at least). Prints what it found.
@@ -52,7 +41,7 @@ t_locked_down_after_setup() {
 	"$VMM" run --kernel "$GUEST" --cpus 2 --disk "path=$TMP/hd-state.img" \
 		--cmdline "scenario=state" --timeout 120 >"$TMP/hd-out" 2>"$TMP/hd-err" </dev/null &
 	pid=$!
-	hd_wait_out "$TMP/hd-out" "state: round 16" 60 $pid || { kill -KILL $pid; return 1; }
+	wait_out "$TMP/hd-out" "state: round 16" 60 $pid || { kill -KILL $pid; return 1; }
 	[ "$(ls /proc/$pid/task | wc -l)" -ge 3 ] || { echo "    fewer than 3 threads"; kill -KILL $pid; return 1; }
 	hd_check_locked_down $pid
 	local ok=$?
@@ -128,7 +117,7 @@ hd_guest_run() {
 		--timeout 200 >"$dir/out" 2>"$dir/err" </dev/null &
 	pid=$!
 	if [ "$scn" = net-echo ]; then
-		hd_wait_out "$dir/out" ready 60 $pid &&
+		wait_out "$dir/out" ready 60 $pid &&
 			hd_nsx ip addr add 10.0.2.1/24 dev tap0 && hd_nsx ip link set tap0 up || ok=1
 		if [ $ok = 0 ]; then
 			[ "$(hd_status $pid Uid | cut -f1)" = $HD_UID ] || { echo "    not running as $HD_UID: $(hd_status $pid Uid)"; ok=1; }
