@@ -4,7 +4,7 @@ CC ?= gcc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -I. -MMD -MP
-LDLIBS := -luring -lfdt -lpthread -lz -lzstd -ljansson
+LDLIBS := -luring -lfdt -lpthread -lz -lzstd -ljansson -lseccomp -lcap-ng
 BUILD := build
 
 # The qcow2 layers, bottom to top (docs/architecture.md; tests/unit/layering.sh checks them).
@@ -15,7 +15,7 @@ QCOW2_LAYER_SRCS := block/qcow2_file.c block/qcow2_set.c block/qcow2_header.c \
 # Everything but main.c: unit tests link the same objects.
 VMM_LIB_SRCS := \
 	vmm/errmsg.c vmm/parse.c vmm/bus.c vmm/memory.c vmm/evloop.c vmm/term.c vmm/serial.c vmm/stdin_input.c \
-	vmm/machine.c vmm/device.c vmm/state.c \
+	vmm/machine.c vmm/device.c vmm/state.c vmm/seccomp.c vmm/seccomp_rules.c vmm/syscall_names.c vmm/privs.c \
 	vmm/vcpu.c vmm/vm.c vmm/cli.c vmm/lifecycle.c vmm/api.c vmm/api_proto.c vmm/ctl.c \
 	arch/x86/e820.c arch/x86/bzimage.c arch/x86/pvh.c arch/x86/boot.c arch/x86/cpuid.c \
 	arch/x86/regs.c arch/x86/host_quirks.c arch/x86/kvm_state.c \

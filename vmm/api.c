@@ -557,6 +557,10 @@ int api_start(struct vm *vm, const char *path, struct api **out, struct errmsg *
 	ret = api_check_existing(path, err);
 	if (ret)
 		return ret;
+	/* jansson seeds its hash function from /dev/urandom at the first JSON object, which would
+	 * be the first request's, made under the I/O thread's seccomp filter (no open there): seed
+	 * it now, during setup (docs/hardening.md). */
+	json_object_seed(0);
 	api = calloc(1, sizeof(*api));
 	if (!api)
 		return errmsg_set(err, -ENOMEM, "--api-socket: out of memory");

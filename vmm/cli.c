@@ -53,6 +53,13 @@ const char cli_run_usage[] =
 	"                         first; --kernel, --initrd and --cmdline are not needed)\n"
 	"  --api-socket PATH      control socket (JSON lines; minivmm ctl PATH ...): status,\n"
 	"                         pause, resume, shutdown, quit, snapshot, events\n"
+	"  --seccomp on|log|off   system-call filter per thread (default on: a forbidden call\n"
+	"                         ends the VM with one line naming it; log: allowed and logged\n"
+	"                         by the kernel's audit log; off: no filter)\n"
+	"  --user UID[:GID]       after setup, switch to this user and group (numbers; GID\n"
+	"                         defaults to UID; supplementary groups cleared; needs root)\n"
+	"  --chroot DIR           after setup, make DIR the root directory (needs root);\n"
+	"                         snapshot paths are then inside DIR\n"
 	"  --boot-trace           print to stderr the ms since start of each boot milestone\n"
 	"                         and of each guest write to port 0x80\n"
 	"  -v, --verbose          report unmapped guest port/MMIO accesses\n"
@@ -65,7 +72,7 @@ enum {
 	OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
 	OPT_TIMEOUT, OPT_DISK, OPT_NET, OPT_KVM_PV_OFF, OPT_CONSOLE, OPT_BOOT_TRACE, OPT_ACPI, OPT_VIRTIO_CMDLINE, OPT_DUMP_ACPI, OPT_ON_REBOOT,
 	OPT_RESTORE,
-	OPT_API_SOCKET,
+	OPT_API_SOCKET, OPT_SECCOMP, OPT_USER, OPT_CHROOT,
 };
 
 static const struct option cli_run_options[] = {
@@ -87,6 +94,9 @@ static const struct option cli_run_options[] = {
 	{ "dump-acpi", required_argument, NULL, OPT_DUMP_ACPI },
 	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "chroot", required_argument, NULL, OPT_CHROOT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -310,6 +320,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 	cfg->acpi = true;
 	cfg->virtio_cmdline = VIRTIO_CMDLINE_AUTO;
 	cfg->console.mode = CHARDEV_OFF;
+	cfg->seccomp = SECCOMP_POLICY_ON;
 	opterr = 0;
 	optind = 0; /* glibc: 0 also resets getopt's internal state */
 	while ((opt = getopt_long(argc, argv, ":vhV", cli_run_options, NULL)) != -1) {
@@ -412,6 +423,27 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 						  "--api-socket: '%s': a socket path must be 1 to %zu bytes",
 						  optarg, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 			cfg->api_socket = optarg;
+			break;
+		case OPT_SECCOMP:
+			if (!strcmp(optarg, "on"))
+				cfg->seccomp = SECCOMP_POLICY_ON;
+			else if (!strcmp(optarg, "log"))
+				cfg->seccomp = SECCOMP_POLICY_LOG;
+			else if (!strcmp(optarg, "off"))
+				cfg->seccomp = SECCOMP_POLICY_OFF;
+			else
+				return errmsg_set(err, -EINVAL, "--seccomp: '%s': expected on, log or off",
+						  optarg);
+			break;
+		case OPT_USER:
+			ret = privs_parse_user(optarg, &cfg->privs, err);
+			if (ret)
+				return ret;
+			break;
+		case OPT_CHROOT:
+			if (!*optarg)
+				return errmsg_set(err, -EINVAL, "--chroot: empty directory name");
+			cfg->privs.chroot = optarg;
 			break;
 		case 'h':
 			return CLI_HELP;

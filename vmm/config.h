@@ -8,6 +8,8 @@
 
 #include "block/disk.h"
 #include "virtio/net.h"
+#include "vmm/privs.h"
+#include "vmm/seccomp.h"
 
 enum chardev_mode { CHARDEV_STDIO, CHARDEV_FILE, CHARDEV_OFF };
 
@@ -50,6 +52,11 @@ struct vm_config {
 	const char *restore;    /* --restore FILE: start from this snapshot instead of booting */
 	bool reboot_fails;      /* --on-reboot fail: a guest reboot exits with status 1 */
 	const char *api_socket; /* --api-socket PATH: the control socket (vmm/api.h), or NULL */
+	struct privs_config privs;     /* --user, --chroot: applied by main() after setup */
+	enum seccomp_policy seccomp;   /* --seccomp on (default), log, off */
+	/* The filters for @seccomp (NULL when off): main() owns them, setup builds them, then
+	 * each thread installs its own kind's (docs/hardening.md). */
+	struct seccomp_set *seccomp_set;
 	struct timespec t_main; /* when main() started: the origin of --boot-trace times */
 };
 

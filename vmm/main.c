@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
@@ -14,6 +15,8 @@
 #include "vmm/cli.h"
 #include "vmm/ctl.h"
 #include "vmm/img.h"
+#include "vmm/privs.h"
+#include "vmm/seccomp.h"
 #include "vmm/version.h"
 #include "vmm/vm.h"
 
@@ -28,9 +31,33 @@ static const char main_usage[] =
 	"  version    print the version\n"
 	"  help       this help\n";
 
+/* The test hook of docs/hardening.md: MINIVMM_TEST_SECCOMP_VIOLATE=io|vcpu|cpuid makes that
+ * thread kind call something its filter forbids, right after installing it. */
+#define SECCOMP_HOOK_ENV "MINIVMM_TEST_SECCOMP_VIOLATE"
+
+/* Before setup starts any thread: no_new_privs, and the set of filters setup builds. */
+static int cmd_run_harden_early(struct vm_config *cfg, struct seccomp_set **set,
+				struct errmsg *err)
+{
+	const char *hook = getenv(SECCOMP_HOOK_ENV);
+	int violate = -1, ret;
+
+	*set = NULL;
+	if (hook && *hook && (violate = seccomp_thread_parse(hook)) < 0)
+		return errmsg_set(err, -EINVAL, "%s=%s: expected io, vcpu or cpuid", SECCOMP_HOOK_ENV,
+				  hook);
+	ret = privs_no_new_privs(err);
+	if (ret || cfg->seccomp == SECCOMP_POLICY_OFF)
+		return ret;
+	ret = seccomp_set_new(cfg->seccomp, cfg->api_socket != NULL, violate, set, err);
+	cfg->seccomp_set = *set;
+	return ret;
+}
+
 static int cmd_run(int argc, char **argv, const struct timespec *t_main)
 {
 	struct vm_config cfg = { .t_main = *t_main };
+	struct seccomp_set *filters = NULL;
 	struct errmsg err = { "" };
 	struct vm vm;
 	int ret, status;
@@ -50,9 +77,24 @@ static int cmd_run(int argc, char **argv, const struct timespec *t_main)
 	}
 	/* A closed stdout must not kill the VMM: the write fails with EPIPE instead. */
 	signal(SIGPIPE, SIG_IGN);
+	ret = cmd_run_harden_early(&cfg, &filters, &err);
+	if (ret) {
+		fprintf(stderr, "minivmm: %s\n", err.text);
+		return 1;
+	}
 	ret = vm_create(&vm, &cfg, &err);
 	if (ret) {
 		fprintf(stderr, "minivmm: %s\n", err.text);
+		seccomp_set_free(filters);
+		return 1;
+	}
+	/* Setup is over: everything privileged is open. From here no privilege is left; the
+	 * threads vm_run() starts inherit that. */
+	ret = privs_drop(&cfg.privs, &err);
+	if (ret) {
+		fprintf(stderr, "minivmm: %s\n", err.text);
+		vm_destroy(&vm);
+		seccomp_set_free(filters);
 		return 1;
 	}
 	status = vm_run(&vm);
@@ -62,6 +104,7 @@ static int cmd_run(int argc, char **argv, const struct timespec *t_main)
 	if (cfg.boot_trace)
 		fprintf(stderr, "minivmm: boot-trace: %8.3f ms VM torn down\n",
 			config_elapsed_ms(&cfg));
+	seccomp_set_free(filters);
 	return status;
 }
 

@@ -11,6 +11,7 @@
 #include "arch/x86/cpuid.h"
 #include "arch/x86/host_quirks.h"
 #include "arch/x86/regs.h"
+#include "vmm/seccomp.h"
 #include "vmm/vm.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
@@ -202,12 +203,21 @@ static void *vcpu_thread(void *arg)
 	struct vm *vm = v->vm;
 	sigset_t kick;
 	char name[16];
+	int ret;
 
 	snprintf(name, sizeof(name), "vcpu%u", v->id);
 	pthread_setname_np(pthread_self(), name);
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	/* Before the first KVM_RUN: everything after is driven by the guest. */
+	ret = seccomp_thread_enter(vm->cfg ? vm->cfg->seccomp_set : NULL, SECCOMP_THREAD_VCPU);
+	if (ret) {
+		vm_request_stop(vm, VM_STOP_ERROR, 1, "vcpu %u: seccomp filter: %s", v->id,
+				strerror(-ret));
+		vm_lifecycle_vcpu_exited(vm);
+		return NULL;
+	}
 
 	if (v->id == 0)
 		vm_trace(vm, "first KVM_RUN");

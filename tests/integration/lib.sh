@@ -58,6 +58,18 @@ bad_case() {
 }
 
 # skip REASON: ends the current test as skipped (tests run in a subshell of t_run).
+# wait_out FILE TEXT SECONDS PID: until TEXT appears in FILE, while PID lives; otherwise says
+# so and shows FILE.
+wait_out() {
+	local i
+	for i in $(seq 1 $(($3 * 10))); do
+		grep -qF -- "$2" "$1" && return 0
+		kill -0 "$4" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -qF -- "$2" "$1" || { echo "    no '$2' in $1"; cat "$1"; return 1; }
+}
+
 skip() {
 	echo "    skipped: $*"
 	exit 77

@@ -31,13 +31,7 @@ net_vm() {
 	NPID=$!
 }
 net_wait_out() { # TEXT SECONDS
-	local i
-	for i in $(seq 1 $(($2 * 10))); do
-		grep -qF -- "$1" "$TMP/nout" && return 0
-		kill -0 "$NPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	grep -qF -- "$1" "$TMP/nout" || { echo "    no '$1'"; cat "$TMP/nout" "$TMP/nerr"; return 1; }
+	wait_out "$TMP/nout" "$1" "$2" "$NPID" || { cat "$TMP/nerr"; return 1; }
 }
 net_tap_up() {
 	nsx ip addr add 10.0.2.1/24 dev tap0 && nsx ip link set tap0 up

@@ -83,6 +83,37 @@ START_TEST(errors_name_the_flag)
 }
 END_TEST
 
+/* --seccomp, --user, --chroot (issue 16; docs/hardening.md). */
+START_TEST(hardening_flags)
+{
+	struct vm_config cfg;
+	struct errmsg err = { "" };
+
+	ck_assert_int_eq(PARSE("--kernel", "k"), CLI_RUN);
+	ck_assert_int_eq(cfg.seccomp, SECCOMP_POLICY_ON);
+	ck_assert(!cfg.privs.set_user);
+	ck_assert_ptr_null(cfg.privs.chroot);
+	ck_assert_int_eq(PARSE("--kernel", "k", "--seccomp", "log", "--user", "1000",
+			       "--chroot", "/var/empty"), CLI_RUN);
+	ck_assert_int_eq(cfg.seccomp, SECCOMP_POLICY_LOG);
+	ck_assert(cfg.privs.set_user);
+	ck_assert_uint_eq(cfg.privs.uid, 1000);
+	ck_assert_uint_eq(cfg.privs.gid, 1000);
+	ck_assert_str_eq(cfg.privs.chroot, "/var/empty");
+	ck_assert_int_eq(PARSE("--kernel", "k", "--seccomp=off", "--user", "0:4294967294"), CLI_RUN);
+	ck_assert_int_eq(cfg.seccomp, SECCOMP_POLICY_OFF);
+	ck_assert_uint_eq(cfg.privs.uid, 0);
+	ck_assert_uint_eq(cfg.privs.gid, 4294967294u);
+	expect_error(PARSE("--kernel", "k", "--seccomp", "kill"), &err, "--seccomp: 'kill'");
+	expect_error(PARSE("--kernel", "k", "--user", "nobody"), &err, "--user nobody: bad UID 'nobody'");
+	expect_error(PARSE("--kernel", "k", "--user", "1000:"), &err, "--user 1000:: bad GID ''");
+	expect_error(PARSE("--kernel", "k", "--user", ":1000"), &err, "--user :1000: expected UID");
+	expect_error(PARSE("--kernel", "k", "--user", "4294967295"), &err, "bad UID");
+	expect_error(PARSE("--kernel", "k", "--user", "-1"), &err, "bad UID");
+	expect_error(PARSE("--kernel", "k", "--chroot", ""), &err, "--chroot: empty");
+}
+END_TEST
+
 START_TEST(net_and_disk_options)
 {
 	struct vm_config cfg;
@@ -124,6 +155,7 @@ Suite *suite_cli(void)
 
 	tcase_add_test(tc, defaults_and_values);
 	tcase_add_test(tc, errors_name_the_flag);
+	tcase_add_test(tc, hardening_flags);
 	tcase_add_test(tc, net_and_disk_options);
 	suite_add_tcase(s, tc);
 	return s;

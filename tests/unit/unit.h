@@ -30,5 +30,6 @@ Suite *suite_virtio_console(void);
 Suite *suite_api_proto(void);
 Suite *suite_ged(void);
 Suite *suite_api_server(void);
+Suite *suite_hardening(void);
 
 #endif
