@@ -35,7 +35,7 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
-.PHONY: test-qcow2 all deps test check check-asan integration test-integration test-oracle test-linux linux-guest clean bench guest fuzz \
+.PHONY: fuzz-smoke print-fuzz-targets test-qcow2 all deps test check check-asan integration test-integration test-oracle test-linux linux-guest clean bench guest fuzz \
 	test-stock test-kvmbox run
 all: minivmm guest
 
@@ -100,7 +100,7 @@ run: all
 	tests/kvmbox/kvm-or-box ./minivmm run $(ARGS)
 
 # Everything, guest suites in the box where there is no /dev/kvm (tests/run.sh says how).
-test: all $(BUILD)/unit $(BUILD)/unit-asan $(BUILD)/minivmm-asan $(BUILD)/blkpattern $(BUILD)/qcow2io
+test: all $(BUILD)/unit $(BUILD)/unit-asan $(BUILD)/minivmm-asan $(BUILD)/blkpattern $(BUILD)/qcow2io fuzz
 	tests/run.sh
 
 # qcow2 format tests against qemu-img (no /dev/kvm needed); CRASH_TRIALS=100 for the long run.
@@ -138,8 +138,15 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,und
 # engines, instrumented like the harness; virtio-blk once per engine and format.
 FUZZ_DEVICES := fuzz_blk_raw_sync fuzz_blk_raw_uring fuzz_blk_qcow2_sync fuzz_blk_qcow2_uring \
 	fuzz_virtio_net fuzz_virtio_console fuzz_snapshot
-fuzz: $(BUILD)/fuzz/fuzz_virtqueue $(BUILD)/fuzz/fuzz_qcow2 $(addprefix $(BUILD)/fuzz/,$(FUZZ_DEVICES)) \
-	$(BUILD)/fuzz/fuzz_api_request
+# Beyond the devices: the kernel loaders' parsers, `run`'s argument parser, the port devices.
+FUZZ_HOST := fuzz_loader fuzz_cli fuzz_ports
+FUZZ_ALL := fuzz_virtqueue fuzz_qcow2 fuzz_api_request $(FUZZ_DEVICES) $(FUZZ_HOST)
+fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_ALL))
+# Every fuzz target briefly from its seeds (FUZZ_SECS each, default 8): part of make test.
+fuzz-smoke: fuzz
+	tests/fuzz/smoke.sh
+print-fuzz-targets:
+	@echo $(FUZZ_ALL)
 FUZZ_LIB_OBJS := $(call obj,fuzzlib,$(VMM_LIB_SRCS))
 $(BUILD)/fuzzlib/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -163,6 +170,9 @@ $(BUILD)/fuzz/fuzz_virtio_net: tests/fuzz/fuzz_virtio_net.c tests/fuzz/fuzz_vdev
 	@mkdir -p $(dir $@)
 	$(FUZZ_DEV_CC)
 $(BUILD)/fuzz/fuzz_virtio_console: tests/fuzz/fuzz_virtio_console.c tests/fuzz/fuzz_vdev.h tests/unit/vdrv.h $(FUZZ_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_DEV_CC)
+$(addprefix $(BUILD)/fuzz/,$(FUZZ_HOST)): $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_DEV_CC)
 # The snapshot / migration stream reader and state loader on hostile bytes.

@@ -40,6 +40,9 @@ int ged_raise(struct ged *g, uint8_t events)
 {
 	uint64_t one = 1;
 
+	/* Only events the DSDT's _EVT handles: a state with others could not be loaded back. */
+	if (!events || events & ~ACPI_GED_EVT_POWER_BUTTON)
+		return -EINVAL;
 	pthread_mutex_lock(&g->lock);
 	g->status |= events;
 	pthread_mutex_unlock(&g->lock);

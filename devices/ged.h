@@ -26,7 +26,8 @@ struct ged;
 int ged_create(struct machine *m, uint32_t gsi, struct ged **out, struct errmsg *err)
 	__attribute__((warn_unused_result));
 
-/* Records @events (ACPI_GED_EVT_* bits) as pending and raises the interrupt (any thread). */
+/* Records @events (ACPI_GED_EVT_* bits) as pending and raises the interrupt (any thread);
+ * -EINVAL for none or for a bit the GED does not announce. */
 int ged_raise(struct ged *g, uint8_t events);
 
 /* Events raised and not yet read by the guest. */

@@ -3,12 +3,12 @@
 # run directly, one after another; where it is not, each runs inside the nested-KVM box
 # (tests/kvmbox/run, one TCG CPU each) in two lanes side by side, so both host cores work:
 #   lane 1: the box's self-test, integration (test guest), oracle (test guest under QEMU)
-#   lane 2: unit, qcow2 (host only), the tiny Linux kernel (built on the host first), Debian's
-#           stock kernel
+#   lane 2: unit, qcow2 and fuzz (host only), the tiny Linux kernel (built on the host first),
+#           Debian's stock kernel
 # Output lines carry the suite's name; logs stay in build/test-logs/. At the end: one line per
 # suite, every skip with its reason, and the verdict: a failure, or a suite that passed no
 # test, fails make test.
-#   tests/run.sh [SUITE...]     only these (unit qcow2 kvmbox integration oracle linux stock)
+#   tests/run.sh [SUITE...]     only these (unit qcow2 fuzz kvmbox integration oracle linux stock)
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -20,9 +20,9 @@ T0=$SECONDS
 declare -A CMD=(
 	[unit]=tests/unit/run.sh [qcow2]=tests/qcow2/run.sh [kvmbox]=tests/kvmbox/test.sh
 	[integration]=tests/integration/run.sh [oracle]=tests/oracle/run.sh
-	[linux]=tests/linux/run.sh [stock]=tests/linux/stock/run.sh
+	[linux]=tests/linux/run.sh [stock]=tests/linux/stock/run.sh [fuzz]=tests/fuzz/smoke.sh
 )
-ORDER=(unit qcow2 kvmbox integration oracle linux stock)
+ORDER=(unit qcow2 fuzz kvmbox integration oracle linux stock)
 WANT=("$@")
 [ ${#WANT[@]} -gt 0 ] || WANT=("${ORDER[@]}")
 for s in "${WANT[@]}"; do
@@ -42,13 +42,14 @@ suite() {
 if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	echo "== /dev/kvm is usable here: guest suites run directly"
 	echo "SKIP kvmbox: this host has /dev/kvm, so no suite needs the box" >"$LOGS/kvmbox.skip"
-	for s in unit qcow2 integration oracle linux stock; do suite $s; done
+	for s in unit qcow2 fuzz integration oracle linux stock; do suite $s; done
 else
 	echo "== no usable /dev/kvm here: guest suites run in the nested-KVM box, two lanes"
 	(suite kvmbox; suite integration; suite oracle) &
 	lane1=$!
 	suite unit
 	suite qcow2
+	suite fuzz
 	suite linux
 	suite stock
 	wait $lane1
