@@ -145,7 +145,8 @@ static int write_seed(const char *path)
 	    stream_write_section(&w, STREAM_SEC_CONFIG, config, clen) ||
 	    stream_write_section(&w, STREAM_SEC_STATE, state, slen) ||
 	    stream_write_page(&w, 0x1000, page) || stream_write_page(&w, 0x2000, page) ||
-	    stream_write_page(&w, 0x9000, page) || stream_write_end(&w))
+	    stream_write_page(&w, 0x9000, page) || stream_write_zero_page(&w, 0xa000) ||
+	    stream_write_end(&w))
 		return 1;
 	stream_writer_free(&w);
 	free(config);
