@@ -36,7 +36,9 @@ uint64_t dirty_set_count(const struct dirty_set *d, const struct guest_mem *gm);
 /* Turns on KVM's dirty log on every RAM slot and the VMM's marks. From now on every page
  * written is reported by the next dirty_collect(). */
 int dirty_start(struct vm *vm, struct errmsg *err) __attribute__((warn_unused_result));
-/* Turns both off again (any failure is reported, not fatal: the log costs only speed). */
+/* Turns both off again (any failure is reported, not fatal: the log costs only speed). Only
+ * while the VM is paused (vCPUs parked, devices quiesced): the VMM's bitmap is freed, and a
+ * device thread could otherwise still be marking it. */
 void dirty_stop(struct vm *vm);
 /* ORs into @d the pages written since the last collect (or the start), and resets both
  * logs. */

@@ -27,7 +27,7 @@
  * is taken as failed and the VM resumes here. */
 #define CONFIRM_TIMEOUT_MS 30000
 
-enum io_req { REQ_NONE, REQ_PAUSE, REQ_RESUME };
+enum io_req { REQ_NONE, REQ_PAUSE, REQ_ABORT };
 
 struct migration {
 	struct vm *vm;
@@ -48,6 +48,7 @@ struct migration {
 	enum io_req req;
 	bool req_done;
 	bool io_gone;               /* the VM is being destroyed: no more answers */
+	bool disks_released;        /* REQ_PAUSE gave the image locks up (I/O thread only) */
 	int req_ret;
 	struct errmsg req_err;
 	void *state;                /* REQ_PAUSE's STATE section */
@@ -94,6 +95,26 @@ static void set_phase(struct migration *m, enum migrate_phase p)
 
 /* ---- the I/O thread's side ---- */
 
+/* A failed migration: logging off, the images taken back, the VM running again. The VMM's
+ * dirty bitmap is freed only while the VM is paused: a device or vCPU thread could be marking
+ * it at any other time. A VM that cannot pause (it is stopping) keeps the bitmap until
+ * gm_destroy(). */
+static int abort_on_io_thread(struct migration *m, struct errmsg *err)
+{
+	struct vm *vm = m->vm;
+	int ret = vm_pause(vm, err);
+
+	if (ret)
+		return errmsg_prefix(err, ret, "pausing to stop the dirty log");
+	dirty_stop(vm);
+	/* Back before the guest writes again; an image another process took meanwhile (the
+	 * destination did, then failed?) keeps the VM from running on it. */
+	if (m->disks_released && (ret = vm_disks_activate(vm, err)))
+		return ret;
+	m->disks_released = false;
+	return vm_resume(vm, err);
+}
+
 static void on_request(struct ev_handler *h, uint32_t events)
 {
 	struct migration *m = h->opaque;
@@ -118,13 +139,12 @@ static void on_request(struct ev_handler *h, uint32_t events)
 			ret = vm_state_capture(vm, &m->state, &m->state_len, &err);
 		}
 		/* The devices are quiesced (disks flushed): the destination may take the images. */
-		if (!ret)
+		if (!ret) {
 			vm_disks_inactivate(vm);
-	} else if (req == REQ_RESUME) {
-		/* Back before the guest writes again; one taken meanwhile by another process
-		 * (the destination did, then failed?) keeps the VM from running on it. */
-		ret = vm_disks_activate(vm, &err);
-		ret = ret ? ret : vm_resume(vm, &err);
+			m->disks_released = true;
+		}
+	} else if (req == REQ_ABORT) {
+		ret = abort_on_io_thread(m, &err);
 	} else {
 		return;
 	}
@@ -254,7 +274,7 @@ static int wait_confirmation(struct migration *m, struct errmsg *err)
 	return 0;
 }
 
-static int precopy(struct migration *m, struct dirty_set *d, bool *paused, struct errmsg *err)
+static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 {
 	struct vm *vm = m->vm;
 	void *config = NULL;
@@ -324,7 +344,6 @@ static int precopy(struct migration *m, struct dirty_set *d, bool *paused, struc
 	ret = io_request(m, REQ_PAUSE, err);
 	if (ret)
 		return errmsg_prefix(err, ret, "pausing the VM");
-	*paused = true;
 	atomic_store(&m->final, true);
 	set_phase(m, MIGRATE_STOP_COPY);
 	ret = dirty_collect(vm, d, err);
@@ -343,15 +362,27 @@ static void *migrate_thread(void *arg)
 {
 	struct migration *m = arg;
 	struct vm *vm = m->vm;
-	struct errmsg err = { "" };
+	struct errmsg err = { "" }, abort_err = { "" };
 	struct dirty_set d;
-	bool paused = false;
-	int ret;
+	int ret, abort_ret = 0;
 
 	ret = dirty_set_init(&d, &vm->mem);
 	ret = ret ? errmsg_set(&err, ret, "out of memory") : stream_writer_init(&m->w, -1);
 	if (!ret)
-		ret = precopy(m, &d, &paused, &err);
+		ret = precopy(m, &d, &err);
+	if (!ret) {
+		/* Paused for good: no device writes guest memory any more. */
+		dirty_stop(vm);
+	} else {
+		int fd = atomic_load(&m->fd);
+
+		fprintf(stderr, "minivmm: migration to %s %s: %s; the VM runs on here\n", m->st.uri,
+			ret == -ECANCELED ? "cancelled" : "failed", err.text);
+		if (fd >= 0)
+			shutdown(fd, SHUT_RDWR);
+		abort_ret = io_request(m, REQ_ABORT, &abort_err);
+	}
+	/* The status says "failed" only once the VM runs again. */
 	pthread_mutex_lock(&m->lock);
 	m->st.bytes_sent = m->w.bytes;
 	m->st.total_ms = now_ms() - m->t_start;
@@ -369,17 +400,10 @@ static void *migrate_thread(void *arg)
 			m->st.total_ms, m->st.iteration, (unsigned long long)m->st.bytes_sent,
 			m->st.downtime_ms);
 		vm_request_stop(vm, VM_STOP_MIGRATED, 0, "migrated to %s", m->st.uri);
-	} else {
-		fprintf(stderr, "minivmm: migration to %s %s: %s; the VM runs on here\n", m->st.uri,
-			ret == -ECANCELED ? "cancelled" : "failed", err.text);
-		if (m->fd >= 0)
-			shutdown(m->fd, SHUT_RDWR);
-	}
-	/* Off before a resume: the guest runs at full speed again. */
-	dirty_stop(vm);
-	if (ret && paused && (ret = io_request(m, REQ_RESUME, &err)))
+	} else if (abort_ret) {
 		vm_request_stop(vm, VM_STOP_ERROR, 1, "migration failed and the VM cannot resume: %s",
-				err.text);
+				abort_err.text);
+	}
 	dirty_set_free(&d);
 	stream_writer_free(&m->w);
 	free(m->state);
