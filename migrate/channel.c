@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,7 +110,7 @@ static int tcp_addr(const struct channel_uri *u, struct sockaddr_storage *ss, so
 			  u->port);
 }
 
-int channel_accept(const struct channel_uri *u, int *fd, struct errmsg *err)
+int channel_accept(const struct channel_uri *u, int abort_fd, int *fd, struct errmsg *err)
 {
 	char name[sizeof(u->host) + sizeof(u->port) + sizeof(u->path) + 8];
 	struct sockaddr_storage ss;
@@ -144,15 +145,32 @@ int channel_accept(const struct channel_uri *u, int *fd, struct errmsg *err)
 			close(lfd);
 		return errmsg_set(err, ret, "%s: cannot listen: %s", name, strerror(-ret));
 	}
-	do {
+	for (;;) {
+		struct pollfd p[2] = { { .fd = lfd, .events = POLLIN },
+				       { .fd = abort_fd, .events = POLLIN } };
+
+		if (poll(p, abort_fd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			break;
+		}
+		if (abort_fd >= 0 && p[1].revents) {
+			ret = -EINTR;
+			break;
+		}
 		*fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	} while (*fd < 0 && errno == EINTR);
-	ret = *fd < 0 ? -errno : 0;
+		if (*fd >= 0 || (errno != EINTR && errno != ECONNABORTED)) {
+			ret = *fd < 0 ? -errno : 0;
+			break;
+		}
+	}
 	close(lfd);
 	if (u->kind == CHANNEL_UNIX)
 		(void)unlink(u->path);
 	if (ret)
-		return errmsg_set(err, ret, "%s: accept: %s", name, strerror(-ret));
+		return errmsg_set(err, ret, "%s: %s", name,
+				  ret == -EINTR ? "interrupted while waiting for the source" : strerror(-ret));
 	tune(*fd, u->kind);
 	return 0;
 }

@@ -27,7 +27,7 @@ int vm_incoming(struct vm *vm, const char *uri, struct errmsg *err)
 		return errmsg_prefix(err, ret, "--incoming");
 	/* Tests and orchestration wait for this line (a tcp port has no file to wait for). */
 	fprintf(stderr, "minivmm: waiting for a migration on %s\n", uri);
-	ret = channel_accept(&u, &fd, err);
+	ret = channel_accept(&u, vm->signal_ev.fd, &fd, err);
 	if (ret)
 		return errmsg_prefix(err, ret, "--incoming");
 	t0 = vm_elapsed_ms(vm);

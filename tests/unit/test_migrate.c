@@ -1,6 +1,10 @@
 /* Live migration's pieces that need no KVM: the URI syntax and when pre-copy stops. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "migrate/channel.h"
 #include "migrate/converge.h"
@@ -37,6 +41,49 @@ START_TEST(uris)
 		memset(longpath + 5, 'a', 150);
 		ck_assert_int_eq(channel_uri_parse(longpath, &u, &err), -EINVAL);
 	}
+}
+END_TEST
+
+static void *connector(void *arg)
+{
+	struct channel_uri *u = arg;
+	struct errmsg err;
+	int fd = -1;
+
+	/* The listener may not be there yet. */
+	for (int i = 0; i < 200 && channel_connect(u, &fd, &err); i++)
+		usleep(5000);
+	if (fd >= 0) {
+		ck_assert_int_eq(write(fd, "x", 1), 1);
+		close(fd);
+	}
+	return NULL;
+}
+
+START_TEST(accept_connect_and_abort)
+{
+	struct channel_uri u;
+	struct errmsg err = { "" };
+	char uri[64];
+	pthread_t t;
+	int fd, efd = eventfd(0, EFD_CLOEXEC);
+	uint64_t one = 1;
+	char c;
+
+	snprintf(uri, sizeof(uri), "unix:/tmp/minivmm-chan.%d", (int)getpid());
+	ck_assert_int_eq(channel_uri_parse(uri, &u, &err), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, connector, &u), 0);
+	ck_assert_msg(channel_accept(&u, efd, &fd, &err) == 0, "%s", err.text);
+	ck_assert_int_eq(read(fd, &c, 1), 1);
+	ck_assert_int_eq(c, 'x');
+	close(fd);
+	pthread_join(t, NULL);
+	ck_assert_int_ne(access(u.path, F_OK), 0); /* the socket file is gone again */
+	/* A stop signal (the signalfd readable) ends the wait. */
+	ck_assert_int_eq(write(efd, &one, sizeof(one)), (ssize_t)sizeof(one));
+	ck_assert_int_eq(channel_accept(&u, efd, &fd, &err), -EINTR);
+	ck_assert_ptr_nonnull(strstr(err.text, "interrupted"));
+	close(efd);
 }
 END_TEST
 
@@ -81,6 +128,7 @@ Suite *suite_migrate(void)
 
 	tcase_add_test(tc, uris);
 	tcase_add_test(tc, convergence);
+	tcase_add_test(tc, accept_connect_and_abort);
 	suite_add_tcase(s, tc);
 	return s;
 }
