@@ -45,8 +45,10 @@ int snapshot_config_build(struct vm *vm, void **fdt, size_t *len)
 	__attribute__((warn_unused_result));
 
 /* The configuration the file records (an FDT) must match the one @vm has; the first field that
- * differs is named. Exposed for the unit tests and the fuzzer. */
-int snapshot_config_compare(const void *saved, const void *current, struct errmsg *err)
+ * differs is named, @theirs naming where @saved comes from ("the snapshot", "the source").
+ * Exposed for the unit tests and the fuzzer. */
+int snapshot_config_compare(const void *saved, const void *current, const char *theirs,
+			    struct errmsg *err)
 	__attribute__((warn_unused_result));
 
 #endif

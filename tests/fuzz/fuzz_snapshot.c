@@ -199,7 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (stream_read_section(&r, &type, &p, &len, &err))
 				break;
 			if (type == STREAM_SEC_CONFIG && !state_check(p, len, &err))
-				(void)snapshot_config_compare(p, reference, &err);
+				(void)snapshot_config_compare(p, reference, "the snapshot", &err);
 			else if (type == STREAM_SEC_STATE && !state_check(p, len, &err))
 				load_state(p);
 			else if (type == STREAM_SEC_RAM)

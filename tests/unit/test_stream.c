@@ -170,8 +170,8 @@ START_TEST(config_mismatch_named)
 
 	ck_assert_int_eq(state_build(fill_small, &two, 1 << 20, &a, &la), 0);
 	ck_assert_int_eq(state_build(fill_small, &four, 1 << 20, &b, &lb), 0);
-	ck_assert_int_eq(snapshot_config_compare(a, a, &err), 0);
-	ck_assert_int_eq(snapshot_config_compare(a, b, &err), -EINVAL);
+	ck_assert_int_eq(snapshot_config_compare(a, a, "the snapshot", &err), 0);
+	ck_assert_int_eq(snapshot_config_compare(a, b, "the snapshot", &err), -EINVAL);
 	ck_assert_msg(strstr(err.text, "cpus (--cpus): the snapshot has 2, this VM 4"), "%s", err.text);
 	free(a);
 	free(b);
