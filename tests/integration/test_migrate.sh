@@ -61,6 +61,7 @@ mig_hop() {
 	expect_rc 0 && expect_err "migration: completed" || return 1
 	grep "migration: completed" "$TMP/$from.err" | sed 's/^minivmm: migration: /    note: /'
 	mig_use "$to" "$tpid" "$tfd"
+	grep "migration received" "$TMP/$to.err" | sed 's/^minivmm: migration /    note: destination /'
 	grep -q "the VM runs here now" "$TMP/$to.err" ||
 		{ echo "    destination $to did not say it runs the VM:"; sed 's/^/    | /' "$TMP/$to.err"; return 1; }
 }
@@ -80,6 +81,38 @@ t_migrate() {
 t_run "migrate over a unix socket, --cpus 1: pages and disk check out on the destination" t_migrate 1 "unix:$TMP/mig.sock"
 t_run "migrate over tcp 127.0.0.1, --cpus 4" t_migrate 4 "tcp:127.0.0.1:47615"
 t_run "migrate a guest dirtying 16 MiB per vCPU continuously, --cpus 2" t_migrate 2 "unix:$TMP/mig.sock" 4096
+
+# Two "hosts": network namespaces joined by a veth pair (10.77.0.1 and 10.77.0.2), the source
+# in one, the destination in the other; created and deleted here.
+t_migrate_netns() {
+	local ns=mvmm$$ ret
+	ip netns add "${ns}a" && ip netns add "${ns}b" || skip "cannot create network namespaces"
+	ip link add "${ns}x" netns "${ns}a" type veth peer name "${ns}y" netns "${ns}b" &&
+		ip -n "${ns}a" addr add 10.77.0.1/24 dev "${ns}x" &&
+		ip -n "${ns}b" addr add 10.77.0.2/24 dev "${ns}y" &&
+		ip -n "${ns}a" link set "${ns}x" up && ip -n "${ns}b" link set "${ns}y" up &&
+		ip -n "${ns}a" link set lo up && ip -n "${ns}b" link set lo up || {
+		ip netns del "${ns}a"; ip netns del "${ns}b"
+		echo "    cannot set up the veth pair"
+		return 1
+	}
+	printf '#!/bin/sh\nexec ip netns exec %s "%s" "$@"\n' "${ns}a" "$VMM" >"$TMP/host-a"
+	printf '#!/bin/sh\nexec ip netns exec %s "%s" "$@"\n' "${ns}b" "$VMM" >"$TMP/host-b"
+	chmod +x "$TMP/host-a" "$TMP/host-b"
+	(
+		truncate -s 1M "$TMP/st.img"
+		VMM_BIN=$TMP/host-a ST_FD=9 st_start a $(st_flags 2) --kernel "$GUEST" --cmdline "scenario=state"
+		st_wait_round 16 || exit 1
+		VMM_BIN=$TMP/host-b mig_hop a "$SPID" 9 b 8 "tcp:10.77.0.2:47616" 2 || exit 1
+		r=$(st_last_round)
+		st_wait_round $((${r:-0} + 16)) && st_finish
+	)
+	ret=$?
+	ip netns del "${ns}a"
+	ip netns del "${ns}b"
+	return $ret
+}
+t_run "migrate over tcp between two network namespaces joined by a veth pair, --cpus 2" t_migrate_netns
 
 t_back_and_forth() {
 	local i from=a fpid ffd=9 to tfd r
@@ -159,9 +192,12 @@ t_config_mismatch() {
 	mig_ctl a migrate uri="unix:$TMP/mig.sock" || return 1
 	mig_use b "$BPID" 8
 	st_end
-	expect_rc 1 && expect_err "ram-size (--memory): the snapshot has 268435456, this VM 134217728" || return 1
+	expect_rc 1 && expect_err "ram-size (--memory): the source has 268435456, this VM 134217728" || return 1
 	mig_use a "$APID" 9
 	mig_wait_phase a failed || return 1
 	mig_source_survives
 }
 t_run "a destination with another --memory refuses, naming it; the source runs on" t_config_mismatch
+
+t_migrate_asan() { VMM_BIN=$VMM_ASAN t_migrate 2 "unix:$TMP/mig.sock"; }
+t_run "migrate with both sides under ASan/UBSan, --cpus 2" t_migrate_asan
