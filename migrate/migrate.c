@@ -93,6 +93,15 @@ static void set_phase(struct migration *m, enum migrate_phase p)
 	pthread_mutex_unlock(&m->lock);
 }
 
+static void status_copy(struct migration *m, struct migrate_status *st)
+{
+	pthread_mutex_lock(&m->lock);
+	*st = m->st;
+	if (atomic_load(&m->running))
+		st->total_ms = now_ms() - m->t_start;
+	pthread_mutex_unlock(&m->lock);
+}
+
 /* ---- the I/O thread's side ---- */
 
 /* A failed migration: logging off, the images taken back, the VM running again. The VMM's
@@ -215,7 +224,7 @@ static int tick(void *arg, uint64_t pages)
 		struct migrate_status s;
 
 		m->last_line = t;
-		migrate_get_status(m->vm, &s);
+		status_copy(m, &s);
 		fprintf(stderr, "minivmm: migration: %s, round %u, %llu MiB sent, %llu MiB left, "
 			"%.0f MB/s, dirtying %.0f MB/s\n", migrate_phase_name(s.phase), s.iteration + 1,
 			(unsigned long long)(s.bytes_sent >> 20), (unsigned long long)(s.remaining >> 20),
@@ -494,16 +503,9 @@ int migrate_start(struct vm *vm, const struct migrate_params *p, struct errmsg *
 
 void migrate_get_status(struct vm *vm, struct migrate_status *st)
 {
-	struct migration *m = vm->mig;
-
 	memset(st, 0, sizeof(*st));
-	if (!m)
-		return;
-	pthread_mutex_lock(&m->lock);
-	*st = m->st;
-	if (atomic_load(&m->running))
-		st->total_ms = now_ms() - m->t_start;
-	pthread_mutex_unlock(&m->lock);
+	if (vm->mig)
+		status_copy(vm->mig, st);
 }
 
 int migrate_cancel(struct vm *vm, struct errmsg *err)
