@@ -397,7 +397,7 @@ static void *migrate_thread(void *arg)
 	/* The status says "failed" only once the VM runs again. */
 	pthread_mutex_lock(&m->lock);
 	m->st.bytes_sent = m->w.bytes;
-	m->st.total_ms = now_ms() - m->t_start;
+	m->st.total_ms = (ret ? now_ms() : m->t_confirm) - m->t_start;
 	if (!ret) {
 		m->st.phase = MIGRATE_COMPLETED;
 		m->st.downtime_ms = m->t_confirm - m->t_pause;
