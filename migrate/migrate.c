@@ -56,7 +56,7 @@ struct migration {
 
 	/* Reported by migrate-status, under lock. */
 	struct migrate_status st;
-	double t_start, t_pause, t_confirm;
+	double t_start, t_pause, t_end_sent, t_confirm;
 
 	/* The thread's own. */
 	struct stream_writer w;
@@ -363,6 +363,7 @@ static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 		errmsg_set(err, ret, "sending the state: %s", strerror(-ret));
 	if (!ret && (ret = stream_write_end(&m->w)))
 		errmsg_set(err, ret, "sending END: %s", strerror(-ret));
+	m->t_end_sent = now_ms();
 	ret = ret ? ret : wait_confirmation(m, err);
 	/* The destination runs the VM from here: the downtime ends now, not once this side has
 	 * turned its dirty log off (a memslot update, slow on some hosts). */
@@ -408,9 +409,9 @@ static void *migrate_thread(void *arg)
 	pthread_mutex_unlock(&m->lock);
 	if (!ret) {
 		/* Never resumed from here on: the destination runs the VM, and its disks. */
-		fprintf(stderr, "minivmm: migration: completed in %.0f ms, %u rounds, %llu bytes, downtime %.1f ms\n",
+		fprintf(stderr, "minivmm: migration: completed in %.0f ms, %u rounds, %llu bytes, downtime %.1f ms (%.1f ms to send the rest and the state, %.1f ms until the destination confirmed)\n",
 			m->st.total_ms, m->st.iteration, (unsigned long long)m->st.bytes_sent,
-			m->st.downtime_ms);
+			m->st.downtime_ms, m->t_end_sent - m->t_pause, m->t_confirm - m->t_end_sent);
 		vm_request_stop(vm, VM_STOP_MIGRATED, 0, "migrated to %s", m->st.uri);
 	} else if (abort_ret) {
 		vm_request_stop(vm, VM_STOP_ERROR, 1, "migration failed and the VM cannot resume: %s",
