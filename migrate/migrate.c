@@ -56,7 +56,7 @@ struct migration {
 
 	/* Reported by migrate-status, under lock. */
 	struct migrate_status st;
-	double t_start, t_pause, t_end_sent, t_confirm;
+	double t_start, t_pause, t_captured, t_end_sent, t_confirm;
 
 	/* The thread's own. */
 	struct stream_writer w;
@@ -146,6 +146,7 @@ static void on_request(struct ev_handler *h, uint32_t events)
 		if (!ret) {
 			m->t_pause = now_ms();
 			ret = vm_state_capture(vm, &m->state, &m->state_len, &err);
+			m->t_captured = now_ms();
 		}
 		/* The devices are quiesced (disks flushed): the destination may take the images. */
 		if (!ret) {
@@ -409,9 +410,10 @@ static void *migrate_thread(void *arg)
 	pthread_mutex_unlock(&m->lock);
 	if (!ret) {
 		/* Never resumed from here on: the destination runs the VM, and its disks. */
-		fprintf(stderr, "minivmm: migration: completed in %.0f ms, %u rounds, %llu bytes, downtime %.1f ms (%.1f ms to send the rest and the state, %.1f ms until the destination confirmed)\n",
+		fprintf(stderr, "minivmm: migration: completed in %.0f ms, %u rounds, %llu bytes, downtime %.1f ms (%.1f ms recording the state, %.1f ms sending the rest and the state, %.1f ms until the destination confirmed)\n",
 			m->st.total_ms, m->st.iteration, (unsigned long long)m->st.bytes_sent,
-			m->st.downtime_ms, m->t_end_sent - m->t_pause, m->t_confirm - m->t_end_sent);
+			m->st.downtime_ms, m->t_captured - m->t_pause, m->t_end_sent - m->t_captured,
+			m->t_confirm - m->t_end_sent);
 		vm_request_stop(vm, VM_STOP_MIGRATED, 0, "migrated to %s", m->st.uri);
 	} else if (abort_ret) {
 		vm_request_stop(vm, VM_STOP_ERROR, 1, "migration failed and the VM cannot resume: %s",
