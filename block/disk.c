@@ -90,6 +90,15 @@ int disk_open(const struct disk_config *cfg, struct evloop *loop, struct disk **
 			   strerror(-ret));
 		goto fail;
 	}
+	if ((!memcmp(magic, QCOW2_MAGIC_BYTES, 4) && cfg->format == DISK_FORMAT_AUTO) ||
+	    cfg->format == DISK_FORMAT_QCOW2) {
+		if (cfg->inactive) {
+			ret = errmsg_set(err, -EOPNOTSUPP,
+					 "--disk path=%s: a qcow2 image cannot receive a live migration yet (raw images only)",
+					 cfg->path);
+			goto fail;
+		}
+	}
 	if (!memcmp(magic, QCOW2_MAGIC_BYTES, 4) && cfg->format == DISK_FORMAT_AUTO) {
 		ret = open_qcow2(d, cfg, err);
 		if (ret)
@@ -102,11 +111,8 @@ int disk_open(const struct disk_config *cfg, struct evloop *loop, struct disk **
 		/* A probed raw image whose guest writes a qcow2 header would be opened as qcow2 next
 		 * time (with a backing file of the guest's choosing): raw.c refuses that write. */
 		d->probed_raw = cfg->format == DISK_FORMAT_AUTO;
-		if ((ret = image_lock(d->fd, !d->readonly))) {
-			errmsg_set(err, ret, "--disk path=%s: locking: %s", cfg->path,
-				   image_lock_strerror(ret));
+		if (!cfg->inactive && (ret = disk_activate(d, err)))
 			goto fail;
-		}
 		d->size &= ~511ULL; /* whole sectors only */
 		d->fmt = &disk_format_raw;
 	}
@@ -124,6 +130,24 @@ int disk_open(const struct disk_config *cfg, struct evloop *loop, struct disk **
 fail:
 	disk_close(d);
 	return ret;
+}
+
+int disk_activate(struct disk *d, struct errmsg *err)
+{
+	int ret;
+
+	/* qcow2 takes its locks on its own descriptor when it opens (never inactive). */
+	if (d->qcow2)
+		return 0;
+	ret = image_lock(d->fd, !d->readonly);
+	return ret ? errmsg_set(err, ret, "--disk path=%s: locking: %s", d->path,
+				image_lock_strerror(ret)) : 0;
+}
+
+void disk_inactivate(struct disk *d)
+{
+	if (!d->qcow2)
+		image_unlock(d->fd);
 }
 
 void disk_close(struct disk *d)

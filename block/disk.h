@@ -21,6 +21,10 @@ struct disk_config {
 	bool engine_set;                 /* false: io_uring, falling back to sync */
 	const char *id;                  /* serial reported by GET_ID */
 	unsigned num_queues;
+	/* A live migration's destination (--incoming): the source still uses the image, so no
+	 * lock yet and no write until disk_activate() (QEMU's "inactive image"). Raw only: a
+	 * qcow2 image's metadata read now could be stale by the hand-over. */
+	bool inactive;
 };
 
 struct disk_req;
@@ -69,6 +73,10 @@ void disk_kick(struct disk *d);
 /* Waits for every request in flight, then makes everything written stable (qcow2's metadata in
  * its crash-consistency order, then the data): a paused disk's image is whole on disk. */
 int disk_quiesce(struct disk *d) __attribute__((warn_unused_result));
+/* Migration hand-over of a quiesced disk: the source gives its image locks up, the
+ * destination takes them (-EAGAIN while another process holds them). */
+int disk_activate(struct disk *d, struct errmsg *err) __attribute__((warn_unused_result));
+void disk_inactivate(struct disk *d);
 
 /* The raw format (block/raw.c) and qcow2 (block/qcow2_disk.c). */
 extern const struct disk_format_ops disk_format_raw;

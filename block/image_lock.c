@@ -37,7 +37,7 @@ static int byte_held(int fd, unsigned byte)
 	return fl.l_type != F_UNLCK;
 }
 
-static void unlock_all(int fd)
+void image_unlock(int fd)
 {
 	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = PERM_BASE,
 			    .l_len = SHARED_BASE + NR_PERMS - PERM_BASE };
@@ -69,7 +69,7 @@ int image_lock(int fd, bool write)
 	if (ret == -EINVAL || ret == -ENOLCK || ret == -EOPNOTSUPP)
 		ret = 0; /* a filesystem without locks: nothing to coordinate with */
 	if (ret)
-		unlock_all(fd);
+		image_unlock(fd);
 	return ret;
 }
 

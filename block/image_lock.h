@@ -10,6 +10,9 @@
  * or another -errno. Filesystems without locks: 0. The locks go with the file description. */
 int image_lock(int fd, bool write) __attribute__((warn_unused_result));
 
+/* Gives up every lock image_lock() took on @fd (a migration hands the image over). */
+void image_unlock(int fd);
+
 /* What a failed image_lock() means, for an error message. */
 const char *image_lock_strerror(int ret);
 

@@ -72,8 +72,9 @@ static void format_value(const void *p, int len, char *out, size_t n)
 		snprintf(out, n, "(%d bytes)", len);
 }
 
+/* @theirs names the other side in messages: "the snapshot", "the source". */
 static int compare_node(const void *a, int an, const void *b, int bn, const char *path,
-			int depth, struct errmsg *err)
+			int depth, const char *theirs, struct errmsg *err)
 {
 	int off, sub;
 
@@ -90,22 +91,22 @@ static int compare_node(const void *a, int an, const void *b, int bn, const char
 			return errmsg_set(err, -EINVAL, "snapshot configuration: bad property at %s", path);
 		if (!bv)
 			return errmsg_set(err, -EINVAL,
-					  "the snapshot's VM has %s%s, this VM does not (other flags?)",
-					  path, name);
+					  "%s's VM has %s%s, this VM does not (other flags?)",
+					  theirs, path, name);
 		if (alen == blen && !memcmp(av, bv, (size_t)alen))
 			continue;
 		format_value(av, alen, as, sizeof(as));
 		format_value(bv, blen, bs, sizeof(bs));
-		return errmsg_set(err, -EINVAL, "%s%s%s: the snapshot has %s, this VM %s", path, name,
-				  depth ? "" : config_flag(name), as, bs);
+		return errmsg_set(err, -EINVAL, "%s%s%s: %s has %s, this VM %s", path, name,
+				  depth ? "" : config_flag(name), theirs, as, bs);
 	}
 	fdt_for_each_property_offset(off, b, bn) {
 		const char *name;
 		int len;
 
 		if (fdt_getprop_by_offset(b, off, &name, &len) && !fdt_getprop(a, an, name, &len))
-			return errmsg_set(err, -EINVAL, "this VM has %s%s, the snapshot's does not",
-					  path, name);
+			return errmsg_set(err, -EINVAL, "this VM has %s%s, %s's does not",
+					  path, name, theirs);
 	}
 	fdt_for_each_subnode(sub, a, an) {
 		const char *name = fdt_get_name(a, sub, NULL);
@@ -117,10 +118,10 @@ static int compare_node(const void *a, int an, const void *b, int bn, const char
 			return errmsg_set(err, -EINVAL, "snapshot configuration: bad node at %s", path);
 		if (other < 0)
 			return errmsg_set(err, -EINVAL,
-					  "the snapshot's VM has %s%s, this VM does not (device flags in another order or missing?)",
-					  path, name);
+					  "%s's VM has %s%s, this VM does not (device flags in another order or missing?)",
+					  theirs, path, name);
 		snprintf(p, sizeof(p), "%s%s/", path, name);
-		ret = compare_node(a, sub, b, other, p, depth + 1, err);
+		ret = compare_node(a, sub, b, other, p, depth + 1, theirs, err);
 		if (ret)
 			return ret;
 	}
@@ -128,15 +129,16 @@ static int compare_node(const void *a, int an, const void *b, int bn, const char
 		const char *name = fdt_get_name(b, sub, NULL);
 
 		if (name && fdt_subnode_offset(a, an, name) < 0)
-			return errmsg_set(err, -EINVAL, "this VM has %s%s, the snapshot's does not",
-					  path, name);
+			return errmsg_set(err, -EINVAL, "this VM has %s%s, %s's does not",
+					  path, name, theirs);
 	}
 	return 0;
 }
 
-int snapshot_config_compare(const void *saved, const void *current, struct errmsg *err)
+int snapshot_config_compare(const void *saved, const void *current, const char *theirs,
+			    struct errmsg *err)
 {
-	return compare_node(saved, 0, current, 0, "", 0, err);
+	return compare_node(saved, 0, current, 0, "", 0, theirs, err);
 }
 
 int snapshot_config_build(struct vm *vm, void **fdt, size_t *len)
@@ -204,7 +206,8 @@ int vm_receive_stream(struct vm *vm, struct stream_reader *r, bool whole_file,
 	if (!ret && (ret = snapshot_config_build(vm, &current, &current_len)))
 		errmsg_set(err, ret, "describing this VM: %s", strerror(-ret));
 	/* The configuration is checked before any RAM is read. */
-	ret = ret ? ret : snapshot_config_compare(payload, current, err);
+	ret = ret ? ret : snapshot_config_compare(payload, current,
+						  whole_file ? "the snapshot" : "the source", err);
 	free(payload);
 	free(current);
 	payload = NULL;

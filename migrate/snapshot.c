@@ -62,33 +62,31 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* Non-zero pages of every RAM region, with a progress line a second on long saves. */
+struct ram_progress {
+	uint64_t total;
+	double last;
+};
+
+/* A progress line a second on long saves. */
+static int ram_tick(void *arg, uint64_t pages)
+{
+	struct ram_progress *p = arg;
+
+	if ((pages & ((64u << 20) / STREAM_PAGE - 1)) == 0 && now_s() - p->last >= 1.0) {
+		p->last = now_s();
+		fprintf(stderr, "minivmm: snapshot: RAM %llu of %llu MiB\n",
+			(unsigned long long)(pages * STREAM_PAGE >> 20),
+			(unsigned long long)(p->total >> 20));
+	}
+	return 0;
+}
+
+/* Non-zero pages of every RAM region. */
 static int write_ram(struct vm *vm, struct stream_writer *w)
 {
-	const struct guest_mem *gm = &vm->mem;
-	uint64_t total = 0, done = 0;
-	double last = now_s();
-	int ret = 0;
+	struct ram_progress p = { .total = vm->mem.size, .last = now_s() };
 
-	for (unsigned r = 0; r < gm->nr_regions; r++)
-		total += gm->regions[r].size;
-	for (unsigned r = 0; r < gm->nr_regions && !ret; r++) {
-		const struct gm_region *reg = &gm->regions[r];
-
-		for (uint64_t off = 0; off < reg->size && !ret; off += STREAM_PAGE) {
-			const uint8_t *page = gm_ptr(gm, reg->gpa + off, STREAM_PAGE);
-
-			if (page && !stream_page_is_zero(page))
-				ret = stream_write_page(w, reg->gpa + off, page);
-			done += STREAM_PAGE;
-			if ((done & ((64u << 20) - 1)) == 0 && now_s() - last >= 1.0) {
-				last = now_s();
-				fprintf(stderr, "minivmm: snapshot: RAM %llu of %llu MiB\n",
-					(unsigned long long)(done >> 20), (unsigned long long)(total >> 20));
-			}
-		}
-	}
-	return ret;
+	return stream_write_ram(w, &vm->mem, NULL, true, ram_tick, &p);
 }
 
 static int write_file(struct vm *vm, const char *path, const void *config, size_t config_len,
@@ -123,9 +121,36 @@ static int write_file(struct vm *vm, const char *path, const void *config, size_
 	return 0;
 }
 
-int vm_snapshot(struct vm *vm, const char *path, bool stop, struct errmsg *err)
+int vm_state_capture(struct vm *vm, void **state, size_t *len, struct errmsg *err)
 {
 	struct snap s = { .vm = vm };
+	int ret;
+
+	*state = NULL;
+	s.vcpus = calloc(vm->nr_vcpus, sizeof(*s.vcpus));
+	ret = s.vcpus ? x86_msr_list_get(vm->kvm_fd, &s.msrs) : -ENOMEM;
+	if (ret) {
+		errmsg_set(err, ret, "%s", strerror(-ret));
+		goto out;
+	}
+	ret = vm_run_on_vcpus(vm, capture_vcpu, &s, err);
+	if (ret) {
+		errmsg_prefix(err, ret, "vCPU state");
+		goto out;
+	}
+	ret = state_build(state_fill, &s, STREAM_MAX_FDT, state, len);
+	if (ret)
+		errmsg_set(err, ret, "recording the state: %s", strerror(-ret));
+out:
+	for (unsigned i = 0; s.vcpus && i < vm->nr_vcpus; i++)
+		x86_vcpu_state_free(s.vcpus[i]);
+	free(s.vcpus);
+	free(s.msrs);
+	return ret;
+}
+
+int vm_snapshot(struct vm *vm, const char *path, bool stop, struct errmsg *err)
+{
 	void *config = NULL, *state = NULL;
 	size_t config_len, state_len;
 	bool was_paused = vm_paused(vm);
@@ -134,29 +159,18 @@ int vm_snapshot(struct vm *vm, const char *path, bool stop, struct errmsg *err)
 	ret = vm_pause(vm, err);
 	if (ret)
 		return errmsg_prefix(err, ret, "snapshot: cannot pause");
-	s.vcpus = calloc(vm->nr_vcpus, sizeof(*s.vcpus));
-	ret = s.vcpus ? x86_msr_list_get(vm->kvm_fd, &s.msrs) : -ENOMEM;
+	ret = vm_state_capture(vm, &state, &state_len, err);
 	if (ret) {
-		errmsg_set(err, ret, "snapshot: %s", strerror(-ret));
-		goto out;
-	}
-	ret = vm_run_on_vcpus(vm, capture_vcpu, &s, err);
-	if (ret) {
-		errmsg_prefix(err, ret, "snapshot: vCPU state");
+		errmsg_prefix(err, ret, "snapshot");
 		goto out;
 	}
 	ret = snapshot_config_build(vm, &config, &config_len);
-	ret = ret ? ret : state_build(state_fill, &s, STREAM_MAX_FDT, &state, &state_len);
 	if (ret) {
-		errmsg_set(err, ret, "snapshot: recording the state: %s", strerror(-ret));
+		errmsg_set(err, ret, "snapshot: recording the configuration: %s", strerror(-ret));
 		goto out;
 	}
 	ret = write_file(vm, path, config, config_len, state, state_len, err);
 out:
-	for (unsigned i = 0; s.vcpus && i < vm->nr_vcpus; i++)
-		x86_vcpu_state_free(s.vcpus[i]);
-	free(s.vcpus);
-	free(s.msrs);
 	free(config);
 	free(state);
 	if (!ret && stop) {

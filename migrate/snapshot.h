@@ -23,6 +23,11 @@ struct vm;
 int vm_snapshot(struct vm *vm, const char *path, bool stop, struct errmsg *err)
 	__attribute__((warn_unused_result));
 
+/* The STATE section of a paused VM (I/O thread): the VM's (irqchip, PIT, clock), every
+ * vCPU's and every device's state, an FDT (malloc'd). */
+int vm_state_capture(struct vm *vm, void **state, size_t *len, struct errmsg *err)
+	__attribute__((warn_unused_result));
+
 /* During vm_create(), after the vCPUs exist and before any runs. */
 int vm_restore(struct vm *vm, const char *path, struct errmsg *err)
 	__attribute__((warn_unused_result));
@@ -40,8 +45,10 @@ int snapshot_config_build(struct vm *vm, void **fdt, size_t *len)
 	__attribute__((warn_unused_result));
 
 /* The configuration the file records (an FDT) must match the one @vm has; the first field that
- * differs is named. Exposed for the unit tests and the fuzzer. */
-int snapshot_config_compare(const void *saved, const void *current, struct errmsg *err)
+ * differs is named, @theirs naming where @saved comes from ("the snapshot", "the source").
+ * Exposed for the unit tests and the fuzzer. */
+int snapshot_config_compare(const void *saved, const void *current, const char *theirs,
+			    struct errmsg *err)
 	__attribute__((warn_unused_result));
 
 #endif

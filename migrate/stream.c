@@ -12,6 +12,9 @@
 #define SEC_HDR_LEN 24
 #define RUN_HDR_LEN 16
 #define NO_RUN SIZE_MAX
+/* Run flag: the run's pages are zero and carry no data (a migration's page that was sent and
+ * has since become zero; a fresh VM's RAM needs none). */
+#define RUN_ZERO 1u
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -111,32 +114,48 @@ int stream_flush_ram(struct stream_writer *w)
 	return ret;
 }
 
-int stream_write_page(struct stream_writer *w, uint64_t gpa, const void *page)
+/* Adds a page to the open run when it continues it (same kind, next address), else opens a
+ * new run; a section is flushed once its pages reach a chunk, so with at most one run header
+ * per page the buffer holds. */
+static int add_page(struct stream_writer *w, uint64_t gpa, const void *page)
 {
+	uint32_t flags = page ? 0 : RUN_ZERO;
 	int ret;
 
-	/* Room for a run header and the page; a section is flushed once its pages reach a chunk,
-	 * so with at most one run header per page this holds. */
 	if (w->ram_len + RUN_HDR_LEN + STREAM_PAGE > STREAM_MAX_RAM) {
 		ret = stream_flush_ram(w);
 		if (ret)
 			return ret;
 	}
-	if (w->run_hdr == NO_RUN || gpa != w->run_next_gpa) {
+	if (w->run_hdr == NO_RUN || gpa != w->run_next_gpa ||
+	    get32(w->ram + w->run_hdr + 12) != flags) {
 		w->run_hdr = w->ram_len;
 		put64(w->ram + w->ram_len, gpa);
 		put32(w->ram + w->ram_len + 8, 0);
-		put32(w->ram + w->ram_len + 12, 0);
+		put32(w->ram + w->ram_len + 12, flags);
 		w->ram_len += RUN_HDR_LEN;
 	}
-	memcpy(w->ram + w->ram_len, page, STREAM_PAGE);
-	w->ram_len += STREAM_PAGE;
+	if (page) {
+		memcpy(w->ram + w->ram_len, page, STREAM_PAGE);
+		w->ram_len += STREAM_PAGE;
+	}
 	put32(w->ram + w->run_hdr + 8, get32(w->ram + w->run_hdr + 8) + 1);
 	w->run_next_gpa = gpa + STREAM_PAGE;
-	/* A section holds at most a chunk of pages: start a new run in the next one. */
+	/* A section holds at most a chunk of pages (zero runs: a chunk's worth of headers at
+	 * most): start a new run in the next one. */
 	if (w->ram_len >= STREAM_RAM_CHUNK)
 		return stream_flush_ram(w);
 	return 0;
+}
+
+int stream_write_page(struct stream_writer *w, uint64_t gpa, const void *page)
+{
+	return add_page(w, gpa, page);
+}
+
+int stream_write_zero_page(struct stream_writer *w, uint64_t gpa)
+{
+	return add_page(w, gpa, NULL);
 }
 
 int stream_write_end(struct stream_writer *w)
@@ -263,18 +282,19 @@ int stream_apply_ram(const uint8_t *payload, size_t len, struct guest_mem *gm,
 
 	while (off < len) {
 		uint64_t gpa, bytes;
-		uint32_t pages;
+		uint32_t pages, flags;
 		void *dst;
 
 		if (len - off < RUN_HDR_LEN)
 			return errmsg_set(err, -EINVAL, "RAM section: a run header cut short");
 		gpa = get64(payload + off);
 		pages = get32(payload + off + 8);
-		if (get32(payload + off + 12))
-			return errmsg_set(err, -EINVAL, "RAM section: run with reserved bits set");
+		flags = get32(payload + off + 12);
+		if (flags & ~RUN_ZERO)
+			return errmsg_set(err, -EINVAL, "RAM section: run with unknown flags 0x%x", flags);
 		off += RUN_HDR_LEN;
 		bytes = (uint64_t)pages * STREAM_PAGE;
-		if (!pages || gpa % STREAM_PAGE || bytes > len - off)
+		if (!pages || gpa % STREAM_PAGE || (!(flags & RUN_ZERO) && bytes > len - off))
 			return errmsg_set(err, -EINVAL,
 					  "RAM section: run of %u pages at 0x%llx does not fit (%zu bytes left)",
 					  pages, (unsigned long long)gpa, len - off);
@@ -283,10 +303,47 @@ int stream_apply_ram(const uint8_t *payload, size_t len, struct guest_mem *gm,
 			return errmsg_set(err, -EINVAL,
 					  "RAM section: %u pages at 0x%llx lie outside guest RAM", pages,
 					  (unsigned long long)gpa);
+		if (flags & RUN_ZERO) {
+			memset(dst, 0, bytes);
+			continue;
+		}
 		memcpy(dst, payload + off, bytes);
 		off += bytes;
 	}
 	return 0;
+}
+
+int stream_write_ram(struct stream_writer *w, const struct guest_mem *gm, uint64_t *const *dirty,
+		     bool skip_zero, stream_tick_fn tick, void *arg)
+{
+	uint64_t done = 0;
+	int ret = 0;
+
+	for (unsigned r = 0; r < gm->nr_regions && !ret; r++) {
+		const struct gm_region *reg = &gm->regions[r];
+		uint64_t pages = reg->size / STREAM_PAGE;
+
+		for (uint64_t pg = 0; pg < pages && !ret; pg++) {
+			const uint8_t *page;
+
+			if (dirty && !(dirty[r][pg / 64] >> (pg % 64) & 1)) {
+				/* Skip clean words whole: most of a late round's bitmap is zero. */
+				if (!dirty[r][pg / 64])
+					pg |= 63;
+				continue;
+			}
+			page = gm_ptr(gm, reg->gpa + pg * STREAM_PAGE, STREAM_PAGE);
+			if (!page)
+				continue;
+			if (!stream_page_is_zero(page))
+				ret = stream_write_page(w, reg->gpa + pg * STREAM_PAGE, page);
+			else if (!skip_zero)
+				ret = stream_write_zero_page(w, reg->gpa + pg * STREAM_PAGE);
+			if (!ret && tick && ++done % STREAM_TICK_PAGES == 0)
+				ret = tick(arg, done);
+		}
+	}
+	return ret ? ret : stream_flush_ram(w);
 }
 
 bool stream_page_is_zero(const void *page)

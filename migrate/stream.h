@@ -7,9 +7,10 @@
  *   END section     payload: the number of sections before it (u32)
  *
  * All integers little-endian. Sections: CONFIG (an FDT: what the VM is, checked against the
- * restoring VM before any RAM), STATE (an FDT: VM, vCPUs, devices), RAM (runs of non-zero
- * pages: gpa (u64), page count (u32), reserved (u32), then the pages; pages not sent are zero
- * on a fresh VM and unchanged on a migration destination). A reader treats every byte as
+ * restoring VM before any RAM), STATE (an FDT: VM, vCPUs, devices), RAM (runs of pages: gpa
+ * (u64), page count (u32), flags (u32), then the pages; flag 1: the run's pages are zero and
+ * carry no data; pages not sent are zero on a fresh VM and unchanged on a migration
+ * destination). A reader treats every byte as
  * hostile: the header's own CRC is checked before its length is believed, lengths are bounded
  * per section type, payloads are checked before use, RAM runs must lie in guest RAM. */
 #ifndef MINIVMM_STREAM_H
@@ -60,6 +61,9 @@ int stream_write_section(struct stream_writer *w, uint32_t type, const void *p, 
  * written out. All-zero pages are the caller's to skip. */
 int stream_write_page(struct stream_writer *w, uint64_t gpa, const void *page)
 	__attribute__((warn_unused_result));
+/* A page that is zero, as a run flag without data (a migration resends a page that became
+ * zero; a snapshot skips them). */
+int stream_write_zero_page(struct stream_writer *w, uint64_t gpa) __attribute__((warn_unused_result));
 /* Writes what stream_write_page() collected (no-op when nothing). */
 int stream_flush_ram(struct stream_writer *w) __attribute__((warn_unused_result));
 /* Flushes RAM and writes END. */
@@ -83,6 +87,19 @@ int stream_read_section(struct stream_reader *r, uint32_t *type, uint8_t **paylo
 /* Copies a RAM section's runs into @gm, refusing any run not wholly inside guest RAM. */
 int stream_apply_ram(const uint8_t *payload, size_t len, struct guest_mem *gm,
 		     struct errmsg *err) __attribute__((warn_unused_result));
+
+/* Called every STREAM_TICK_PAGES pages by stream_write_ram() with the pages looked at so far;
+ * a non-zero return stops it and is returned (progress lines, cancel, bandwidth limit). */
+#define STREAM_TICK_PAGES 256
+typedef int (*stream_tick_fn)(void *arg, uint64_t pages_done);
+
+/* Writes the pages of @gm whose bit is set in @dirty[r] (a bit per page of region r, from its
+ * start), or every page when @dirty is NULL. A zero page is skipped with @skip_zero (the
+ * receiver's RAM is fresh and zero), else sent as a zero run (it may hold older data there).
+ * RAM is read while the guest may write it: a torn page is resent by the caller's next
+ * round, which its dirty log shows. */
+int stream_write_ram(struct stream_writer *w, const struct guest_mem *gm, uint64_t *const *dirty,
+		     bool skip_zero, stream_tick_fn tick, void *arg) __attribute__((warn_unused_result));
 
 /* True when the page holds only zeros. */
 bool stream_page_is_zero(const void *page);

@@ -57,6 +57,11 @@ static void blk_finish(struct blk_req *r, uint8_t status)
 	struct virtio_dev *d = r->blk->vdev;
 
 	*r->status = status;
+	/* For a migration: read data (written by the engine, maybe io_uring) and the status. */
+	if (r->dreq.op == BLK_OP_READ && status == VIRTIO_BLK_S_OK)
+		for (int i = 0; i < r->iovcnt; i++)
+			gm_mark_dirty_hva(d->vqs[r->q].mem, r->iov[i].iov_base, r->iov[i].iov_len);
+	gm_mark_dirty_hva(d->vqs[r->q].mem, r->status, 1);
 	vq_push(&d->vqs[r->q], r->head, r->written + 1);
 	r->blk->completed_mask |= 1U << r->q;
 }
@@ -169,6 +174,7 @@ static int blk_start(struct virtio_blk *b, const struct vq_chain *c,
 		size_t n = c->writable_len - 1 < BLK_ID_LEN ? c->writable_len - 1 : BLK_ID_LEN;
 
 		r->written = (uint32_t)vq_chain_write(c, 0, b->serial, n);
+		vq_mark_written(&b->vdev->vqs[r->q], c, r->written);
 		return VIRTIO_BLK_S_OK;
 	}
 	case VIRTIO_BLK_T_DISCARD:
@@ -374,6 +380,16 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	disk_close(b->disk); /* waits for in-flight I/O: its buffers are guest memory */
 	free(b->reqs);
 	free(b);
+}
+
+int virtio_blk_activate(struct virtio_blk *b, struct errmsg *err)
+{
+	return disk_activate(b->disk, err);
+}
+
+void virtio_blk_inactivate(struct virtio_blk *b)
+{
+	disk_inactivate(b->disk);
 }
 
 const char *virtio_blk_note(const struct virtio_blk *b)

@@ -16,6 +16,9 @@ int virtio_blk_create(struct machine *m, unsigned slot, const struct disk_config
 	__attribute__((warn_unused_result));
 /* Only for a device the list does not own yet (a failed creation). */
 void virtio_blk_destroy(struct virtio_blk *b);
+/* A live migration's hand-over of a paused device's image (block/disk.h: disk_activate). */
+int virtio_blk_activate(struct virtio_blk *b, struct errmsg *err) __attribute__((warn_unused_result));
+void virtio_blk_inactivate(struct virtio_blk *b);
 /* What the user should know about the disk (e.g. "attached read-only"), or "". */
 const char *virtio_blk_note(const struct virtio_blk *b);
 

@@ -80,6 +80,7 @@ size_t virtio_console_push_input(void *console, const uint8_t *buf, size_t len)
 			break;
 		}
 		n = vq_chain_write(&c->chain, 0, buf + done, len - done);
+		vq_mark_written(vq, &c->chain, n);
 		vq_push(vq, c->chain.head, (uint32_t)n);
 		done += n;
 	}

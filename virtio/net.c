@@ -188,6 +188,7 @@ static int rx_deliver(struct virtio_net *n, struct net_pair *p)
 		if (ret <= 0)
 			return ret;
 		w = vq_chain_write(c, 0, p->frame + p->off, p->flen - p->off);
+		vq_mark_written(vq, c, w);
 		p->heads[p->nheld] = c->head;
 		p->lens[p->nheld] = (uint32_t)w;
 		p->nheld++;
@@ -195,6 +196,8 @@ static int rx_deliver(struct virtio_net *n, struct net_pair *p)
 	}
 	*p->nb_lo = (uint8_t)p->nheld;
 	*p->nb_hi = (uint8_t)(p->nheld >> 8);
+	gm_mark_dirty_hva(vq->mem, p->nb_lo, 1);
+	gm_mark_dirty_hva(vq->mem, p->nb_hi, 1);
 	for (unsigned i = 0; i < p->nheld; i++)
 		vq_push(vq, p->heads[i], p->lens[i]);
 	p->flen = p->off = 0;
@@ -259,10 +262,15 @@ static void net_rx(struct virtio_net *n, struct net_pair *p)
 			    !virtio_has_feature(d, VIRTIO_NET_F_MRG_RXBUF))
 				continue;
 			p->have_chain = false;
+			/* The tap wrote the frame straight into the chain: mark it for a migration. */
+			vq_mark_written(vq, c, (size_t)len);
 			rx_locate_num_buffers(p, c);
 			if ((size_t)len <= c->writable_len) {
 				*p->nb_lo = 1;
 				*p->nb_hi = 0;
+				/* Marked after the write: a mark before it could be collected first. */
+				gm_mark_dirty_hva(vq->mem, p->nb_lo, 1);
+				gm_mark_dirty_hva(vq->mem, p->nb_hi, 1);
 				vq_push(vq, c->head, (uint32_t)len);
 				frames++;
 				continue;
@@ -355,6 +363,7 @@ static void net_ctrl(struct virtio_net *n)
 			status = VIRTIO_NET_OK;
 		}
 		vq_chain_write(c, 0, &status, 1);
+		vq_mark_written(vq, c, 1);
 		vq_push(vq, c->head, 1);
 		pushed = true;
 	}

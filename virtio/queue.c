@@ -240,8 +240,10 @@ int vq_pop(struct virtqueue *vq, struct vq_chain *c, const char **why)
 	vq->held[head / 64] |= 1ULL << (head % 64);
 	vq->last_avail_idx++;
 	/* With EVENT_IDX, ask to be kicked again for the next buffer we have not seen. */
-	if (vq->event_idx)
+	if (vq->event_idx) {
 		st16(avail_event(vq), vq->last_avail_idx);
+		gm_mark_dirty_hva(vq->mem, avail_event(vq), 2);
+	}
 	return 1;
 }
 
@@ -260,7 +262,21 @@ int vq_push(struct virtqueue *vq, uint16_t head, uint32_t len)
 	/* The element must be visible before the index that publishes it. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	st16(used_idx_p(vq), vq->used_idx);
+	/* A migration must resend what the device wrote into the ring (KVM's dirty log sees only
+	 * the guest's own writes). */
+	gm_mark_dirty_hva(vq->mem, elem, 8);
+	gm_mark_dirty_hva(vq->mem, used_idx_p(vq), 2);
 	return 0;
+}
+
+void vq_mark_written(const struct virtqueue *vq, const struct vq_chain *c, size_t len)
+{
+	for (unsigned i = c->nr_readable; i < c->nr_readable + c->nr_writable && len; i++) {
+		size_t l = c->iov[i].iov_len < len ? c->iov[i].iov_len : len;
+
+		gm_mark_dirty_hva(vq->mem, c->iov[i].iov_base, l);
+		len -= l;
+	}
 }
 
 bool vq_should_interrupt(struct virtqueue *vq)
@@ -289,10 +305,13 @@ bool vq_set_notify(struct virtqueue *vq, bool enable)
 	if (!vq->enabled)
 		return false;
 	if (vq->event_idx) {
-		if (enable)
+		if (enable) {
 			st16(avail_event(vq), vq->last_avail_idx);
+			gm_mark_dirty_hva(vq->mem, avail_event(vq), 2);
+		}
 	} else {
 		st16(used_flags(vq), enable ? 0 : VRING_USED_F_NO_NOTIFY);
+		gm_mark_dirty_hva(vq->mem, used_flags(vq), 2);
 	}
 	if (!enable)
 		return false;

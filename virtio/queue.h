@@ -71,6 +71,11 @@ int vq_pop(struct virtqueue *vq, struct vq_chain *c, const char **why);
  * popped before a reset. */
 int vq_push(struct virtqueue *vq, uint16_t head, uint32_t len);
 
+/* The device wrote @len bytes into @c's writable part (directly, through its iovecs, or with
+ * vq_chain_write): marks those pages for a migration (vmm/memory.h). vq_push() marks the ring
+ * itself; the data is the device's to mark, once written, before it pushes the chain. */
+void vq_mark_written(const struct virtqueue *vq, const struct vq_chain *c, size_t len);
+
 /* After one or more vq_push(): whether the driver wants an interrupt now (used_event with
  * EVENT_IDX, else the NO_INTERRUPT flag). Never for a queue that is not enabled (reset). */
 bool vq_should_interrupt(struct virtqueue *vq);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "firmware/acpi.h"
+#include "migrate/migrate.h"
 #include "migrate/snapshot.h"
 #include "vmm/api_proto.h"
 #include "vmm/state.h"
@@ -306,6 +307,36 @@ static json_t *state_fields(const struct vm *vm)
 	return json_pack("{s:s}", "state", vm_state_name(vm_state(vm)));
 }
 
+/* A migration pauses and resumes the VM itself: a pause or resume from a client meanwhile
+ * would change what it resumes on failure. */
+static bool busy_migrating(struct vm *vm, struct errmsg *err)
+{
+	if (!migrate_running(vm))
+		return false;
+	errmsg_set(err, -EBUSY, "a migration is running (migrate-cancel stops it)");
+	return true;
+}
+
+static json_t *migrate_status_json(struct vm *vm)
+{
+	struct migrate_status st;
+	json_t *o;
+
+	migrate_get_status(vm, &st);
+	o = json_pack("{s:s,s:s,s:i,s:I,s:I,s:f,s:f,s:f,s:f}", "state", vm_state_name(vm_state(vm)),
+		      "phase", migrate_phase_name(st.phase), "iteration", (int)st.iteration,
+		      "bytes_sent", (json_int_t)st.bytes_sent, "remaining", (json_int_t)st.remaining,
+		      "dirty_rate_mbs", st.dirty_rate / 1e6, "bandwidth_mbs", st.bandwidth / 1e6,
+		      "expected_downtime_ms", st.expected_downtime_ms, "total_ms", st.total_ms);
+	if (o && st.phase != MIGRATE_NONE)
+		json_object_set_new(o, "uri", api_json_string(st.uri));
+	if (o && st.phase == MIGRATE_COMPLETED)
+		json_object_set_new(o, "downtime_ms", json_real(st.downtime_ms));
+	if (o && st.error[0])
+		json_object_set_new(o, "error", api_json_string(st.error));
+	return o;
+}
+
 static char *api_do(struct api_client *c, const struct api_request *req)
 {
 	struct vm *vm = c->api->vm;
@@ -318,10 +349,10 @@ static char *api_do(struct api_client *c, const struct api_request *req)
 	case API_CMD_STATUS:
 		return api_reply_ok(req->id, status_json(vm));
 	case API_CMD_PAUSE:
-		ret = vm_pause(vm, &err);
+		ret = busy_migrating(vm, &err) ? -EBUSY : vm_pause(vm, &err);
 		break;
 	case API_CMD_RESUME:
-		ret = vm_resume(vm, &err);
+		ret = busy_migrating(vm, &err) ? -EBUSY : vm_resume(vm, &err);
 		break;
 	case API_CMD_SHUTDOWN:
 		ret = vm_shutdown(vm, req->timeout_s, &err);
@@ -335,6 +366,8 @@ static char *api_do(struct api_client *c, const struct api_request *req)
 	case API_CMD_SNAPSHOT:
 		if (vm_stopping(vm))
 			ret = errmsg_set(&err, -ESHUTDOWN, "the VM is stopping");
+		else if (busy_migrating(vm, &err))
+			ret = -EBUSY;
 		else
 			ret = vm_snapshot(vm, req->path, req->stop, &err);
 		if (!ret)
@@ -343,6 +376,19 @@ static char *api_do(struct api_client *c, const struct api_request *req)
 		break;
 	case API_CMD_EVENTS:
 		c->events = true;
+		break;
+	case API_CMD_MIGRATE: {
+		struct migrate_params p = { req->path, req->downtime_ms, req->bandwidth };
+
+		ret = migrate_start(vm, &p, &err);
+		if (!ret)
+			fields = migrate_status_json(vm);
+		break;
+	}
+	case API_CMD_MIGRATE_STATUS:
+		return api_reply_ok(req->id, migrate_status_json(vm));
+	case API_CMD_MIGRATE_CANCEL:
+		ret = migrate_cancel(vm, &err);
 		break;
 	}
 	if (ret) {

@@ -1,9 +1,13 @@
 #include "vmm/api_proto.h"
 
+#include "migrate/migrate.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "migrate/migrate.h"
 
 /* ---- framing ---- */
 
@@ -103,6 +107,9 @@ static const char *const api_cmd_names[] = {
 	[API_CMD_QUIT] = "quit",
 	[API_CMD_SNAPSHOT] = "snapshot",
 	[API_CMD_EVENTS] = "events",
+	[API_CMD_MIGRATE] = "migrate",
+	[API_CMD_MIGRATE_STATUS] = "migrate-status",
+	[API_CMD_MIGRATE_CANCEL] = "migrate-cancel",
 };
 #define API_NR_CMDS (sizeof(api_cmd_names) / sizeof(api_cmd_names[0]))
 
@@ -160,9 +167,48 @@ static bool field_allowed(enum api_cmd cmd, const char *key)
 		return !strcmp(key, "timeout_s");
 	case API_CMD_SNAPSHOT:
 		return !strcmp(key, "path") || !strcmp(key, "stop");
+	case API_CMD_MIGRATE:
+		return !strcmp(key, "uri") || !strcmp(key, "downtime_ms") || !strcmp(key, "bandwidth");
 	default:
 		return false;
 	}
+}
+
+/* migrate {uri, downtime_ms, bandwidth}: the URI's syntax is the migration's to check. */
+static int parse_migrate(json_t *obj, struct api_request *req, struct errmsg *err)
+{
+	json_t *v = json_object_get(obj, "uri");
+
+	if (!v)
+		return errmsg_set(err, -EINVAL, "migrate: \"uri\" (tcp:ADDR:PORT or unix:PATH) is required");
+	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > API_MAX_PATH ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return errmsg_set(err, -EINVAL, "migrate: \"uri\" must be a string of 1 to %d bytes without NUL",
+				  API_MAX_PATH);
+	memcpy(req->path, json_string_value(v), json_string_length(v) + 1);
+	req->downtime_ms = MIGRATE_DEFAULT_DOWNTIME_MS;
+	v = json_object_get(obj, "downtime_ms");
+	if (v) {
+		json_int_t t = json_is_integer(v) ? json_integer_value(v) : -1;
+
+		if (t < 1 || t > MIGRATE_MAX_DOWNTIME_MS)
+			return errmsg_set(err, -EINVAL,
+					  "migrate: \"downtime_ms\" must be an integer from 1 to %d, not %s",
+					  MIGRATE_MAX_DOWNTIME_MS, json_is_integer(v) ? "that" : json_type_name(v));
+		req->downtime_ms = (unsigned)t;
+	}
+	v = json_object_get(obj, "bandwidth");
+	if (v) {
+		double b = json_is_number(v) ? json_number_value(v) : -1;
+
+		/* NaN fails both comparisons. */
+		if (!(b > 0 && b <= API_MAX_BANDWIDTH))
+			return errmsg_set(err, -EINVAL,
+					  "migrate: \"bandwidth\" must be a number of MB/s above 0 and at most %d, not %s",
+					  API_MAX_BANDWIDTH, json_is_number(v) ? "that" : json_type_name(v));
+		req->bandwidth = b;
+	}
+	return 0;
 }
 
 static int parse_fields(json_t *obj, struct api_request *req, struct errmsg *err)
@@ -215,6 +261,8 @@ static int parse_fields(json_t *obj, struct api_request *req, struct errmsg *err
 					  json_type_name(v));
 		req->stop = v && json_is_true(v);
 	}
+	if (req->cmd == API_CMD_MIGRATE)
+		return parse_migrate(obj, req, err);
 	return 0;
 }
 
@@ -254,7 +302,7 @@ int api_parse_request(const char *line, size_t len, struct api_request *req, jso
 	}
 	cmd = json_object_get(obj, "cmd");
 	if (!cmd) {
-		errmsg_set(err, ret, "the request has no \"cmd\" (status, pause, resume, shutdown, quit, snapshot or events)");
+		errmsg_set(err, ret, "the request has no \"cmd\" (status, pause, resume, shutdown, quit, snapshot, events, migrate, migrate-status or migrate-cancel)");
 		goto out;
 	}
 	if (!json_is_string(cmd)) {
@@ -269,7 +317,7 @@ int api_parse_request(const char *line, size_t len, struct api_request *req, jso
 		char q[48];
 
 		quote_name(q, name, json_string_length(cmd));
-		errmsg_set(err, ret, "unknown command \"%s\" (status, pause, resume, shutdown, quit, snapshot or events)",
+		errmsg_set(err, ret, "unknown command \"%s\" (status, pause, resume, shutdown, quit, snapshot, events, migrate, migrate-status or migrate-cancel)",
 			   q);
 		goto out;
 	}

@@ -22,6 +22,7 @@
 #define API_MAX_ID 64
 #define API_DEFAULT_SHUTDOWN_TIMEOUT_S 30
 #define API_MAX_SHUTDOWN_TIMEOUT_S 86400
+#define API_MAX_BANDWIDTH 1000000      /* MB/s */
 
 /* ---- framing ---- */
 
@@ -60,14 +61,19 @@ enum api_cmd {
 	API_CMD_QUIT,
 	API_CMD_SNAPSHOT,
 	API_CMD_EVENTS,
+	API_CMD_MIGRATE,
+	API_CMD_MIGRATE_STATUS,
+	API_CMD_MIGRATE_CANCEL,
 };
 
 struct api_request {
 	enum api_cmd cmd;
 	json_t *id;            /* NULL, or the request's "id" (a reference the request owns) */
 	unsigned timeout_s;    /* shutdown */
-	char path[API_MAX_PATH + 1]; /* snapshot */
+	char path[API_MAX_PATH + 1]; /* snapshot: the file; migrate: the URI */
 	bool stop;             /* snapshot: stay paused afterwards */
+	unsigned downtime_ms;  /* migrate */
+	double bandwidth;      /* migrate: MB/s, 0 when not given */
 };
 
 /* Parses and checks one request line. On failure @err names what was wrong (the command,

@@ -15,6 +15,7 @@
 const char cli_run_usage[] =
 	"usage: minivmm run --kernel FILE [options]\n"
 	"       minivmm run --restore SNAPSHOT [the device flags it was taken with]\n"
+	"       minivmm run --incoming tcp:ADDR:PORT|unix:PATH [the source's device flags]\n"
 	"\n"
 	"Boots a Linux kernel (bzImage via the 64-bit boot protocol, or ELF vmlinux via PVH).\n"
 	"The exit status is the guest's verdict written to port 0xf4 (0-255), 0 on poweroff or\n"
@@ -51,6 +52,8 @@ const char cli_run_usage[] =
 	"  --restore FILE         start from a snapshot instead of booting: give the --cpus,\n"
 	"                         --memory, --acpi and device flags it was taken with (checked\n"
 	"                         first; --kernel, --initrd and --cmdline are not needed)\n"
+	"  --incoming URI         receive a live migration (tcp:ADDR:PORT or unix:PATH) instead\n"
+	"                         of booting; the same flags as the source (checked first)\n"
 	"  --api-socket PATH      control socket (JSON lines; minivmm ctl PATH ...): status,\n"
 	"                         pause, resume, shutdown, quit, snapshot, events\n"
 	"  --seccomp on|log|off   system-call filter per thread (default on: a forbidden call\n"
@@ -72,12 +75,14 @@ enum {
 	OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
 	OPT_TIMEOUT, OPT_DISK, OPT_NET, OPT_KVM_PV_OFF, OPT_CONSOLE, OPT_BOOT_TRACE, OPT_ACPI, OPT_VIRTIO_CMDLINE, OPT_DUMP_ACPI, OPT_ON_REBOOT,
 	OPT_RESTORE,
+	OPT_INCOMING,
 	OPT_API_SOCKET, OPT_SECCOMP, OPT_USER, OPT_CHROOT,
 };
 
 static const struct option cli_run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
+	{ "incoming", required_argument, NULL, OPT_INCOMING },
 	{ "initrd", required_argument, NULL, OPT_INITRD },
 	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
@@ -334,6 +339,9 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 		case OPT_RESTORE:
 			cfg->restore = optarg;
 			break;
+		case OPT_INCOMING:
+			cfg->incoming = optarg;
+			break;
 		case OPT_CMDLINE:
 			cfg->cmdline = optarg;
 			break;
@@ -457,8 +465,13 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 	}
 	if (optind < argc)
 		return errmsg_set(err, -EINVAL, "unexpected argument '%s'", argv[optind]);
-	if (!cfg->kernel && !cfg->restore)
-		return errmsg_set(err, -EINVAL, "--kernel is required (or --restore SNAPSHOT)");
+	/* The source holds the images until the hand-over. */
+	for (unsigned i = 0; cfg->incoming && i < cfg->nr_disks; i++)
+		cfg->disks[i].inactive = true;
+	if (cfg->restore && cfg->incoming)
+		return errmsg_set(err, -EINVAL, "--restore and --incoming: a VM comes from one or the other");
+	if (!cfg->kernel && !cfg->restore && !cfg->incoming)
+		return errmsg_set(err, -EINVAL, "--kernel is required (or --restore SNAPSHOT, or --incoming URI)");
 	if (cfg->dump_acpi && !cfg->acpi)
 		return errmsg_set(err, -EINVAL, "--dump-acpi needs --acpi on");
 	return CLI_RUN;

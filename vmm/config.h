@@ -50,6 +50,7 @@ struct vm_config {
 	enum { VIRTIO_CMDLINE_AUTO, VIRTIO_CMDLINE_ON, VIRTIO_CMDLINE_OFF } virtio_cmdline;
 	const char *dump_acpi;  /* directory to write the ACPI tables to, or NULL */
 	const char *restore;    /* --restore FILE: start from this snapshot instead of booting */
+	const char *incoming;   /* --incoming URI: start from a live migration instead */
 	bool reboot_fails;      /* --on-reboot fail: a guest reboot exits with status 1 */
 	const char *api_socket; /* --api-socket PATH: the control socket (vmm/api.h), or NULL */
 	struct privs_config privs;     /* --user, --chroot: applied by main() after setup */

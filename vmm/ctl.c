@@ -35,6 +35,12 @@ static const char ctl_usage[] =
 	"  snapshot path=FILE [stop=true]  save the VM to FILE (minivmm run --restore FILE);\n"
 	"                               with stop=true the VM then ends instead of running on\n"
 	"  events                       print state changes until the VM stops\n"
+	"  migrate uri=tcp:ADDR:PORT|unix:PATH [downtime_ms=N] [bandwidth=MB/s]\n"
+	"                               live-migrate to a minivmm run --incoming URI; returns\n"
+	"                               at once (migrate-status follows it); the VM stops here\n"
+	"                               once the destination confirms (default downtime 50 ms)\n"
+	"  migrate-status               phase, round, bytes sent, remaining, rates, downtime\n"
+	"  migrate-cancel               stop a migration; the VM runs on here\n"
 	"\n"
 	"  --json                       print the reply (and events) as the JSON lines received\n"
 	"  --timeout SECONDS            give up waiting for the reply after this long (default\n"
@@ -165,6 +171,21 @@ static int ctl_add_arg(json_t *req, const char *arg, struct errmsg *err)
 		if (parse_uint(value, 0, INT32_MAX, &n))
 			return errmsg_set(err, -EINVAL, "timeout_s=%s: expected whole seconds", value);
 		v = json_integer((json_int_t)n);
+	} else if (!strcmp(key, "downtime_ms")) {
+		uint64_t n;
+
+		if (parse_uint(value, 1, INT32_MAX, &n))
+			return errmsg_set(err, -EINVAL, "downtime_ms=%s: expected whole milliseconds", value);
+		v = json_integer((json_int_t)n);
+	} else if (!strcmp(key, "bandwidth")) {
+		char *end;
+		double b;
+
+		errno = 0;
+		b = strtod(value, &end);
+		if (errno || end == value || *end || !(b > 0))
+			return errmsg_set(err, -EINVAL, "bandwidth=%s: expected MB/s, a number above 0", value);
+		v = json_real(b);
 	} else if (!strcmp(key, "stop")) {
 		bool b;
 

@@ -133,6 +133,7 @@ const char *vm_stop_reason_name(int reason)
 	case VM_STOP_ERROR: return "error";
 	case VM_STOP_SHUTDOWN_TIMEOUT: return "shutdown-forced";
 	case VM_STOP_SNAPSHOT: return "snapshot";
+	case VM_STOP_MIGRATED: return "migrated";
 	}
 	return "unknown";
 }

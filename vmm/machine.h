@@ -23,6 +23,7 @@ enum vm_stop_reason {
 	VM_STOP_ERROR,
 	VM_STOP_SHUTDOWN_TIMEOUT, /* a graceful shutdown the guest did not finish in time */
 	VM_STOP_SNAPSHOT,   /* snapshot {stop: true} */
+	VM_STOP_MIGRATED,   /* the destination confirmed a migration: it runs the VM now */
 };
 
 struct machine {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -246,10 +246,8 @@ int seccomp_thread_enter(const struct seccomp_set *set, enum seccomp_thread kind
 		return -errno;
 	/* The test hook: a call no list allows, made where this kind would next run its work. */
 	if (set->violate == (int)kind) {
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-		if (fd >= 0) /* --seccomp log let it through */
-			close(fd);
+		/* harmless if --seccomp log lets it through; no path of ours asks a priority */
+		(void)getpriority(PRIO_PROCESS, 0);
 	}
 	return 0;
 }

@@ -52,7 +52,7 @@ int vcpu_init(struct vm *vm, struct vcpu *v, unsigned id)
 	ret = ret ? ret : x86_vcpu_init_lapic(v->fd);
 	/* Application processors stay in the LAPIC's wait-for-SIPI state; only the BSP boots
 	 * (unless the VM is restored: then a snapshot sets every register). */
-	if (!ret && id == 0 && !vm->cfg->restore)
+	if (!ret && id == 0 && !vm->cfg->restore && !vm->cfg->incoming)
 		ret = x86_vcpu_set_boot_regs(v->fd, &vm->boot);
 	return ret;
 }

@@ -23,6 +23,8 @@
 #include "devices/ged.h"
 #include "devices/platform.h"
 #include "firmware/firmware.h"
+#include "migrate/incoming.h"
+#include "migrate/migrate.h"
 #include "migrate/snapshot.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
@@ -206,18 +208,45 @@ static int vm_setup_memory(struct vm *vm, struct errmsg *err)
 				  vm->cfg->hugepages ? " with hugepages" : "", strerror(-ret));
 	if (vm->cfg->mergeable && (ret = gm_mergeable(&vm->mem)))
 		return errmsg_set(err, ret, "--memory merge=on: %s", strerror(-ret));
+	ret = vm_set_memslots(vm, 0);
+	return ret ? errmsg_set(err, ret, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-ret)) : 0;
+}
+
+int vm_disks_activate(struct vm *vm, struct errmsg *err)
+{
+	for (unsigned i = 0; i < vm->cfg->nr_disks; i++) {
+		int ret = vm->blk[i] ? virtio_blk_activate(vm->blk[i], err) : 0;
+
+		if (ret) {
+			while (i--)
+				virtio_blk_inactivate(vm->blk[i]);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void vm_disks_inactivate(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->cfg->nr_disks; i++)
+		if (vm->blk[i])
+			virtio_blk_inactivate(vm->blk[i]);
+}
+
+int vm_set_memslots(struct vm *vm, uint32_t flags)
+{
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
 		const struct gm_region *r = &vm->mem.regions[i];
 		struct kvm_userspace_memory_region slot = {
 			.slot = i,
+			.flags = flags,
 			.guest_phys_addr = r->gpa,
 			.memory_size = r->size,
 			.userspace_addr = (uint64_t)(uintptr_t)r->hva,
 		};
 
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
-			return errmsg_set(err, -errno, "KVM_SET_USER_MEMORY_REGION: %s",
-					  strerror(errno));
+			return -errno;
 	}
 	return 0;
 }
@@ -381,6 +410,7 @@ static int vm_setup_virtio(struct vm *vm, struct acpi_mmio_dev *acpi_devs, struc
 		ret = virtio_blk_create(&vm->machine, vm->nr_virtio, &vm->cfg->disks[i], &b, err);
 		if (ret)
 			return ret;
+		vm->blk[i] = b;
 		vm->nr_virtio++;
 		if (virtio_blk_note(b)[0])
 			fprintf(stderr, "minivmm: warning: %s\n", virtio_blk_note(b));
@@ -457,7 +487,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 	args.cmdline = vm->cmdline;
 	/* A restored VM's RAM comes whole from the snapshot (its tables and kernel included);
 	 * pages the snapshot leaves out must stay zero. */
-	if (!cfg->restore) {
+	if (!cfg->restore && !cfg->incoming) {
 		ret = ret ? ret : firmware_setup(&vm->mem, cfg, acpi_devs, vm->nr_virtio,
 						 &args.rsdp_addr, err);
 		ret = ret ? ret : x86_boot_load(&vm->mem, &args, &vm->boot, err);
@@ -473,6 +503,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 		vm_trace(vm, "vCPUs ready");
 	if (!ret && cfg->restore && !(ret = vm_restore(vm, cfg->restore, err)))
 		vm_trace(vm, "restored from %s", cfg->restore);
+	if (!ret && cfg->incoming && !(ret = vm_incoming(vm, cfg->incoming, err)))
+		vm_trace(vm, "migrated in from %s", cfg->incoming);
 	if (!ret && cfg->api_socket)
 		ret = api_start(vm, cfg->api_socket, &vm->api, err);
 	if (ret)
@@ -541,6 +573,7 @@ static void close_fd(int *fd)
 
 void vm_destroy(struct vm *vm)
 {
+	migrate_destroy(vm); /* its thread reads guest memory and asks the event loop */
 	api_destroy(vm->api);
 	vm->api = NULL;
 	vm_join_cpuid_thread(vm); /* a setup error may come before the vCPUs wanted it */
@@ -556,6 +589,7 @@ void vm_destroy(struct vm *vm)
 	vm->cpuid = NULL;
 	dev_list_destroy(&vm->devices);
 	vm->console = NULL;
+	memset(vm->blk, 0, sizeof(vm->blk));
 	vm->nr_virtio = 0;
 	vm->ged = NULL; /* destroyed with the device list */
 	free(vm->cmdline);

@@ -26,6 +26,7 @@ struct virtio_blk;
 struct virtio_console;
 struct ged;
 struct api;
+struct migration;
 
 #define VM_MAX_VIRTIO 16
 
@@ -55,6 +56,7 @@ struct vm {
 	struct dev_list devices;      /* every device; owns them */
 	unsigned nr_virtio;           /* virtio-mmio slots in use: 0 .. nr_virtio-1 */
 	struct virtio_console *console;
+	struct virtio_blk *blk[VM_MAX_DISKS]; /* owned by the device list */
 	char *cmdline;                /* the user's, plus virtio_mmio.device= announcements */
 
 	/* Stopping: the first request wins; the I/O thread then kicks and joins the vCPUs. */
@@ -69,6 +71,7 @@ struct vm {
 	struct vm_lifecycle lc;       /* pause, resume, graceful shutdown (vmm/lifecycle.h) */
 	struct ged *ged;              /* ACPI Generic Event Device: the power button */
 	struct api *api;              /* --api-socket (vmm/api.h) */
+	struct migration *mig;        /* the last outgoing migration (migrate/migrate.h), or NULL */
 };
 
 /* Builds the whole VM from @cfg (the caller keeps @cfg alive). On failure everything built so
@@ -95,6 +98,17 @@ static inline int vm_stopping(const struct vm *vm)
 {
 	return atomic_load_explicit(&vm->stop_reason, memory_order_acquire) != VM_RUNNING;
 }
+
+/* (Re)registers every RAM region as KVM memslot i (region i) with @flags (0, or
+ * KVM_MEM_LOG_DIRTY_PAGES while a migration tracks the guest's writes). 0 or -errno. */
+int vm_set_memslots(struct vm *vm, uint32_t flags) __attribute__((warn_unused_result));
+
+/* A live migration's hand-over of the paused VM's disk images: the source gives its locks up
+ * before the final state leaves (and takes them back if the migration fails), the
+ * destination takes them once the state is in (vm_disks_activate names an image held
+ * elsewhere). */
+int vm_disks_activate(struct vm *vm, struct errmsg *err) __attribute__((warn_unused_result));
+void vm_disks_inactivate(struct vm *vm);
 
 /* Milliseconds since main() started. */
 double vm_elapsed_ms(const struct vm *vm);

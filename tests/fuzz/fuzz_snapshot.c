@@ -145,7 +145,8 @@ static int write_seed(const char *path)
 	    stream_write_section(&w, STREAM_SEC_CONFIG, config, clen) ||
 	    stream_write_section(&w, STREAM_SEC_STATE, state, slen) ||
 	    stream_write_page(&w, 0x1000, page) || stream_write_page(&w, 0x2000, page) ||
-	    stream_write_page(&w, 0x9000, page) || stream_write_end(&w))
+	    stream_write_page(&w, 0x9000, page) || stream_write_zero_page(&w, 0xa000) ||
+	    stream_write_end(&w))
 		return 1;
 	stream_writer_free(&w);
 	free(config);
@@ -198,7 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (stream_read_section(&r, &type, &p, &len, &err))
 				break;
 			if (type == STREAM_SEC_CONFIG && !state_check(p, len, &err))
-				(void)snapshot_config_compare(p, reference, &err);
+				(void)snapshot_config_compare(p, reference, "the snapshot", &err);
 			else if (type == STREAM_SEC_STATE && !state_check(p, len, &err))
 				load_state(p);
 			else if (type == STREAM_SEC_RAM)

@@ -75,10 +75,11 @@ skip() {
 	exit 77
 }
 
+# t_run NAME FUNC [ARGS]: runs FUNC (in a subshell) and counts the result; with T_FILTER set,
+# only tests whose NAME contains it.
 t_run() {
 	local name=$1 fn=$2 rc t0=$SECONDS
 	shift 2
-	# T_FILTER=TEXT runs only the tests whose name contains TEXT (while working on one).
 	case "$name" in *"${T_FILTER:-}"*) ;; *) return 0 ;; esac
 	if out=$("$fn" "$@" 2>&1); then
 		rc=0

@@ -170,8 +170,8 @@ START_TEST(config_mismatch_named)
 
 	ck_assert_int_eq(state_build(fill_small, &two, 1 << 20, &a, &la), 0);
 	ck_assert_int_eq(state_build(fill_small, &four, 1 << 20, &b, &lb), 0);
-	ck_assert_int_eq(snapshot_config_compare(a, a, &err), 0);
-	ck_assert_int_eq(snapshot_config_compare(a, b, &err), -EINVAL);
+	ck_assert_int_eq(snapshot_config_compare(a, a, "the snapshot", &err), 0);
+	ck_assert_int_eq(snapshot_config_compare(a, b, "the snapshot", &err), -EINVAL);
 	ck_assert_msg(strstr(err.text, "cpus (--cpus): the snapshot has 2, this VM 4"), "%s", err.text);
 	free(a);
 	free(b);
@@ -202,11 +202,78 @@ START_TEST(config_mismatch_in_an_unaligned_u64)
 	ck_assert_ptr_nonnull(fdt_getprop(a, 0, "ram-size", NULL));
 	off = (int)((const char *)fdt_getprop(a, 0, "ram-size", NULL) - (const char *)a);
 	ck_assert_int_ne(off % 8, 0);          /* the case this test is about */
-	ck_assert_int_eq(snapshot_config_compare(a, b, &err), -EINVAL);
+	ck_assert_int_eq(snapshot_config_compare(a, b, "the snapshot", &err), -EINVAL);
 	ck_assert_msg(strstr(err.text, "ram-size (--memory): the snapshot has 536870912, this VM 1073741824"),
 		      "%s", err.text);
 	free(a);
 	free(b);
+}
+END_TEST
+
+/* A migration round: only the marked pages go, a marked page that became zero goes as a zero
+ * run (the destination still holds its older data) and overwrites it there. */
+START_TEST(dirty_round_with_zero_runs)
+{
+	struct guest_mem src = { 0 }, dst = { 0 };
+	struct stream_writer w;
+	struct stream_reader r;
+	struct errmsg err = { "" };
+	uint64_t words[RAM / STREAM_PAGE / 64] = { 0 };
+	uint64_t *bits[1] = { words };
+	uint8_t *s, *d, *p;
+	size_t len;
+	uint32_t type;
+	int fd = memfd_create("round", 0);
+
+	ck_assert_int_eq(gm_init(&src, RAM, false), 0);
+	ck_assert_int_eq(gm_init(&dst, RAM, false), 0);
+	s = gm_ptr(&src, 0, RAM);
+	d = gm_ptr(&dst, 0, RAM);
+	memset(d, 0x77, RAM);            /* what an earlier round left there */
+	memset(s + 0x3000, 0x11, 0x1000); /* page 3: data; page 5: zero now; page 9: not marked */
+	memset(s + 0x9000, 0x22, 0x1000);
+	words[0] = 1u << 3 | 1u << 5;
+	ck_assert_int_eq(stream_writer_init(&w, fd), 0);
+	ck_assert_int_eq(stream_write_ram(&w, &src, bits, false, NULL, NULL), 0);
+	stream_writer_free(&w);
+	lseek(fd, 0, SEEK_SET);
+	stream_reader_init(&r, fd, "test");
+	ck_assert_int_eq(stream_read_section(&r, &type, &p, &len, &err), 0);
+	ck_assert_uint_eq(type, STREAM_SEC_RAM);
+	/* One data page and one zero run: two run headers, one page of data. */
+	ck_assert_uint_eq(len, 2 * 16 + STREAM_PAGE);
+	ck_assert_msg(stream_apply_ram(p, len, &dst, &err) == 0, "%s", err.text);
+	free(p);
+	ck_assert_uint_eq(d[0x3000], 0x11);
+	ck_assert_uint_eq(d[0x5000], 0);
+	ck_assert_uint_eq(d[0x5fff], 0);
+	ck_assert_uint_eq(d[0x9000], 0x77);
+	ck_assert_uint_eq(d[0x4000], 0x77);
+	close(fd);
+	gm_destroy(&src);
+	gm_destroy(&dst);
+}
+END_TEST
+
+START_TEST(unknown_run_flags_refused)
+{
+	struct guest_mem gm = { 0 };
+	struct errmsg err = { "" };
+	uint8_t run[16] = { 0 };
+
+	ck_assert_int_eq(gm_init(&gm, RAM, false), 0);
+	run[8] = 1;
+	run[12] = 2;
+	ck_assert_int_eq(stream_apply_ram(run, sizeof(run), &gm, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.text, "unknown flags"));
+	/* A zero run past RAM is refused like a data run. */
+	run[12] = 1;
+	run[8] = 0;
+	run[9] = 1; /* 256 pages = 1 MiB from 0: fits */
+	ck_assert_int_eq(stream_apply_ram(run, sizeof(run), &gm, &err), 0);
+	run[9] = 2;
+	ck_assert_int_eq(stream_apply_ram(run, sizeof(run), &gm, &err), -EINVAL);
+	gm_destroy(&gm);
 }
 END_TEST
 
@@ -221,6 +288,8 @@ Suite *suite_stream(void)
 	tcase_add_test(tc, ram_outside_guest_refused);
 	tcase_add_test(tc, config_mismatch_named);
 	tcase_add_test(tc, config_mismatch_in_an_unaligned_u64);
+	tcase_add_test(tc, dirty_round_with_zero_runs);
+	tcase_add_test(tc, unknown_run_flags_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -23,6 +23,7 @@ Suite *suite_image_lock(void);
 Suite *suite_engine_range(void);
 Suite *suite_reset_vector(void);
 Suite *suite_stream(void);
+Suite *suite_migrate(void);
 Suite *suite_virtio_net(void);
 Suite *suite_virtio_blk(void);
 Suite *suite_disk(void);

@@ -1,0 +1,34 @@
+/* Where a migration goes: "tcp:HOST:PORT" or "unix:PATH", parsed without touching the network
+ * (unit-tested), and the one connection each side makes. */
+#ifndef MINIVMM_CHANNEL_H
+#define MINIVMM_CHANNEL_H
+
+#include <sys/un.h>
+
+#include "vmm/errmsg.h"
+
+enum channel_kind { CHANNEL_TCP, CHANNEL_UNIX };
+
+struct channel_uri {
+	enum channel_kind kind;
+	char host[256];            /* tcp: a numeric address; "[v6]" without brackets */
+	char port[8];              /* tcp: 1-65535, as given */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* unix */
+};
+
+/* Checks and splits @uri; @err names what is wrong with it. */
+int channel_uri_parse(const char *uri, struct channel_uri *out, struct errmsg *err)
+	__attribute__((warn_unused_result));
+
+/* Destination: listens on @uri, accepts one connection (blocking), closes the listener (a
+ * unix socket file is removed again). The accepted socket in *@fd. Gives up with -EINTR when
+ * @abort_fd (a signalfd, or -1) becomes readable: the signals that stop a VM are blocked and
+ * arrive only there. */
+int channel_accept(const struct channel_uri *uri, int abort_fd, int *fd, struct errmsg *err)
+	__attribute__((warn_unused_result));
+
+/* Source: connects to @uri (blocking). */
+int channel_connect(const struct channel_uri *uri, int *fd, struct errmsg *err)
+	__attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,554 @@
+/* Live migration, the source side: see migrate/migrate.h. */
+#include "migrate/migrate.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "migrate/channel.h"
+#include "migrate/converge.h"
+#include "migrate/dirty.h"
+#include "migrate/snapshot.h"
+#include "migrate/stream.h"
+#include "vmm/lifecycle.h"
+#include "vmm/vm.h"
+
+/* How long the source waits for the destination's confirmation after END: it loads the state
+ * and RAM it already has, so seconds at most; a destination that says nothing for this long
+ * is taken as failed and the VM resumes here. */
+#define CONFIRM_TIMEOUT_MS 30000
+
+enum io_req { REQ_NONE, REQ_PAUSE, REQ_ABORT };
+
+struct migration {
+	struct vm *vm;
+	pthread_t thread;
+	bool thread_started;
+	atomic_bool running;        /* the thread has not finished */
+	atomic_bool cancel;
+	atomic_bool final;          /* the final state is on its way: no more cancel */
+	atomic_int fd;              /* the connection; -1 (read by cancel on the I/O thread) */
+	struct channel_uri uri;
+	unsigned downtime_ms;
+	double bw_limit;            /* bytes/s, 0: none */
+
+	/* Requests to the I/O thread (pause + state capture, resume), under lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct ev_handler req_ev;   /* eventfd the thread writes */
+	enum io_req req;
+	bool req_done;
+	bool io_gone;               /* the VM is being destroyed: no more answers */
+	bool disks_released;        /* REQ_PAUSE gave the image locks up (I/O thread only) */
+	int req_ret;
+	struct errmsg req_err;
+	void *state;                /* REQ_PAUSE's STATE section */
+	size_t state_len;
+
+	/* Reported by migrate-status, under lock. */
+	struct migrate_status st;
+	double t_start, t_pause, t_captured, t_end_sent, t_confirm;
+
+	/* The thread's own. */
+	struct stream_writer w;
+	double round_start, last_line;
+	uint64_t round_bytes0;
+};
+
+static double now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+const char *migrate_phase_name(enum migrate_phase p)
+{
+	switch (p) {
+	case MIGRATE_NONE: return "none";
+	case MIGRATE_SETUP: return "setup";
+	case MIGRATE_PRECOPY: return "pre-copy";
+	case MIGRATE_STOP_COPY: return "stop-copy";
+	case MIGRATE_COMPLETED: return "completed";
+	case MIGRATE_FAILED: return "failed";
+	case MIGRATE_CANCELLED: return "cancelled";
+	}
+	return "unknown";
+}
+
+static void set_phase(struct migration *m, enum migrate_phase p)
+{
+	pthread_mutex_lock(&m->lock);
+	m->st.phase = p;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void status_copy(struct migration *m, struct migrate_status *st)
+{
+	pthread_mutex_lock(&m->lock);
+	*st = m->st;
+	if (atomic_load(&m->running))
+		st->total_ms = now_ms() - m->t_start;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- the I/O thread's side ---- */
+
+/* A failed migration: logging off, the images taken back, the VM running again. The VMM's
+ * dirty bitmap is freed only while the VM is paused: a device or vCPU thread could be marking
+ * it at any other time. A VM that cannot pause (it is stopping) keeps the bitmap until
+ * gm_destroy(). */
+static int abort_on_io_thread(struct migration *m, struct errmsg *err)
+{
+	struct vm *vm = m->vm;
+	int ret = vm_pause(vm, err);
+
+	if (ret)
+		return errmsg_prefix(err, ret, "pausing to stop the dirty log");
+	dirty_stop(vm);
+	/* Back before the guest writes again; an image another process took meanwhile (the
+	 * destination did, then failed?) keeps the VM from running on it. */
+	if (m->disks_released && (ret = vm_disks_activate(vm, err)))
+		return ret;
+	m->disks_released = false;
+	return vm_resume(vm, err);
+}
+
+static void on_request(struct ev_handler *h, uint32_t events)
+{
+	struct migration *m = h->opaque;
+	struct vm *vm = m->vm;
+	struct errmsg err = { "" };
+	enum io_req req;
+	uint64_t cnt;
+	int ret = 0;
+
+	(void)events;
+	if (read(h->fd, &cnt, sizeof(cnt)) < 0) {
+		/* spurious wakeup: the eventfd is non-blocking */
+	}
+	pthread_mutex_lock(&m->lock);
+	req = m->req;
+	pthread_mutex_unlock(&m->lock);
+	if (req == REQ_PAUSE) {
+		ret = vm_stopping(vm) ? errmsg_set(&err, -ESHUTDOWN, "the VM is stopping") :
+					 vm_pause(vm, &err);
+		if (!ret) {
+			m->t_pause = now_ms();
+			ret = vm_state_capture(vm, &m->state, &m->state_len, &err);
+			m->t_captured = now_ms();
+		}
+		/* The devices are quiesced (disks flushed): the destination may take the images. */
+		if (!ret) {
+			vm_disks_inactivate(vm);
+			m->disks_released = true;
+		}
+	} else if (req == REQ_ABORT) {
+		ret = abort_on_io_thread(m, &err);
+	} else {
+		return;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->req = REQ_NONE;
+	m->req_done = true;
+	m->req_ret = ret;
+	m->req_err = err;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* The migration thread asks the I/O thread and waits for its answer. */
+static int io_request(struct migration *m, enum io_req req, struct errmsg *err)
+{
+	uint64_t one = 1;
+	int ret;
+
+	pthread_mutex_lock(&m->lock);
+	m->req = req;
+	m->req_done = false;
+	pthread_mutex_unlock(&m->lock);
+	if (write(m->req_ev.fd, &one, sizeof(one)) < 0)
+		return errmsg_set(err, -errno, "waking the I/O thread: %s", strerror(errno));
+	pthread_mutex_lock(&m->lock);
+	while (!m->req_done && !m->io_gone)
+		pthread_cond_wait(&m->cond, &m->lock);
+	if (m->req_done) {
+		ret = m->req_ret;
+		if (ret)
+			*err = m->req_err;
+	} else {
+		ret = errmsg_set(err, -ESHUTDOWN, "the VM stopped");
+	}
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
+/* ---- the migration thread ---- */
+
+/* Every STREAM_TICK_PAGES pages: cancel, the bandwidth limit, the progress line. */
+static int tick(void *arg, uint64_t pages)
+{
+	struct migration *m = arg;
+	double t = now_ms(), elapsed = t - m->round_start;
+	uint64_t sent = m->w.bytes - m->round_bytes0;
+
+	(void)pages;
+	if (atomic_load(&m->cancel) && !atomic_load(&m->final))
+		return -ECANCELED;
+	if (m->bw_limit > 0) {
+		double due_ms = (double)sent / m->bw_limit * 1e3;
+
+		if (due_ms > elapsed) {
+			struct timespec ts = { 0, (long)((due_ms - elapsed) * 1e6) };
+
+			if (due_ms - elapsed >= 1000) {
+				ts.tv_sec = (time_t)((due_ms - elapsed) / 1e3);
+				ts.tv_nsec = 0;
+			}
+			nanosleep(&ts, NULL);
+		}
+	}
+	pthread_mutex_lock(&m->lock);
+	m->st.bytes_sent = m->w.bytes;
+	pthread_mutex_unlock(&m->lock);
+	if (t - m->last_line >= 1000) {
+		struct migrate_status s;
+
+		m->last_line = t;
+		status_copy(m, &s);
+		fprintf(stderr, "minivmm: migration: %s, round %u, %llu MiB sent, %llu MiB left, "
+			"%.0f MB/s, dirtying %.0f MB/s\n", migrate_phase_name(s.phase), s.iteration + 1,
+			(unsigned long long)(s.bytes_sent >> 20), (unsigned long long)(s.remaining >> 20),
+			s.bandwidth / 1e6, s.dirty_rate / 1e6);
+	}
+	return 0;
+}
+
+/* Sends @d's pages (all of RAM when NULL, zero pages skipped: the destination's RAM is fresh)
+ * and measures the round. */
+static int send_round(struct migration *m, struct dirty_set *d, struct errmsg *err)
+{
+	double t;
+	int ret;
+
+	m->round_start = now_ms();
+	m->round_bytes0 = m->w.bytes;
+	ret = stream_write_ram(&m->w, &m->vm->mem, d ? d->bits : NULL, !d, tick, m);
+	if (ret == -ECANCELED)
+		return errmsg_set(err, ret, "cancelled");
+	if (ret)
+		return errmsg_set(err, ret, "sending RAM: %s", strerror(-ret));
+	t = now_ms() - m->round_start;
+	pthread_mutex_lock(&m->lock);
+	m->st.iteration++;
+	m->st.bytes_sent = m->w.bytes;
+	/* Rounds shorter than a few ms measure the scheduler, not the link. */
+	if (t >= 5)
+		m->st.bandwidth = (double)(m->w.bytes - m->round_bytes0) / t * 1e3;
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+static int wait_confirmation(struct migration *m, struct errmsg *err)
+{
+	struct pollfd p = { .fd = m->fd, .events = POLLIN };
+	uint8_t b;
+	ssize_t n;
+	int ret;
+
+	do {
+		ret = poll(&p, 1, CONFIRM_TIMEOUT_MS);
+	} while (ret < 0 && errno == EINTR);
+	if (ret == 0)
+		return errmsg_set(err, -ETIMEDOUT, "the destination did not confirm within %d s",
+				  CONFIRM_TIMEOUT_MS / 1000);
+	do {
+		n = recv(m->fd, &b, 1, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errmsg_set(err, -errno, "waiting for the confirmation: %s", strerror(errno));
+	if (n == 0)
+		return errmsg_set(err, -EPIPE, "the destination closed the connection without confirming (it refused the stream: see its output)");
+	if (b != MIGRATE_CONFIRM)
+		return errmsg_set(err, -EPROTO, "the destination answered 0x%02x, not the confirmation", b);
+	return 0;
+}
+
+static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
+{
+	struct vm *vm = m->vm;
+	void *config = NULL;
+	size_t config_len;
+	int ret;
+
+	int fd;
+
+	ret = channel_connect(&m->uri, &fd, err);
+	if (ret)
+		return ret;
+	atomic_store(&m->fd, fd);
+	m->w.fd = fd;
+	if (atomic_load(&m->cancel))
+		return errmsg_set(err, -ECANCELED, "cancelled");
+	ret = snapshot_config_build(vm, &config, &config_len);
+	if (ret)
+		return errmsg_set(err, ret, "describing the VM: %s", strerror(-ret));
+	ret = stream_write_header(&m->w);
+	ret = ret ? ret : stream_write_section(&m->w, STREAM_SEC_CONFIG, config, config_len);
+	free(config);
+	if (ret)
+		return errmsg_set(err, ret, "sending the configuration: %s", strerror(-ret));
+	/* The log starts before the full pass: a page written during it is sent again. */
+	ret = dirty_start(vm, err);
+	if (ret)
+		return ret;
+	set_phase(m, MIGRATE_PRECOPY);
+	ret = send_round(m, NULL, err);
+	for (;;) {
+		struct converge_in in;
+		double expected, t0 = m->round_start, dt;
+		uint64_t pages;
+
+		if (ret)
+			return ret;
+		ret = dirty_collect(vm, d, err);
+		if (ret)
+			return ret;
+		pages = dirty_set_count(d, &vm->mem);
+		dt = now_ms() - t0;
+		pthread_mutex_lock(&m->lock);
+		m->st.remaining = pages * STREAM_PAGE;
+		m->st.dirty_rate = dt > 0 ? (double)m->st.remaining / dt * 1e3 : 0;
+		in = (struct converge_in){ m->st.remaining, m->st.bandwidth, m->downtime_ms,
+					   m->st.iteration, CONVERGE_MAX_ITERATIONS };
+		pthread_mutex_unlock(&m->lock);
+		/* With a bandwidth limit, the link is the limit, not what was measured. */
+		if (m->bw_limit > 0 && (in.bandwidth <= 0 || in.bandwidth > m->bw_limit))
+			in.bandwidth = m->bw_limit;
+		if (converge_decide(&in, &expected) == CONVERGE_STOP_COPY) {
+			pthread_mutex_lock(&m->lock);
+			m->st.expected_downtime_ms = expected;
+			pthread_mutex_unlock(&m->lock);
+			break;
+		}
+		pthread_mutex_lock(&m->lock);
+		m->st.expected_downtime_ms = expected;
+		pthread_mutex_unlock(&m->lock);
+		ret = send_round(m, d, err);
+		dirty_set_clear(d, &vm->mem);
+	}
+	if (atomic_load(&m->cancel))
+		return errmsg_set(err, -ECANCELED, "cancelled");
+	/* Stop and copy: from here on a cancel is refused: the destination may start the VM as
+	 * soon as END arrives. */
+	ret = io_request(m, REQ_PAUSE, err);
+	if (ret)
+		return errmsg_prefix(err, ret, "pausing the VM");
+	atomic_store(&m->final, true);
+	set_phase(m, MIGRATE_STOP_COPY);
+	ret = dirty_collect(vm, d, err);
+	if (ret)
+		return ret;
+	ret = send_round(m, d, err);
+	if (!ret && (ret = stream_write_section(&m->w, STREAM_SEC_STATE, m->state, m->state_len)))
+		errmsg_set(err, ret, "sending the state: %s", strerror(-ret));
+	if (!ret && (ret = stream_write_end(&m->w)))
+		errmsg_set(err, ret, "sending END: %s", strerror(-ret));
+	m->t_end_sent = now_ms();
+	ret = ret ? ret : wait_confirmation(m, err);
+	/* The destination runs the VM from here: the downtime ends now, not once this side has
+	 * turned its dirty log off (a memslot update, slow on some hosts). */
+	m->t_confirm = now_ms();
+	return ret;
+}
+
+static void *migrate_thread(void *arg)
+{
+	struct migration *m = arg;
+	struct vm *vm = m->vm;
+	struct errmsg err = { "" }, abort_err = { "" };
+	struct dirty_set d;
+	int ret, abort_ret = 0;
+
+	ret = dirty_set_init(&d, &vm->mem);
+	ret = ret ? errmsg_set(&err, ret, "out of memory") : stream_writer_init(&m->w, -1);
+	if (!ret)
+		ret = precopy(m, &d, &err);
+	if (!ret) {
+		/* Paused for good: no device writes guest memory any more. */
+		dirty_stop(vm);
+	} else {
+		int fd = atomic_load(&m->fd);
+
+		fprintf(stderr, "minivmm: migration to %s %s: %s; the VM runs on here\n", m->st.uri,
+			ret == -ECANCELED ? "cancelled" : "failed", err.text);
+		if (fd >= 0)
+			shutdown(fd, SHUT_RDWR);
+		abort_ret = io_request(m, REQ_ABORT, &abort_err);
+	}
+	/* The status says "failed" only once the VM runs again. */
+	pthread_mutex_lock(&m->lock);
+	m->st.bytes_sent = m->w.bytes;
+	m->st.total_ms = (ret ? now_ms() : m->t_confirm) - m->t_start;
+	if (!ret) {
+		m->st.phase = MIGRATE_COMPLETED;
+		m->st.downtime_ms = m->t_confirm - m->t_pause;
+	} else {
+		m->st.phase = ret == -ECANCELED ? MIGRATE_CANCELLED : MIGRATE_FAILED;
+		snprintf(m->st.error, sizeof(m->st.error), "%s", err.text);
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (!ret) {
+		/* Never resumed from here on: the destination runs the VM, and its disks. */
+		fprintf(stderr, "minivmm: migration: completed in %.0f ms, %u rounds, %llu bytes, downtime %.1f ms (%.1f ms recording the state, %.1f ms sending the rest and the state, %.1f ms until the destination confirmed)\n",
+			m->st.total_ms, m->st.iteration, (unsigned long long)m->st.bytes_sent,
+			m->st.downtime_ms, m->t_captured - m->t_pause, m->t_end_sent - m->t_captured,
+			m->t_confirm - m->t_end_sent);
+		vm_request_stop(vm, VM_STOP_MIGRATED, 0, "migrated to %s", m->st.uri);
+	} else if (abort_ret) {
+		vm_request_stop(vm, VM_STOP_ERROR, 1, "migration failed and the VM cannot resume: %s",
+				abort_err.text);
+	}
+	dirty_set_free(&d);
+	stream_writer_free(&m->w);
+	free(m->state);
+	m->state = NULL;
+	atomic_store(&m->running, false);
+	return NULL;
+}
+
+/* ---- the control side ---- */
+
+static void migration_free(struct migration *m)
+{
+	if (!m)
+		return;
+	if (m->req_ev.fd >= 0) {
+		evloop_del(&m->vm->loop, &m->req_ev);
+		close(m->req_ev.fd);
+	}
+	if (m->fd >= 0)
+		close(m->fd);
+	pthread_cond_destroy(&m->cond);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+/* A finished migration's thread is joined before the next starts or the VM goes. */
+static void join_finished(struct vm *vm)
+{
+	struct migration *m = vm->mig;
+
+	if (m && m->thread_started && !atomic_load(&m->running)) {
+		pthread_join(m->thread, NULL);
+		m->thread_started = false;
+	}
+}
+
+int migrate_start(struct vm *vm, const struct migrate_params *p, struct errmsg *err)
+{
+	struct migration *m;
+	int ret;
+
+	join_finished(vm);
+	if (vm->mig && atomic_load(&vm->mig->running))
+		return errmsg_set(err, -EBUSY, "a migration is running (migrate-cancel stops it)");
+	if (vm_stopping(vm) || vm_state(vm) != VM_STATE_RUNNING)
+		return errmsg_set(err, -EINVAL, "the VM is %s, not running", vm_state_name(vm_state(vm)));
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return errmsg_set(err, -ENOMEM, "out of memory");
+	m->vm = vm;
+	atomic_init(&m->fd, -1);
+	m->req_ev = (struct ev_handler){ -1, on_request, m };
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->cond, NULL);
+	ret = channel_uri_parse(p->uri, &m->uri, err);
+	if (ret) {
+		migration_free(m);
+		return ret;
+	}
+	m->downtime_ms = p->downtime_ms;
+	m->bw_limit = p->bandwidth * 1e6;
+	snprintf(m->st.uri, sizeof(m->st.uri), "%s", p->uri);
+	m->st.phase = MIGRATE_SETUP;
+	m->st.expected_downtime_ms = -1;
+	m->t_start = m->last_line = now_ms();
+	m->req_ev.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ret = m->req_ev.fd < 0 ? -errno : evloop_add(&vm->loop, &m->req_ev, EPOLLIN);
+	if (ret) {
+		if (m->req_ev.fd >= 0)
+			close(m->req_ev.fd);
+		m->req_ev.fd = -1;
+		migration_free(m);
+		return errmsg_set(err, ret, "eventfd: %s", strerror(-ret));
+	}
+	/* The previous migration's record goes only now that a new one can start. */
+	migration_free(vm->mig);
+	vm->mig = m;
+	atomic_store(&m->running, true);
+	ret = pthread_create(&m->thread, NULL, migrate_thread, m);
+	if (ret) {
+		atomic_store(&m->running, false);
+		m->st.phase = MIGRATE_FAILED;
+		return errmsg_set(err, -ret, "cannot start the migration thread: %s", strerror(ret));
+	}
+	m->thread_started = true;
+	return 0;
+}
+
+void migrate_get_status(struct vm *vm, struct migrate_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (vm->mig)
+		status_copy(vm->mig, st);
+}
+
+int migrate_cancel(struct vm *vm, struct errmsg *err)
+{
+	struct migration *m = vm->mig;
+
+	if (!m || !atomic_load(&m->running))
+		return errmsg_set(err, -ENOENT, "no migration is running");
+	if (atomic_load(&m->final))
+		return errmsg_set(err, -EBUSY, "too late: the VM's final state is on its way to the destination");
+	atomic_store(&m->cancel, true);
+	/* A send blocked on a slow destination returns now. */
+	if (m->fd >= 0)
+		shutdown(m->fd, SHUT_RDWR);
+	return 0;
+}
+
+bool migrate_running(struct vm *vm)
+{
+	return vm->mig && atomic_load(&vm->mig->running);
+}
+
+void migrate_destroy(struct vm *vm)
+{
+	struct migration *m = vm->mig;
+
+	if (!m)
+		return;
+	atomic_store(&m->cancel, true);
+	pthread_mutex_lock(&m->lock);
+	m->io_gone = true;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	if (m->fd >= 0)
+		shutdown(m->fd, SHUT_RDWR);
+	if (m->thread_started)
+		pthread_join(m->thread, NULL);
+	migration_free(m);
+	vm->mig = NULL;
+}

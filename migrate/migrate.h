@@ -1,0 +1,77 @@
+/* Live migration, the source side: pre-copy on its own thread (never a vCPU thread, never
+ * the event loop), driven from the control socket.
+ *
+ *   migrate_start   connect, turn dirty logging on, send CONFIG and all of RAM, then rounds of
+ *                   dirty pages until the rest fits the downtime budget at the measured
+ *                   bandwidth (migrate/converge.h); then the I/O thread pauses the VM and
+ *                   records its state, the thread sends the last pages, STATE and END and
+ *                   waits for the destination's confirmation: the VM then stops ("migrated",
+ *                   status 0) and is never resumed.
+ *   failure         anything before the confirmation (connection reset, destination gone or
+ *                   refusing, cancel): dirty logging off, the VM resumed if it was paused
+ *                   here, the reason in migrate-status and on stderr; the VM runs on.
+ *
+ * The thread asks the I/O thread for the pause and the resume through an eventfd on the
+ * event loop (vm_pause and vm_resume are the I/O thread's), and waits for the answer. */
+#ifndef MINIVMM_MIGRATE_H
+#define MINIVMM_MIGRATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/errmsg.h"
+
+struct vm;
+
+#define MIGRATE_DEFAULT_DOWNTIME_MS 50
+#define MIGRATE_MAX_DOWNTIME_MS 600000
+/* The byte the destination sends once it has the whole stream checked and applied. */
+#define MIGRATE_CONFIRM 'K'
+
+enum migrate_phase {
+	MIGRATE_NONE,        /* never started */
+	MIGRATE_SETUP,       /* connecting, dirty logging on */
+	MIGRATE_PRECOPY,     /* rounds of RAM while the VM runs */
+	MIGRATE_STOP_COPY,   /* paused: the rest, the state, waiting for the confirmation */
+	MIGRATE_COMPLETED,   /* confirmed: the VM stops here */
+	MIGRATE_FAILED,      /* the VM runs on; error says why */
+	MIGRATE_CANCELLED,
+};
+
+struct migrate_params {
+	const char *uri;        /* tcp:HOST:PORT or unix:PATH */
+	unsigned downtime_ms;
+	double bandwidth;       /* MB/s (10^6 bytes) to use at most; 0: as fast as it goes */
+};
+
+struct migrate_status {
+	enum migrate_phase phase;
+	char uri[128];
+	unsigned iteration;        /* rounds sent: 1 = the full pass */
+	uint64_t bytes_sent;       /* on the wire */
+	uint64_t remaining;        /* bytes dirty after the last round */
+	double dirty_rate;         /* bytes/s the guest dirtied during the last round */
+	double bandwidth;          /* bytes/s measured over the last round */
+	double expected_downtime_ms; /* -1 while unknown */
+	double downtime_ms;        /* pause to confirmation (completed), else 0 */
+	double total_ms;           /* since start */
+	char error[512];
+};
+
+/* I/O thread. Starts a migration; refused while one runs, while the VM is paused or
+ * stopping. Returns once the thread runs; the outcome is in migrate_get_status(). */
+int migrate_start(struct vm *vm, const struct migrate_params *p, struct errmsg *err)
+	__attribute__((warn_unused_result));
+/* Any thread. Phase MIGRATE_NONE when no migration was ever started. */
+void migrate_get_status(struct vm *vm, struct migrate_status *st);
+/* I/O thread. Stops a running migration (the VM runs on); refused once the final state is
+ * on its way (the destination may already run the VM). */
+int migrate_cancel(struct vm *vm, struct errmsg *err) __attribute__((warn_unused_result));
+/* True while a migration's thread runs (other commands that pause the VM wait). */
+bool migrate_running(struct vm *vm);
+/* The VM is going away: stops the thread and frees everything (vm_destroy). */
+void migrate_destroy(struct vm *vm);
+
+const char *migrate_phase_name(enum migrate_phase p);
+
+#endif

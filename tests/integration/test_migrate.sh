@@ -1,0 +1,203 @@
+# Live migration (issue #15) with the test guest's verifiable-state scenario: a source VM works
+# (every CPU rewriting its pages round after round, the BSP writing disk sectors), a
+# destination `minivmm run --incoming URI` with the same flags waits, `minivmm ctl migrate`
+# moves the VM while it runs; the destination's guest then checks every page and sector ('q'
+# → "state: verified") and the host checks the disk. Faults (destination killed, cancel, a
+# configuration that differs) must leave the source running, its guest's check passing later.
+
+source "$ROOT/tests/integration/state_helpers.sh"
+
+# mig_use NAME PID FD: makes a started VM the current one for the st_* helpers.
+mig_use() { SNAME=$1 SPID=$2 ST_FD=$3; }
+
+# mig_dest NAME URI ARGS...: a destination (stdin on fd ST_FD), waiting on URI (until it says
+# so).
+mig_dest() {
+	local name=$1 uri=$2 i
+	shift 2
+	st_start "$name" "$@" --incoming "$uri"
+	for i in $(seq 100); do
+		grep -q "waiting for a migration" "$TMP/$name.err" 2>/dev/null && return 0
+		kill -0 "$SPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "    destination $name is not listening:"; sed 's/^/    | /' "$TMP/$name.err"
+	return 1
+}
+
+# mig_ctl SOCKNAME ARGS...: minivmm ctl on $TMP/SOCKNAME.sock; output in $TMP/ctl.out.
+mig_ctl() {
+	local sock=$1
+	shift
+	"$VMM" ctl "$TMP/$sock.sock" "$@" >"$TMP/ctl.out" 2>&1 && return 0
+	echo "    ctl $*:"; sed 's/^/    | /' "$TMP/ctl.out"
+	return 1
+}
+
+# mig_wait_phase SOCKNAME PHASE...: until migrate-status shows one of the phases (60 s).
+mig_wait_phase() {
+	local sock=$1 i p
+	shift
+	for i in $(seq 600); do
+		"$VMM" ctl "$TMP/$sock.sock" migrate-status >"$TMP/status.out" 2>&1 || true
+		for p in "$@"; do grep -q "^phase: $p\$" "$TMP/status.out" && return 0; done
+		sleep 0.1
+	done
+	echo "    migrate-status never showed $*:"; sed 's/^/    | /' "$TMP/status.out"
+	return 1
+}
+
+# mig_hop FROM FROM_PID FROM_FD TO TO_FD URI CPUS [migrate args]: migrates the running VM FROM
+# to a new destination TO; on return TO is current and FROM has exited 0 ("migrated").
+mig_hop() {
+	local from=$1 fpid=$2 ffd=$3 to=$4 tfd=$5 uri=$6 cpus=$7 tpid
+	shift 7
+	ST_FD=$tfd
+	mig_dest "$to" "$uri" $(st_flags "$cpus") || return 1
+	tpid=$SPID
+	mig_ctl "$from" migrate uri="$uri" "$@" || return 1
+	mig_use "$from" "$fpid" "$ffd"
+	st_end
+	expect_rc 0 && expect_err "migration: completed" || return 1
+	grep "migration: completed" "$TMP/$from.err" | sed 's/^minivmm: migration: /    note: /'
+	mig_use "$to" "$tpid" "$tfd"
+	grep "migration received" "$TMP/$to.err" | sed 's/^minivmm: migration /    note: destination /'
+	grep -q "the VM runs here now" "$TMP/$to.err" ||
+		{ echo "    destination $to did not say it runs the VM:"; sed 's/^/    | /' "$TMP/$to.err"; return 1; }
+}
+
+t_migrate() {
+	local cpus=$1 uri=$2 pages=${3:-64} before after
+	truncate -s 1M "$TMP/st.img"
+	ST_FD=9 st_start a $(st_flags "$cpus") --kernel "$GUEST" --cmdline "scenario=state pages=$pages"
+	st_wait_round 24 || return 1
+	mig_hop a "$SPID" 9 b 8 "$uri" "$cpus" || return 1
+	before=$(sed -n 's/^state: round \([0-9]*\)$/\1/p' "$TMP/a.out" | tail -1)
+	st_wait_round $((before + 16)) || return 1
+	after=$(sed -n 's/^state: round \([0-9]*\)$/\1/p' "$TMP/b.out" | head -1)
+	[ "$after" -gt "$before" ] || { echo "    destination started at round $after, source was at $before"; return 1; }
+	st_finish
+}
+t_run "migrate over a unix socket, --cpus 1: pages and disk check out on the destination" t_migrate 1 "unix:$TMP/mig.sock"
+t_run "migrate over tcp 127.0.0.1, --cpus 4" t_migrate 4 "tcp:127.0.0.1:47615"
+t_run "migrate a guest dirtying 16 MiB per vCPU continuously, --cpus 2" t_migrate 2 "unix:$TMP/mig.sock" 4096
+
+# Two "hosts": network namespaces joined by a veth pair (10.77.0.1 and 10.77.0.2), the source
+# in one, the destination in the other; created and deleted here.
+t_migrate_netns() {
+	local ns=mvmm$$ ret
+	ip netns add "${ns}a" && ip netns add "${ns}b" || skip "cannot create network namespaces"
+	ip link add "${ns}x" netns "${ns}a" type veth peer name "${ns}y" netns "${ns}b" &&
+		ip -n "${ns}a" addr add 10.77.0.1/24 dev "${ns}x" &&
+		ip -n "${ns}b" addr add 10.77.0.2/24 dev "${ns}y" &&
+		ip -n "${ns}a" link set "${ns}x" up && ip -n "${ns}b" link set "${ns}y" up &&
+		ip -n "${ns}a" link set lo up && ip -n "${ns}b" link set lo up || {
+		ip netns del "${ns}a"; ip netns del "${ns}b"
+		echo "    cannot set up the veth pair"
+		return 1
+	}
+	printf '#!/bin/sh\nexec ip netns exec %s "%s" "$@"\n' "${ns}a" "$VMM" >"$TMP/host-a"
+	printf '#!/bin/sh\nexec ip netns exec %s "%s" "$@"\n' "${ns}b" "$VMM" >"$TMP/host-b"
+	chmod +x "$TMP/host-a" "$TMP/host-b"
+	(
+		truncate -s 1M "$TMP/st.img"
+		VMM_BIN=$TMP/host-a ST_FD=9 st_start a $(st_flags 2) --kernel "$GUEST" --cmdline "scenario=state"
+		st_wait_round 16 || exit 1
+		VMM_BIN=$TMP/host-b mig_hop a "$SPID" 9 b 8 "tcp:10.77.0.2:47616" 2 || exit 1
+		r=$(st_last_round)
+		st_wait_round $((${r:-0} + 16)) && st_finish
+	)
+	ret=$?
+	ip netns del "${ns}a"
+	ip netns del "${ns}b"
+	return $ret
+}
+t_run "migrate over tcp between two network namespaces joined by a veth pair, --cpus 2" t_migrate_netns
+
+t_back_and_forth() {
+	local i from=a fpid ffd=9 to tfd r
+	truncate -s 1M "$TMP/st.img"
+	ST_FD=9 st_start a $(st_flags 2) --kernel "$GUEST" --cmdline "scenario=state"
+	fpid=$SPID
+	st_wait_round 16 || return 1
+	for i in $(seq 1 10); do
+		to=h$i
+		tfd=$((ffd == 9 ? 8 : 9))
+		mig_hop "$from" "$fpid" "$ffd" "$to" "$tfd" "unix:$TMP/mig.sock" 2 >/dev/null ||
+			{ echo "    hop $i"; return 1; }
+		from=$to fpid=$SPID ffd=$tfd
+		r=$(st_last_round)
+		st_wait_round $((${r:-0} + 8)) || { echo "    hop $i: the guest does not go on"; return 1; }
+	done
+	st_finish
+}
+t_run "10 migrations back and forth of one VM" t_back_and_forth
+
+# The source must keep running after a failed migration, its guest's state intact.
+mig_source_survives() {
+	local r
+	mig_use a "$APID" 9
+	kill -0 "$SPID" 2>/dev/null || { echo "    the source exited"; return 1; }
+	r=$(st_last_round)
+	st_wait_round $((r + 16)) || { echo "    the source's guest does not go on"; return 1; }
+	st_finish
+}
+
+t_dest_killed() {
+	truncate -s 1M "$TMP/st.img"
+	ST_FD=9 st_start a $(st_flags 1) --kernel "$GUEST" --cmdline "scenario=state pages=4096"
+	APID=$SPID
+	st_wait_round 16 || return 1
+	ST_FD=8 mig_dest b "unix:$TMP/mig.sock" $(st_flags 1) || return 1
+	# A low bandwidth keeps the migration running long enough to kill the destination.
+	mig_ctl a migrate uri="unix:$TMP/mig.sock" bandwidth=4 || return 1
+	mig_wait_phase a pre-copy || return 1
+	sleep 0.5
+	kill -KILL "$SPID"
+	wait "$SPID" 2>/dev/null
+	mig_wait_phase a failed || return 1
+	grep -q "^error: " "$TMP/status.out" || { echo "    no error in migrate-status"; return 1; }
+	mig_source_survives
+}
+t_run "destination killed mid-stream: the source runs on, its guest's state intact" t_dest_killed
+
+t_cancel() {
+	truncate -s 1M "$TMP/st.img"
+	ST_FD=9 st_start a $(st_flags 2) --kernel "$GUEST" --cmdline "scenario=state pages=4096"
+	APID=$SPID
+	st_wait_round 16 || return 1
+	ST_FD=8 mig_dest b "unix:$TMP/mig.sock" $(st_flags 2) || return 1
+	BPID=$SPID
+	mig_ctl a migrate uri="unix:$TMP/mig.sock" bandwidth=4 || return 1
+	mig_wait_phase a pre-copy || return 1
+	mig_ctl a migrate-cancel || return 1
+	mig_wait_phase a cancelled || return 1
+	# The destination saw the stream end early: exits 1 and never ran the VM.
+	mig_use b "$BPID" 8
+	st_end
+	expect_rc 1 && expect_err "truncated" || return 1
+	[ -z "$OUT" ] || { echo "    the destination's guest ran"; return 1; }
+	mig_source_survives
+}
+t_run "migrate-cancel: the source runs on; the destination exits 1 without running" t_cancel
+
+t_config_mismatch() {
+	truncate -s 1M "$TMP/st.img"
+	ST_FD=9 st_start a $(st_flags 1) --kernel "$GUEST" --cmdline "scenario=state"
+	APID=$SPID
+	st_wait_round 16 || return 1
+	ST_FD=8 mig_dest b "unix:$TMP/mig.sock" --memory 128M --cpus 1 --disk "path=$TMP/st.img" \
+		--console "file=$TMP/console.out" || return 1
+	BPID=$SPID
+	mig_ctl a migrate uri="unix:$TMP/mig.sock" || return 1
+	mig_use b "$BPID" 8
+	st_end
+	expect_rc 1 && expect_err "ram-size (--memory): the source has 268435456, this VM 134217728" || return 1
+	mig_use a "$APID" 9
+	mig_wait_phase a failed || return 1
+	mig_source_survives
+}
+t_run "a destination with another --memory refuses, naming it; the source runs on" t_config_mismatch
+
+t_migrate_asan() { VMM_BIN=$VMM_ASAN t_migrate 2 "unix:$TMP/mig.sock"; }
+t_run "migrate with both sides under ASan/UBSan, --cpus 2" t_migrate_asan
