@@ -36,12 +36,13 @@
 /* Sanitizer builds (build/minivmm-asan): the runtime's own calls, while running and at exit
  * (leak checking stops the world with ptrace from a helper it clones, which lists the threads
  * with the old open and getdents calls; a call it is refused kills that helper silently, and
- * the exit waits for it forever). The release build has none of these. */
+ * the exit waits for it forever; a thread it starts asks its own stack and CPU set through
+ * pthread_getattr_np). The release build has none of these. */
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZER_RULES , SYS(sigaltstack), SYS(sched_yield), SYS(prctl), SYS(clone),         \
 	SYS(ptrace), SYS(wait4), SYS(openat), SYS(read), SYS(close), SYS(getdents64),           \
 	SYS(newfstatat), SYS(readlink), SYS(getppid), SYS(rt_sigaction), SYS(lseek), SYS(open), \
-	SYS(getdents), SYS(fcntl), IOCTL(TCGETS)
+	SYS(getdents), SYS(fcntl), IOCTL(TCGETS), SYS(sched_getaffinity)
 #else
 #define SANITIZER_RULES
 #endif

@@ -55,7 +55,11 @@ mig_hop() {
 	ST_FD=$tfd
 	mig_dest "$to" "$uri" $(st_flags "$cpus") || return 1
 	tpid=$SPID
-	mig_ctl "$from" migrate uri="$uri" "$@" || return 1
+	mig_ctl "$from" migrate uri="$uri" "$@" || {
+		echo "    source $from said:"; tail -n 20 "$TMP/$from.err" | sed 's/^/    | /'
+		echo "    destination $to said:"; tail -n 20 "$TMP/$to.err" | sed 's/^/    | /'
+		return 1
+	}
 	mig_use "$from" "$fpid" "$ffd"
 	st_end
 	expect_rc 0 && expect_err "migration: completed" || return 1

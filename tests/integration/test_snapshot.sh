@@ -75,16 +75,16 @@ t_restore_elsewhere() {
 	st_start f $(st_flags 1) --kernel "$GUEST" --cmdline "scenario=state"
 	st_wait_round 16 && st_snapshot "$TMP/snap" || return 1
 	# Offline migration: the snapshot and the disk copied to another directory ("host").
-	mkdir -p "$TMP/host-b"
-	cp "$TMP/snap" "$TMP/st.img" "$TMP/host-b/"
+	mkdir -p "$TMP/other-host"
+	cp "$TMP/snap" "$TMP/st.img" "$TMP/other-host/"
 	rm -f "$TMP/snap"
 	: >"$TMP/st.img"
-	st_start g --memory 256M --cpus 1 --disk "path=$TMP/host-b/st.img" --console "file=$TMP/console.out" \
-		--restore "$TMP/host-b/snap"
+	st_start g --memory 256M --cpus 1 --disk "path=$TMP/other-host/st.img" --console "file=$TMP/console.out" \
+		--restore "$TMP/other-host/snap"
 	st_wait_round 1 || return 1
 	st_send q
 	st_end
-	expect_rc 0 && expect_out "state: verified" && $SNAP_EDIT check-disk "$TMP/host-b/st.img" >/dev/null
+	expect_rc 0 && expect_out "state: verified" && $SNAP_EDIT check-disk "$TMP/other-host/st.img" >/dev/null
 }
 t_run "restore in another directory with the disk copied (offline migration)" t_restore_elsewhere
 
