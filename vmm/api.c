@@ -634,7 +634,10 @@ int api_start(struct vm *vm, const char *path, struct api **out, struct errmsg *
 	}
 	api->dev = st.st_dev;
 	api->ino = st.st_ino;
-	if (listen(api->listen.fd, API_MAX_CLIENTS) < 0 ||
+	/* A backlog well above the client limit: a burst of connections waits to be accepted (and
+	 * those over the limit are told so) instead of a client's non-blocking connect failing
+	 * with EAGAIN while the event loop is busy elsewhere. */
+	if (listen(api->listen.fd, 4 * API_MAX_CLIENTS) < 0 ||
 	    (ret = evloop_add(&vm->loop, &api->listen, EPOLLIN))) {
 		ret = errmsg_set(err, ret ? ret : -errno, "--api-socket %s: %s", path,
 				 strerror(ret ? -ret : errno));

@@ -22,7 +22,17 @@ class Client:
     def __init__(self):
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.s.settimeout(TIMEOUT)
-        self.s.connect(SOCK)
+        # A full listen backlog makes a non-blocking AF_UNIX connect fail with EAGAIN at once
+        # (no waiting, unlike TCP): try again, as a client should, until TIMEOUT.
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                self.s.connect(SOCK)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
         self.buf = b""
 
     def send(self, data):
