@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "block/image_lock.h"
@@ -49,6 +50,54 @@ static int open_qcow2(struct disk *d, const struct disk_config *cfg, struct errm
 	return 0;
 }
 
+/* A filesystem's name for a message, from statfs's magic (linux/magic.h values). */
+static const char *fs_name(int fd)
+{
+	static const struct { long magic; const char *name; } known[] = {
+		{ 0x01021994, "tmpfs" }, { 0x6969, "NFS" }, { 0x01021997, "9p" },
+		{ 0x65735546, "FUSE" }, { 0xff534d42, "CIFS" }, { 0x794c7630, "overlayfs" },
+	};
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) == 0)
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if ((long)sf.f_type == known[i].magic)
+				return known[i].name;
+	return "its filesystem";
+}
+
+/* open() said only "Invalid argument" or "Permission denied": find out which of the user's
+ * choices the file cannot honour (O_DIRECT; writing), so the message names the option to
+ * change. Probes with the option taken away; anything else keeps the plain error. */
+static int explain_open_error(const struct disk_config *cfg, int flags, int e,
+			      struct errmsg *err)
+{
+	int fd, ro = 0;
+	struct stat st;
+
+	if (e == EINVAL && (flags & O_DIRECT) && (fd = open(cfg->path, flags & ~O_DIRECT)) >= 0) {
+		errmsg_set(err, -e, "--disk path=%s: direct=on: %s does not support O_DIRECT (use direct=off, or keep the image on a filesystem or device that does)",
+			   cfg->path, fs_name(fd));
+		close(fd);
+		return -e;
+	}
+	if ((e == EROFS || e == EACCES || e == EPERM) && (flags & O_ACCMODE) == O_RDWR &&
+	    (fd = open(cfg->path, (flags & ~O_ACCMODE) | O_RDONLY)) >= 0) {
+		if (fstat(fd, &st) == 0 && S_ISBLK(st.st_mode) && ioctl(fd, BLKROGET, &ro) == 0 && ro)
+			errmsg_set(err, -e, "--disk path=%s: the block device is read-only (attach it with readonly=on)",
+				   cfg->path);
+		else if (e == EROFS)
+			errmsg_set(err, -e, "--disk path=%s: on a read-only filesystem (attach it with readonly=on)",
+				   cfg->path);
+		else
+			errmsg_set(err, -e, "--disk path=%s: no permission to write it (attach it with readonly=on, or change its permissions)",
+				   cfg->path);
+		close(fd);
+		return -e;
+	}
+	return errmsg_set(err, -e, "--disk path=%s: %s", cfg->path, strerror(e));
+}
+
 int disk_open(const struct disk_config *cfg, struct evloop *loop, struct disk **out,
 	      struct errmsg *err)
 {
@@ -65,7 +114,7 @@ int disk_open(const struct disk_config *cfg, struct evloop *loop, struct disk **
 	d->readonly = cfg->readonly;
 	d->fd = open(cfg->path, flags);
 	if (d->fd < 0) {
-		ret = errmsg_set(err, -errno, "--disk path=%s: %s", cfg->path, strerror(errno));
+		ret = explain_open_error(cfg, flags, errno, err);
 		goto fail;
 	}
 	if (fstat(d->fd, &st) < 0) {

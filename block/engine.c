@@ -44,7 +44,8 @@ static int fallocate_mode(enum blk_op op)
  * Runs synchronously: only on filesystems that lack the faster modes. */
 static int64_t range_fallback(const struct blk_io *io, int64_t err)
 {
-	static const uint8_t zeros[64 * 1024];
+	/* Aligned, so that the writes also work through O_DIRECT. */
+	static const uint8_t zeros[64 * 1024] __attribute__((aligned(4096)));
 	uint64_t off = io->offset, end = io->offset + io->len;
 
 	if (err != -EOPNOTSUPP || (io->op != BLK_OP_DISCARD && io->op != BLK_OP_WRITE_ZEROES))
