@@ -122,6 +122,14 @@ int disk_open(const struct disk_config *cfg, struct evloop *loop, struct disk **
 		goto fail;
 	}
 	if (S_ISBLK(st.st_mode)) {
+		int ro = 0;
+
+		/* Linux opens a read-only device for writing and fails each write: refuse now. */
+		if (!cfg->readonly && ioctl(d->fd, BLKROGET, &ro) == 0 && ro) {
+			ret = errmsg_set(err, -EROFS, "--disk path=%s: the block device is read-only (attach it with readonly=on)",
+					 cfg->path);
+			goto fail;
+		}
 		if (ioctl(d->fd, BLKGETSIZE64, &d->size) < 0) {
 			ret = errmsg_set(err, -errno, "--disk path=%s: BLKGETSIZE64: %s", cfg->path,
 					 strerror(errno));

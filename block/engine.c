@@ -33,14 +33,20 @@ void blk_engine_set_batch_done(struct blk_engine *e, void (*fn)(void *opaque), v
 
 static int fallocate_mode(enum blk_op op)
 {
-	return op == BLK_OP_DISCARD ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
-				    : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+	return op == BLK_OP_WRITE_ZEROES ? FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE
+					 : FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 }
 
-/* Filesystems differ in the fallocate modes they offer: tmpfs and NFS have no ZERO_RANGE, some
- * have no PUNCH_HOLE either. As QEMU does, write-zeroes then punches a hole (holes read as
- * zeros; on a block device the kernel zeroes the range) and, failing that, writes zeros; discard
+static bool is_range_op(enum blk_op op)
+{
+	return op == BLK_OP_DISCARD || op == BLK_OP_WRITE_ZEROES || op == BLK_OP_WRITE_ZEROES_UNMAP;
+}
+
+/* Filesystems differ in the fallocate modes they offer: tmpfs and NFS have no ZERO_RANGE, 9p
+ * has no PUNCH_HOLE either. As QEMU does, write-zeroes then tries the other mode (holes read as
+ * zeros; on a block device the kernel zeroes the range) and, failing both, writes zeros; discard
  * is advisory, so a file that cannot punch holes keeps its data and the request succeeds.
+ * Write-zeroes with UNMAP is still write-zeroes: it never just keeps the data.
  * Runs synchronously: only on filesystems that lack the faster modes. */
 static int64_t range_fallback(const struct blk_io *io, int64_t err)
 {
@@ -48,12 +54,14 @@ static int64_t range_fallback(const struct blk_io *io, int64_t err)
 	static const uint8_t zeros[64 * 1024] __attribute__((aligned(4096)));
 	uint64_t off = io->offset, end = io->offset + io->len;
 
-	if (err != -EOPNOTSUPP || (io->op != BLK_OP_DISCARD && io->op != BLK_OP_WRITE_ZEROES))
+	if (err != -EOPNOTSUPP || !is_range_op(io->op))
 		return err;
 	if (io->op == BLK_OP_DISCARD)
 		return 0;
-	if (fallocate(io->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)io->offset,
-		      (off_t)io->len) == 0)
+	/* the mode not tried yet */
+	if (fallocate(io->fd, fallocate_mode(io->op == BLK_OP_WRITE_ZEROES ? BLK_OP_WRITE_ZEROES_UNMAP
+									   : BLK_OP_WRITE_ZEROES),
+		      (off_t)io->offset, (off_t)io->len) == 0)
 		return 0;
 	if (errno != EOPNOTSUPP)
 		return -errno;
@@ -116,6 +124,7 @@ static int64_t sync_execute(struct blk_io *io)
 		return fdatasync(io->fd) < 0 ? -errno : 0;
 	case BLK_OP_DISCARD:
 	case BLK_OP_WRITE_ZEROES:
+	case BLK_OP_WRITE_ZEROES_UNMAP:
 		return fallocate(io->fd, fallocate_mode(io->op), (off_t)io->offset, (off_t)io->len) < 0
 			       ? range_fallback(io, -errno) : 0;
 	}
@@ -161,6 +170,7 @@ static bool uring_prep(struct blk_engine *e, struct blk_io *io)
 		break;
 	case BLK_OP_DISCARD:
 	case BLK_OP_WRITE_ZEROES:
+	case BLK_OP_WRITE_ZEROES_UNMAP:
 		io_uring_prep_fallocate(sqe, io->fd, fallocate_mode(io->op), io->offset, io->len);
 		break;
 	}

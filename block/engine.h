@@ -8,7 +8,12 @@
 
 #include "vmm/evloop.h"
 
-enum blk_op { BLK_OP_READ, BLK_OP_WRITE, BLK_OP_FLUSH, BLK_OP_DISCARD, BLK_OP_WRITE_ZEROES };
+/* DISCARD is a hint (the range may keep its data); both WRITE_ZEROES must read back as zeros,
+ * the _UNMAP one preferably by deallocating (a hole). */
+enum blk_op {
+	BLK_OP_READ, BLK_OP_WRITE, BLK_OP_FLUSH, BLK_OP_DISCARD, BLK_OP_WRITE_ZEROES,
+	BLK_OP_WRITE_ZEROES_UNMAP,
+};
 
 struct blk_io;
 typedef void (*blk_io_done_fn)(struct blk_io *io, int64_t result);

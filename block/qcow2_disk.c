@@ -86,7 +86,8 @@ static int qcow2_disk_submit(struct disk *d, struct disk_req *r)
 		return blk_engine_submit(d->engine, &r->io);
 	case BLK_OP_DISCARD:
 	case BLK_OP_WRITE_ZEROES:
-		complete_now(d, r, qcow2_zero(q, r->offset, r->len, r->op == BLK_OP_DISCARD));
+	case BLK_OP_WRITE_ZEROES_UNMAP:
+		complete_now(d, r, qcow2_zero(q, r->offset, r->len, r->op != BLK_OP_WRITE_ZEROES));
 		return 0;
 	}
 	return -EINVAL;

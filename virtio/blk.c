@@ -121,10 +121,14 @@ static int blk_range(struct virtio_blk *b, const struct vq_chain *c, uint32_t ty
 		return VIRTIO_BLK_S_UNSUPP;
 	if (seg.sector > sectors || seg.num_sectors > sectors - seg.sector)
 		return VIRTIO_BLK_S_IOERR;
-	r->dreq.op = type == VIRTIO_BLK_T_DISCARD ||
-				     (seg.flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
-			     ? BLK_OP_DISCARD : BLK_OP_WRITE_ZEROES;
-	/* A discard that punches a hole also reads back as zeroes on files: both are exact. */
+	/* Discard is a hint the storage may not act on (9p cannot punch holes); write-zeroes,
+	 * with UNMAP or not, must read back as zeros whatever the storage offers. */
+	if (type == VIRTIO_BLK_T_DISCARD)
+		r->dreq.op = BLK_OP_DISCARD;
+	else if (seg.flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
+		r->dreq.op = BLK_OP_WRITE_ZEROES_UNMAP;
+	else
+		r->dreq.op = BLK_OP_WRITE_ZEROES;
 	r->dreq.offset = seg.sector * SECTOR;
 	r->dreq.len = (uint64_t)seg.num_sectors * SECTOR;
 	return -1;

@@ -68,6 +68,8 @@ START_TEST(write_zeroes_on_tmpfs)
 
 	ck_assert_int_eq(range_on_tmpfs(kind, BLK_OP_WRITE_ZEROES, after), 0);
 	check_zeroed(after);
+	ck_assert_int_eq(range_on_tmpfs(kind, BLK_OP_WRITE_ZEROES_UNMAP, after), 0);
+	check_zeroed(after);
 	/* Discard is advisory: it succeeds (here tmpfs punches the hole, so it reads zeros). */
 	ck_assert_int_eq(range_on_tmpfs(kind, BLK_OP_DISCARD, after), 0);
 }
