@@ -176,6 +176,8 @@ pd:
 
 	.section .bss
 	.balign 16
-	.skip 16384
+	/* 64 KiB: a scenario's struct gdev alone is about 10 KiB, and 16 KiB overflowed into
+	 * .bss (console-stall's second device). */
+	.skip 65536
 	.globl stack_top
 stack_top:

@@ -27,6 +27,8 @@ static const struct scenario scenarios[] = {
 	SCENARIO("blk-hostile", scn_blk_hostile),
 	SCENARIO("console", scn_console),
 	SCENARIO("console-flood", scn_console_flood),
+	SCENARIO("console-stall", scn_console_stall),
+	SCENARIO("serial-flood", scn_serial_flood),
 	SCENARIO("net-echo", scn_net_echo),
 	SCENARIO("net-hostile", scn_net_hostile),
 	SCENARIO("ticker", scn_ticker),

@@ -28,6 +28,8 @@ int scn_blk_ro(void);
 int scn_blk_bounds(void);
 int scn_blk_discard(void);
 int scn_blk_hostile(void);
+int scn_console_stall(void);
+int scn_serial_flood(void);
 
 /* scn_net.c */
 int scn_net_echo(void);
