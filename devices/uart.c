@@ -1,6 +1,7 @@
 #include "devices/uart.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,11 +63,23 @@ struct uart {
 	uint8_t ier, lcr, mcr, lsr, scr, fcr, dll, dlm;
 	bool thr_ipending;  /* THR-empty interrupt pending until IIR read or THR write */
 	bool rx_blocked;    /* the producer found the FIFO full and waits for rx_ready */
+	bool tx_stalled;    /* the output's reader stopped: bytes are dropped until it reads */
+	uint64_t tx_dropped;
 	int irq_level;
 
 	uint8_t fifo[UART_FIFO_SIZE];
 	unsigned fifo_head, fifo_count;
 };
+
+uint64_t uart_tx_dropped(struct uart *u)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&u->lock);
+	n = u->tx_dropped;
+	pthread_mutex_unlock(&u->lock);
+	return n;
+}
 
 struct uart *uart_create(int out_fd, const struct uart_ops *ops, void *opaque)
 {
@@ -126,14 +139,42 @@ static void uart_rx_put_locked(struct uart *u, uint8_t c)
 	u->lsr |= UART_LSR_DR;
 }
 
+/* The output is non-blocking (vmm/serial.c). A reader that falls behind gets up to
+ * UART_STALL_WAIT_MS: the vCPU waits, as a real line holds the transmitter. A reader that
+ * stops altogether costs that wait once; after it, bytes are dropped and counted until the
+ * reader takes one again. Holding THR instead (no THRE until the reader drains) would stop a
+ * polling driver for ever and Linux's console writes each byte anyway after 10 ms, so the byte
+ * is lost either way; this way the vCPU thread, which holds the UART's lock the I/O thread
+ * needs for input, never waits longer than the bound. */
+static void uart_output_locked(struct uart *u, uint8_t c)
+{
+	for (;;) {
+		struct pollfd p = { .fd = u->out_fd, .events = POLLOUT };
+		ssize_t n = write(u->out_fd, &c, 1);
+		int e = n < 0 ? errno : 0;
+
+		if (n == 1) {
+			u->tx_stalled = false;
+			return;
+		}
+		if (e == EINTR)
+			continue;
+		if (e == EAGAIN && !u->tx_stalled && poll(&p, 1, UART_STALL_WAIT_MS) == 1 &&
+		    !(p.revents & (POLLERR | POLLHUP)))
+			continue;
+		if (e == EAGAIN)
+			u->tx_stalled = true;
+		u->tx_dropped++; /* or the output is gone (EPIPE): like a cut cable */
+		return;
+	}
+}
+
 static void uart_transmit_locked(struct uart *u, uint8_t c)
 {
 	if (u->mcr & UART_MCR_LOOP) {
 		uart_rx_put_locked(u, c);
 	} else if (u->out_fd >= 0) {
-		/* The console is the guest's voice: block rather than drop, retry on signals. */
-		while (write(u->out_fd, &c, 1) < 0 && errno == EINTR)
-			;
+		uart_output_locked(u, c);
 	}
 	u->thr_ipending = true;
 }

@@ -1,6 +1,7 @@
 /* 8250/16550A UART as found at COM1: registers, 16-byte receive FIFO, interrupt identification
  * with the 16550's priorities, loopback mode, and an IRQ line raised while an enabled condition
- * is pending. Output is written to a file descriptor as the guest writes THR. */
+ * is pending. Output is written to a file descriptor as the guest writes THR; a stalled reader
+ * costs a bounded wait, then output is dropped and counted. */
 #ifndef MINIVMM_UART_H
 #define MINIVMM_UART_H
 
@@ -34,8 +35,15 @@ struct uart_state {
 	uint8_t fifo[UART_FIFO_SIZE];   /* fifo[0] is read first */
 };
 
-/* @out_fd: where transmitted bytes go (-1 drops them). The UART does not own it. */
+/* How long a transmitted byte waits for a reader that does not keep up before output is
+ * dropped (uart.c says why). */
+#define UART_STALL_WAIT_MS 100
+
+/* @out_fd: where transmitted bytes go (-1 drops them), non-blocking. The UART does not own
+ * it. */
 struct uart *uart_create(int out_fd, const struct uart_ops *ops, void *opaque);
+/* Bytes the guest transmitted that its output's reader never took. */
+uint64_t uart_tx_dropped(struct uart *u);
 void uart_destroy(struct uart *u);
 
 /* The bus handler; register it for UART_NR_REGS ports with the uart as opaque. */

@@ -6,6 +6,7 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_ring.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,14 +21,83 @@
 struct virtio_console {
 	struct virtio_dev *vdev;
 	struct stdin_input *input;   /* offered more room when receive buffers come */
-	int out_fd;
+	int out_fd;                  /* non-blocking (vmm/serial.c) */
 	int owns_out;
 	struct virtio_console_config config;
 	struct vq_chain chain;
+	/* Backpressure: the transmit chain the output could not take whole stays popped (its
+	 * bytes up to out_done written) and the queue waits, the I/O thread watching out_fd for
+	 * room. The guest's ring fills and its writes wait: nothing is dropped, nothing buffered
+	 * here, and the I/O thread goes on serving the other devices. */
+	bool holding;
+	size_t out_done;
+	struct ev_handler out_ev;
+	bool out_waiting;            /* out_ev is in the event loop */
+	/* A pause gives the held chain back to the queue (a snapshot must not lose it); when the
+	 * same chain comes again, what was written already is skipped. */
+	uint16_t resume_head;
+	size_t resume_done;
 };
 
-/* Transmit: each chain is written out before it is returned, so a slow reader on the host
- * side holds the guest back (its queue fills) instead of growing a buffer here. */
+/* Writes the held chain's readable bytes from out_done on. 0: all written (or the output is
+ * gone, EPIPE: dropped like a cut cable); -EAGAIN: the output takes no more now. */
+static int console_write_chain(struct virtio_console *c)
+{
+	size_t skip = c->out_done;
+
+	for (unsigned i = 0; i < c->chain.nr_readable && c->out_fd >= 0; i++) {
+		const uint8_t *p = c->chain.iov[i].iov_base;
+		size_t left = c->chain.iov[i].iov_len;
+
+		if (skip >= left) {
+			skip -= left;
+			continue;
+		}
+		p += skip;
+		left -= skip;
+		skip = 0;
+		while (left) {
+			ssize_t n = write(c->out_fd, p, left);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno == EAGAIN)
+				return -EAGAIN;
+			if (n <= 0)
+				return 0;
+			p += n;
+			left -= (size_t)n;
+			c->out_done += (size_t)n;
+		}
+	}
+	return 0;
+}
+
+/* I/O thread: the output has room again; the queue's kick handler takes the held chain up. */
+static void console_output_ready(struct ev_handler *h, uint32_t events)
+{
+	struct virtio_console *c = h->opaque;
+	struct virtio_dev *d = c->vdev;
+
+	(void)events;
+	pthread_mutex_lock(&d->lock);
+	if (c->out_waiting) {
+		evloop_del(d->m->loop, &c->out_ev);
+		c->out_waiting = false;
+		virtio_dev_kick(d, CONSOLE_TXQ);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void console_stop_waiting(struct virtio_console *c)
+{
+	if (c->out_waiting)
+		evloop_del(c->vdev->m->loop, &c->out_ev);
+	c->out_waiting = false;
+}
+
+/* Transmit: a chain is returned only once the output took all of it, so a slow or stalled
+ * reader holds the guest back (its ring fills) instead of the I/O thread or a buffer here. */
 static void console_tx(struct virtio_console *c, struct virtqueue *vq)
 {
 	struct virtio_dev *d = c->vdev;
@@ -36,25 +106,27 @@ static void console_tx(struct virtio_console *c, struct virtqueue *vq)
 
 	do {
 		vq_set_notify(vq, false);
-		while ((ret = virtio_pop(d, CONSOLE_TXQ, &c->chain, &taken)) == 1) {
-			for (unsigned i = 0; i < c->chain.nr_readable && c->out_fd >= 0; i++) {
-				const uint8_t *p = c->chain.iov[i].iov_base;
-				size_t left = c->chain.iov[i].iov_len;
-
-				while (left) {
-					ssize_t n = write(c->out_fd, p, left);
-
-					if (n < 0 && errno == EINTR)
-						continue;
-					if (n <= 0)
-						break; /* output gone (EPIPE): drop, like a cut cable */
-					p += n;
-					left -= (size_t)n;
+		for (;;) {
+			if (!c->holding) {
+				if ((ret = virtio_pop(d, CONSOLE_TXQ, &c->chain, &taken)) != 1)
+					break;
+				c->holding = true;
+				c->out_done = c->chain.head == c->resume_head ? c->resume_done : 0;
+				c->resume_done = 0;
+			}
+			if (console_write_chain(c) == -EAGAIN) {
+				c->out_ev = (struct ev_handler){ c->out_fd, console_output_ready, c };
+				if (c->out_waiting || !evloop_add(d->m->loop, &c->out_ev, EPOLLOUT)) {
+					c->out_waiting = true;
+					goto out; /* notifications stay off: the ring is ours to take */
 				}
+				/* cannot wait for this output: drop the rest of the chain */
 			}
 			vq_push(vq, c->chain.head, 0);
+			c->holding = false;
 		}
 	} while (ret == 0 && vq_set_notify(vq, true));
+out:
 	virtio_dev_used(d, CONSOLE_TXQ);
 }
 
@@ -101,6 +173,34 @@ static void console_notify(struct virtio_dev *d, unsigned q)
 		stdin_input_ready(c->input); /* new receive buffers: offer pending input */
 }
 
+static void console_reset(struct virtio_dev *d)
+{
+	struct virtio_console *c = d->priv;
+
+	console_stop_waiting(c);
+	c->holding = false;
+	c->resume_done = 0;
+}
+
+/* Runs without d->lock on the I/O thread: the held chain goes back to the queue, unfinished,
+ * so that a snapshot or a migration keeps it; resume's kick pops it again. */
+static int console_pause(struct virtio_dev *d)
+{
+	struct virtio_console *c = d->priv;
+	int ret = 0;
+
+	pthread_mutex_lock(&d->lock);
+	console_stop_waiting(c);
+	if (c->holding) {
+		ret = vq_unpop(&d->vqs[CONSOLE_TXQ], &c->chain.head, 1);
+		c->resume_head = c->chain.head;
+		c->resume_done = c->out_done;
+		c->holding = false;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
 static int console_activate(struct virtio_dev *d)
 {
 	struct virtio_console *c = d->priv;
@@ -121,13 +221,14 @@ static void console_destroy(void *priv)
 	virtio_console_destroy(priv);
 }
 
-/* Nothing in flight (output is written before its chain is returned); input waits while
- * paused (push_input takes none), and resume's kicks offer it again. */
+/* Input waits while paused (push_input takes none), and resume's kicks offer it again. */
 static const struct virtio_dev_ops console_ops = {
 	.name = "virtio-console",
 	.device_id = VIRTIO_ID_CONSOLE,
 	.read_config = console_read_config,
 	.activate = console_activate,
+	.reset = console_reset,
+	.pause = console_pause,
 	.notify = console_notify,
 	.destroy = console_destroy,
 };
@@ -165,6 +266,8 @@ void virtio_console_destroy(struct virtio_console *c)
 {
 	if (!c)
 		return;
+	if (c->vdev)
+		console_stop_waiting(c);
 	if (c->owns_out && c->out_fd >= 0)
 		close(c->out_fd);
 	free(c);

@@ -103,6 +103,8 @@ static const struct seccomp_rule io_api_rules[] = {
 static const struct seccomp_rule vcpu_rules[] = {
 	COMMON_RULES,
 	IOCTL(KVM_RUN), SYS(write), SYS(epoll_ctl),
+	/* COM1's bounded wait for an output reader that falls behind (devices/uart.c) */
+	SYS(poll),
 	IOCTL(KVM_IRQ_LINE), IOCTL(TUNSETOFFLOAD),
 	/* emulation-failure reports and software-KVM work-arounds (arch/x86/host_quirks.c) */
 	IOCTL(KVM_GET_REGS), IOCTL(KVM_SET_REGS), IOCTL(KVM_GET_SREGS), IOCTL(KVM_TRANSLATE),

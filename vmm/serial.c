@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "devices/uart.h"
@@ -41,9 +43,44 @@ size_t serial_push_input(void *serial_backend, const uint8_t *buf, size_t len)
 	return uart_push_input(s->uart, buf, len);
 }
 
+/* A device must never block on its output's reader (a stalled pipe or terminal would stop
+ * the thread: the I/O thread serves every disk and network queue). So the output gets a
+ * non-blocking file description of its own: a pipe or terminal on stdout is opened again
+ * through /proc/self/fd/1 (O_NONBLOCK on the inherited description would also change it for
+ * the shell or pipeline that shares it), a socket is switched to O_NONBLOCK (it cannot be
+ * reopened; its peer, such as a log collector, is ours alone). Regular files never block. */
+static int nonblocking_output(const char *flag, int *fd, int *owned, struct errmsg *err)
+{
+	struct stat st;
+	int nfd, fl;
+
+	if (fstat(*fd, &st) < 0)
+		return errmsg_set(err, -errno, "%s: %s", flag, strerror(errno));
+	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+		return 0;
+	if ((S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) && !*owned) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", *fd);
+		nfd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (nfd >= 0) {
+			*fd = nfd;
+			*owned = 1;
+			return 0;
+		}
+	}
+	/* Our own file, a socket, or no /proc: the description itself. */
+	if ((fl = fcntl(*fd, F_GETFL)) < 0 || fcntl(*fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return errmsg_set(err, -errno, "%s: cannot make the output non-blocking: %s", flag,
+				  strerror(errno));
+	return 0;
+}
+
 int chardev_open_output(const char *flag, const struct chardev_config *cfg, int *fd, int *owned,
 			struct errmsg *err)
 {
+	int ret;
+
 	*fd = -1;
 	*owned = 0;
 	if (cfg->mode == CHARDEV_STDIO) {
@@ -54,8 +91,15 @@ int chardev_open_output(const char *flag, const struct chardev_config *cfg, int 
 			return errmsg_set(err, -errno, "%s file=%s: %s", flag, cfg->path,
 					  strerror(errno));
 		*owned = 1;
+	} else {
+		return 0;
 	}
-	return 0;
+	ret = nonblocking_output(flag, fd, owned, err);
+	if (ret && *owned)
+		close(*fd);
+	if (ret)
+		*fd = -1, *owned = 0;
+	return ret;
 }
 
 static int serial_save(void *dev, void *fdt, int node)
@@ -111,6 +155,11 @@ int serial_setup(struct machine *m, struct stdin_input *input, struct serial_bac
 
 void serial_teardown(struct serial_backend *s)
 {
+	uint64_t dropped = s->uart ? uart_tx_dropped(s->uart) : 0;
+
+	if (dropped)
+		fprintf(stderr, "minivmm: serial: %llu bytes of guest output dropped: the output's reader did not keep up\n",
+			(unsigned long long)dropped);
 	uart_destroy(s->uart);
 	s->uart = NULL;
 	if (s->owns_out && s->out_fd >= 0)

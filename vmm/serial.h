@@ -33,7 +33,8 @@ size_t serial_push_input(void *serial_backend, const uint8_t *buf, size_t len);
 void serial_teardown(struct serial_backend *s);
 
 /* Opens a console output per @cfg: stdout, a file (truncated), or -1 for off. Sets *owned when
- * the caller must close it. Shared by COM1 and virtio-console. */
+ * the caller must close it. The descriptor is non-blocking (a write to a stalled reader fails
+ * with EAGAIN; poll it for POLLOUT). Shared by COM1 and virtio-console. */
 int chardev_open_output(const char *flag, const struct chardev_config *cfg, int *fd, int *owned,
 			struct errmsg *err) __attribute__((warn_unused_result));
 

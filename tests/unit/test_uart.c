@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -202,6 +203,40 @@ START_TEST(fifo_clear_and_loopback_exit_wake_the_producer)
 }
 END_TEST
 
+/* Issue 16: the output's reader stops (a one-page non-blocking pipe nobody reads). The first
+ * byte that finds no room waits UART_STALL_WAIT_MS once; the rest are dropped and counted at
+ * once, until the reader reads again. */
+START_TEST(stalled_reader_costs_one_wait_then_drops)
+{
+	struct irq_log l = { 0 };
+	static char buf[8192];
+	struct timespec t0, t1;
+	int p[2];
+	struct uart *u;
+	double ms;
+
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK), 0);
+	ck_assert_int_ge(fcntl(p[0], F_SETPIPE_SZ, 4096), 4096);
+	u = uart_create(p[1], &ops, &l);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 5000; i++)
+		wr(u, 0, (uint8_t)('a' + i % 26));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	ck_assert_msg(ms >= UART_STALL_WAIT_MS * 0.9 && ms < UART_STALL_WAIT_MS * 20, "%.0f ms", ms);
+	ck_assert_uint_eq(uart_tx_dropped(u), 5000 - 4096);
+	ck_assert_int_eq(read(p[0], buf, sizeof(buf)), 4096);
+	for (int i = 0; i < 4096; i++)
+		ck_assert_int_eq(buf[i], 'a' + i % 26);
+	wr(u, 0, 'z');                              /* the reader read: output flows again */
+	ck_assert_int_eq(read(p[0], buf, sizeof(buf)), 1);
+	ck_assert_uint_eq(uart_tx_dropped(u), 5000 - 4096);
+	uart_destroy(u);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
 Suite *suite_uart(void)
 {
 	Suite *s = suite_create("uart");
@@ -215,6 +250,7 @@ Suite *suite_uart(void)
 	tcase_add_test(tc, overrun_and_line_status_interrupt);
 	tcase_add_test(tc, wide_and_out_of_range_accesses);
 	tcase_add_test(tc, fifo_clear_and_loopback_exit_wake_the_producer);
+	tcase_add_test(tc, stalled_reader_costs_one_wait_then_drops);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Runs a command with its stdout on a pipe that nobody reads (a stalled reader).
+
+Usage: stall_helper.py OUT_FILE TIMEOUT_S -- CMD ARGS...
+
+The pipe is shrunk to one page (4 KiB), so a few kilobytes of output fill it. While CMD runs,
+its resident memory is sampled every 20 ms. When it exits (or is killed at TIMEOUT_S), what sat
+in the pipe is read into OUT_FILE and one line is printed:
+    status=N peak_rss_kib=N vm_hwm_kib=N stalled_bytes=N seconds=F
+VmHWM is the kernel's own high-water mark, read in the last sample before exit.
+"""
+import fcntl
+import os
+import subprocess
+import sys
+import time
+
+F_SETPIPE_SZ = 1031
+
+
+def rss_kib(pid):
+    rss = hwm = 0
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return rss, hwm
+
+
+def main():
+    if len(sys.argv) < 5 or sys.argv[3] != "--":
+        sys.exit(__doc__)
+    out_file, timeout = sys.argv[1], float(sys.argv[2])
+    r, w = os.pipe()
+    fcntl.fcntl(w, F_SETPIPE_SZ, 4096)
+    t0 = time.monotonic()
+    proc = subprocess.Popen(sys.argv[4:], stdout=w, stdin=subprocess.DEVNULL)
+    os.close(w)
+    peak = hwm = 0
+    status = None
+    while status is None:
+        rss, h = rss_kib(proc.pid)
+        peak, hwm = max(peak, rss), max(hwm, h)
+        if time.monotonic() - t0 > timeout:
+            proc.kill()
+        try:
+            status = proc.wait(timeout=0.02)
+        except subprocess.TimeoutExpired:
+            pass
+    seconds = time.monotonic() - t0
+    os.set_blocking(r, False)
+    data = b""
+    while True:
+        try:
+            chunk = os.read(r, 65536)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    with open(out_file, "wb") as f:
+        f.write(data)
+    print(f"status={status} peak_rss_kib={peak} vm_hwm_kib={hwm} stalled_bytes={len(data)} "
+          f"seconds={seconds:.1f}")
+
+
+if __name__ == "__main__":
+    main()
