@@ -35,12 +35,14 @@ if [ "$KVM_FLAVOUR" = soft ]; then
 fi
 
 # stock_start [ip netns exec NS] -- ARGS...: minivmm boots the stock kernel in the background
-# (output in $TMP/out and $TMP/err, which t_run shows when a test fails).
+# (output in $TMP/out and $TMP/err, which t_run shows when a test fails). STOCK_WRAP: commands
+# that exec minivmm in turn (after the namespace's), whose own arguments may contain --.
+STOCK_WRAP=()
 stock_start() {
 	local pre=()
 	while [ "$1" != -- ]; do pre+=("$1"); shift; done
 	shift
-	"${pre[@]}" "$VMM" run --kernel "$STOCK_KERNEL" --initrd "$STOCK_INITRD" --memory 512M "$@" \
+	"${pre[@]}" "${STOCK_WRAP[@]}" "$VMM" run --kernel "$STOCK_KERNEL" --initrd "$STOCK_INITRD" --memory 512M "$@" \
 		>"$TMP/out" 2>"$TMP/err" </dev/null &
 	LPID=$!
 	LSTART=$SECONDS
@@ -116,13 +118,29 @@ s_serial_disks_smp() {
 	cmp -s "$TMP/ro.img" "$TMP/ro.orig" || { echo "    the read-only image changed"; return 1; }
 }
 
-s_hvc0_net() {
-	local ns=minivmm-stock-$$ ok=1 sum
+# stock_net HOW: DHCP, 100 pings from the host and a wget with console=hvc0, from a tap in a
+# network namespace. HOW "tap": minivmm opens tap0 itself (as root). HOW "unprivileged": a root
+# helper opens tap0 and hands it over as fd 3 to minivmm started as uid 65534 with no
+# capability at all (setpriv), /dev/kvm through a group; the guest also writes an ext4 disk
+# that uid owns (issue 16: an unprivileged user runs Debian's kernel with disk and network).
+stock_net() {
+	local how=$1 ns=minivmm-stock-$$ ok=1 sum pre=() net=(--net tap=tap0) disk=() kvm_mode
 	[ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] || skip "needs root and /dev/net/tun for a tap in a network namespace"
 	command -v dnsmasq >/dev/null && command -v ping >/dev/null || skip "needs dnsmasq and ping (make deps)"
 	mkdir -p "$TMP/www"
 	head -c 1048576 /dev/urandom >"$TMP/www/blob"
 	sum=$(md5sum <"$TMP/www/blob" | cut -d' ' -f1)
+	if [ "$how" = unprivileged ]; then
+		command -v setpriv >/dev/null || skip "needs setpriv (util-linux)"
+		ext4_image "$TMP/user.img" rw-user
+		chown 65534:65534 "$TMP/user.img" && chmod 711 "$TMP" || return 1
+		kvm_mode=$(stat -c '%a %g' /dev/kvm)
+		chgrp 7777 /dev/kvm && chmod 0660 /dev/kvm || return 1
+		pre=(python3 "$ROOT/tests/integration/net_helper.py" tapfd tap0 --
+			setpriv --reuid=65534 --regid=65534 --groups=7777 --inh-caps=-all --bounding-set=-all --)
+		net=(--net fd=3)
+		disk=(--disk "path=$TMP/user.img")
+	fi
 	ip netns del $ns 2>/dev/null
 	ip netns add $ns && ip netns exec $ns ip link set lo up || return 1
 	ip netns exec $ns ip tuntap add dev tap0 mode tap vnet_hdr &&
@@ -133,22 +151,36 @@ s_hvc0_net() {
 	local dpid=$!
 	ip netns exec $ns python3 -m http.server --bind 10.0.2.1 --directory "$TMP/www" 8000 >"$TMP/http.log" 2>&1 &
 	local hpid=$!
-	stock_start ip netns exec $ns -- --net tap=tap0 --console stdio --serial off \
-		--cmdline "console=hvc0 quiet stock=net stock.devices=2 stock.server=10.0.2.1:8000 stock.end=poweroff"
+	STOCK_WRAP=("${pre[@]}")
+	stock_start ip netns exec $ns -- "${net[@]}" "${disk[@]}" --console stdio --serial off \
+		--cmdline "console=hvc0 quiet stock=${disk:+disks,}net stock.devices=$((2 + ${#disk[@]} / 2)) stock.server=10.0.2.1:8000 stock.end=poweroff"
+	STOCK_WRAP=()
 	if stock_wait_line "STOCK: net ready" 180; then
+		if [ "$how" = unprivileged ]; then
+			echo "    note: minivmm runs as uid $(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$LPID/status)," \
+				"$(grep '^CapEff' /proc/$LPID/status | tr -s '\t ' ' ')"
+			[ "$(sed -n 's/^Uid:[[:space:]]*//p' /proc/$LPID/status | cut -f1)" = 65534 ] &&
+				grep -q "^CapEff:[[:space:]]*0000000000000000" /proc/$LPID/status ||
+				{ echo "    not unprivileged"; touch "$TMP/www/done"; }
+		fi
 		ip netns exec $ns ping -c 100 -i 0.05 -W 5 10.0.2.15 >"$TMP/ping.log"
 		echo "    note: $(grep 'packets transmitted' "$TMP/ping.log")"
-		grep -q " 100 received, 0% packet loss" "$TMP/ping.log" && ok=0
+		grep -q " 100 received, 0% packet loss" "$TMP/ping.log" && [ ! -e "$TMP/www/done" ] && ok=0
 	fi
 	touch "$TMP/www/done"
 	stock_wait 120
 	kill $dpid $hpid 2>/dev/null
 	wait $dpid $hpid 2>/dev/null
 	ip netns del $ns
+	[ -n "${kvm_mode:-}" ] && chgrp "${kvm_mode#* }" /dev/kvm && chmod "${kvm_mode% *}" /dev/kvm
 	[ $ok = 0 ] && expect_rc 0 && expect_out "STOCK: init running on $KVER_GUEST, console hvc0" &&
 		expect_out "STOCK: dhcp address 10.0.2.15" && expect_out "STOCK: fetched blob, md5 $sum" &&
 		expect_out "STOCK: net done" || { cat "$TMP/dnsmasq.log"; return 1; }
+	[ "$how" = unprivileged ] || return 0
+	expect_out "STOCK: rw-user: wrote hello.txt, synced, unmounted" && hello_in "$TMP/user.img" rw-user
 }
+s_hvc0_net() { stock_net tap; }
+s_unprivileged() { stock_net unprivileged; }
 
 s_reboot() {
 	stock_start -- --cmdline "console=ttyS0 quiet stock.devices=0 stock.end=reboot"
@@ -228,6 +260,7 @@ s_snapshot_loop() {
 KVER_GUEST=$(basename "$STOCK_KERNEL" | sed 's/^vmlinuz-//')
 t_run "stock: ttyS0, --cpus 4, ext4 rw on raw and on a qcow2 overlay, a read-only disk, poweroff -f" s_serial_disks_smp
 t_run "stock: console=hvc0, DHCP, 100 pings from the host, wget + md5" s_hvc0_net
+t_run "stock: no privilege at all (uid 65534, kvm group, tap fd from a root helper): ext4 disk, DHCP, pings, wget" s_unprivileged
 t_run "stock: reboot -f ends with 0, and with 1 under --on-reboot fail" s_reboot
 t_run "stock: ctl pause/resume (no guest time jump), ctl shutdown -> power button -> acpid -> poweroff, exit 0" s_ctl_pause_shutdown
 t_run "stock: snapshot a shell loop writing to ext4, restore: it continues, the clock does not go back, e2fsck clean" s_snapshot_loop
