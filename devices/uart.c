@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Register offsets and bits, named as in Linux's include/uapi/linux/serial_reg.h. */
@@ -139,19 +140,40 @@ static void uart_rx_put_locked(struct uart *u, uint8_t c)
 	u->lsr |= UART_LSR_DR;
 }
 
+/* Milliseconds until @deadline, starting it at now + UART_STALL_WAIT_MS on the first call. */
+static int wait_left_ms(struct timespec *deadline, bool *started)
+{
+	struct timespec now;
+	int64_t ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!*started) {
+		*deadline = now;
+		deadline->tv_nsec += (long)UART_STALL_WAIT_MS * 1000000L;
+		deadline->tv_sec += deadline->tv_nsec / 1000000000L;
+		deadline->tv_nsec %= 1000000000L;
+		*started = true;
+	}
+	ms = (int64_t)(deadline->tv_sec - now.tv_sec) * 1000 +
+	     (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms > 0 ? (int)ms : 0;
+}
+
 /* The output is non-blocking (vmm/serial.c). A reader that falls behind gets up to
- * UART_STALL_WAIT_MS: the vCPU waits, as a real line holds the transmitter. A reader that
- * stops altogether costs that wait once; after it, bytes are dropped and counted until the
- * reader takes one again. Holding THR instead (no THRE until the reader drains) would stop a
- * polling driver for ever and Linux's console writes each byte anyway after 10 ms, so the byte
- * is lost either way; this way the vCPU thread, which holds the UART's lock the I/O thread
- * needs for input, never waits longer than the bound. */
+ * UART_STALL_WAIT_MS per byte: the vCPU waits, as a real line holds the transmitter. A reader
+ * that stops altogether costs that wait once; after it, bytes are dropped and counted until
+ * the reader takes one again. Holding THR instead (no THRE until the reader drains) would stop
+ * a polling driver for ever and Linux's console writes each byte anyway after 10 ms, so the
+ * byte is lost either way. The wait happens without the UART's lock, which the I/O thread
+ * needs to push input. */
 static void uart_output_locked(struct uart *u, uint8_t c)
 {
+	struct timespec deadline;
+	bool started = false;
+
 	for (;;) {
-		struct pollfd p = { .fd = u->out_fd, .events = POLLOUT };
 		ssize_t n = write(u->out_fd, &c, 1);
-		int e = n < 0 ? errno : 0;
+		int e = n < 0 ? errno : 0, left;
 
 		if (n == 1) {
 			u->tx_stalled = false;
@@ -159,9 +181,14 @@ static void uart_output_locked(struct uart *u, uint8_t c)
 		}
 		if (e == EINTR)
 			continue;
-		if (e == EAGAIN && !u->tx_stalled && poll(&p, 1, UART_STALL_WAIT_MS) == 1 &&
-		    !(p.revents & (POLLERR | POLLHUP)))
+		if (e == EAGAIN && !u->tx_stalled && (left = wait_left_ms(&deadline, &started)) > 0) {
+			struct pollfd p = { .fd = u->out_fd, .events = POLLOUT };
+
+			pthread_mutex_unlock(&u->lock);
+			(void)poll(&p, 1, left); /* woken, timed out or a kick (EINTR): write again */
+			pthread_mutex_lock(&u->lock);
 			continue;
+		}
 		if (e == EAGAIN)
 			u->tx_stalled = true;
 		u->tx_dropped++; /* or the output is gone (EPIPE): like a cut cable */

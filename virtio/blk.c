@@ -17,6 +17,7 @@
 #define BLK_HDR_LEN 16
 #define BLK_SEG_MAX (VQ_MAX_SIZE - 2)      /* header and status take one descriptor each */
 #define BLK_SIZE_MAX (1U << 20)
+#define BLK_MAX_WRITE_ZEROES (32U << 20 >> 9) /* sectors: 32 MiB */
 #define BLK_ID_LEN VIRTIO_BLK_ID_BYTES
 
 struct blk_req {
@@ -120,6 +121,9 @@ static int blk_range(struct virtio_blk *b, const struct vq_chain *c, uint32_t ty
 	if (seg.flags & ~(uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
 		return VIRTIO_BLK_S_UNSUPP;
 	if (seg.sector > sectors || seg.num_sectors > sectors - seg.sector)
+		return VIRTIO_BLK_S_IOERR;
+	/* Over the limit we announce: the driver broke the rule, the range is not zeroed. */
+	if (type == VIRTIO_BLK_T_WRITE_ZEROES && seg.num_sectors > BLK_MAX_WRITE_ZEROES)
 		return VIRTIO_BLK_S_IOERR;
 	/* Discard is a hint the storage may not act on (9p cannot punch holes); write-zeroes,
 	 * with UNMAP or not, must read back as zeros whatever the storage offers. */
@@ -356,7 +360,10 @@ int virtio_blk_create(struct machine *m, unsigned slot, const struct disk_config
 		b->config.max_discard_sectors = max;
 		b->config.max_discard_seg = 1;
 		b->config.discard_sector_alignment = 1;
-		b->config.max_write_zeroes_sectors = max;
+		/* Where the storage has neither fallocate mode, write-zeroes writes the zeros on the
+		 * I/O thread (block/engine.c): one request of the whole disk would hold it for
+		 * seconds. Drivers split larger ranges themselves. */
+		b->config.max_write_zeroes_sectors = max < BLK_MAX_WRITE_ZEROES ? max : BLK_MAX_WRITE_ZEROES;
 		b->config.max_write_zeroes_seg = 1;
 		b->config.write_zeroes_may_unmap = 1;
 	}

@@ -21,10 +21,10 @@
 struct virtio_console {
 	struct virtio_dev *vdev;
 	struct stdin_input *input;   /* offered more room when receive buffers come */
-	int out_fd;                  /* non-blocking (vmm/serial.c) */
-	int owns_out;
+	struct chardev_out out;      /* non-blocking (vmm/serial.c) */
 	struct virtio_console_config config;
-	struct vq_chain chain;
+	struct vq_chain rx_chain;    /* input: filled and returned at once */
+	struct vq_chain tx_chain;    /* output: may be held while the output is full */
 	/* Backpressure: the transmit chain the output could not take whole stays popped (its
 	 * bytes up to out_done written) and the queue waits, the I/O thread watching out_fd for
 	 * room. The guest's ring fills and its writes wait: nothing is dropped, nothing buffered
@@ -45,9 +45,9 @@ static int console_write_chain(struct virtio_console *c)
 {
 	size_t skip = c->out_done;
 
-	for (unsigned i = 0; i < c->chain.nr_readable && c->out_fd >= 0; i++) {
-		const uint8_t *p = c->chain.iov[i].iov_base;
-		size_t left = c->chain.iov[i].iov_len;
+	for (unsigned i = 0; i < c->tx_chain.nr_readable && c->out.fd >= 0; i++) {
+		const uint8_t *p = c->tx_chain.iov[i].iov_base;
+		size_t left = c->tx_chain.iov[i].iov_len;
 
 		if (skip >= left) {
 			skip -= left;
@@ -57,7 +57,7 @@ static int console_write_chain(struct virtio_console *c)
 		left -= skip;
 		skip = 0;
 		while (left) {
-			ssize_t n = write(c->out_fd, p, left);
+			ssize_t n = write(c->out.fd, p, left);
 
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -108,21 +108,21 @@ static void console_tx(struct virtio_console *c, struct virtqueue *vq)
 		vq_set_notify(vq, false);
 		for (;;) {
 			if (!c->holding) {
-				if ((ret = virtio_pop(d, CONSOLE_TXQ, &c->chain, &taken)) != 1)
+				if ((ret = virtio_pop(d, CONSOLE_TXQ, &c->tx_chain, &taken)) != 1)
 					break;
 				c->holding = true;
-				c->out_done = c->chain.head == c->resume_head ? c->resume_done : 0;
+				c->out_done = c->tx_chain.head == c->resume_head ? c->resume_done : 0;
 				c->resume_done = 0;
 			}
 			if (console_write_chain(c) == -EAGAIN) {
-				c->out_ev = (struct ev_handler){ c->out_fd, console_output_ready, c };
+				c->out_ev = (struct ev_handler){ c->out.fd, console_output_ready, c };
 				if (c->out_waiting || !evloop_add(d->m->loop, &c->out_ev, EPOLLOUT)) {
 					c->out_waiting = true;
 					goto out; /* notifications stay off: the ring is ours to take */
 				}
 				/* cannot wait for this output: drop the rest of the chain */
 			}
-			vq_push(vq, c->chain.head, 0);
+			vq_push(vq, c->tx_chain.head, 0);
 			c->holding = false;
 		}
 	} while (ret == 0 && vq_set_notify(vq, true));
@@ -141,19 +141,19 @@ size_t virtio_console_push_input(void *console, const uint8_t *buf, size_t len)
 	pthread_mutex_lock(&d->lock);
 	if (d->broken || d->paused || !(d->status & VIRTIO_CONFIG_S_DRIVER_OK) || !vq->enabled)
 		goto out; /* not ready: input waits (the queue kick will ask again) */
-	while (done < len && virtio_pop(d, CONSOLE_RXQ, &c->chain, &taken) == 1) {
+	while (done < len && virtio_pop(d, CONSOLE_RXQ, &c->rx_chain, &taken) == 1) {
 		size_t n;
 
 		/* A receive buffer must be device-writable; one that is not would take no input
 		 * and come back, as often as the driver offers it again. */
-		if (!c->chain.writable_len) {
+		if (!c->rx_chain.writable_len) {
 			virtio_dev_fail(d, "queue %u: receive chain without a writable buffer",
 					CONSOLE_RXQ);
 			break;
 		}
-		n = vq_chain_write(&c->chain, 0, buf + done, len - done);
-		vq_mark_written(vq, &c->chain, n);
-		vq_push(vq, c->chain.head, (uint32_t)n);
+		n = vq_chain_write(&c->rx_chain, 0, buf + done, len - done);
+		vq_mark_written(vq, &c->rx_chain, n);
+		vq_push(vq, c->rx_chain.head, (uint32_t)n);
 		done += n;
 	}
 	if (done)
@@ -192,8 +192,8 @@ static int console_pause(struct virtio_dev *d)
 	pthread_mutex_lock(&d->lock);
 	console_stop_waiting(c);
 	if (c->holding) {
-		ret = vq_unpop(&d->vqs[CONSOLE_TXQ], &c->chain.head, 1);
-		c->resume_head = c->chain.head;
+		ret = vq_unpop(&d->vqs[CONSOLE_TXQ], &c->tx_chain.head, 1);
+		c->resume_head = c->tx_chain.head;
 		c->resume_done = c->out_done;
 		c->holding = false;
 	}
@@ -244,8 +244,8 @@ int virtio_console_create(struct machine *m, unsigned slot, struct stdin_input *
 	if (!c)
 		return errmsg_set(err, -ENOMEM, "--console: out of memory");
 	c->input = input;
-	c->out_fd = -1;
-	ret = chardev_open_output("--console", cfg, &c->out_fd, &c->owns_out, err);
+	c->out.fd = -1;
+	ret = chardev_open_output("--console", cfg, &c->out, err);
 	if (ret)
 		goto fail;
 	c->config.max_nr_ports = 1;
@@ -268,7 +268,6 @@ void virtio_console_destroy(struct virtio_console *c)
 		return;
 	if (c->vdev)
 		console_stop_waiting(c);
-	if (c->owns_out && c->out_fd >= 0)
-		close(c->out_fd);
+	chardev_close_output(&c->out);
 	free(c);
 }

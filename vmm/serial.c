@@ -47,59 +47,69 @@ size_t serial_push_input(void *serial_backend, const uint8_t *buf, size_t len)
  * the thread: the I/O thread serves every disk and network queue). So the output gets a
  * non-blocking file description of its own: a pipe or terminal on stdout is opened again
  * through /proc/self/fd/1 (O_NONBLOCK on the inherited description would also change it for
- * the shell or pipeline that shares it), a socket is switched to O_NONBLOCK (it cannot be
- * reopened; its peer, such as a log collector, is ours alone). Regular files never block. */
-static int nonblocking_output(const char *flag, int *fd, int *owned, struct errmsg *err)
+ * the shell or pipeline that shares it). Where that is refused (a pipe or terminal of another
+ * user, for a minivmm started unprivileged) and for a socket (which cannot be reopened), the
+ * shared description becomes non-blocking until chardev_close_output() puts its flags back.
+ * Regular files are left as they are: they block only on NFS or FUSE servers that stall. */
+static int nonblocking_output(const char *flag, struct chardev_out *o, struct errmsg *err)
 {
 	struct stat st;
 	int nfd, fl;
 
-	if (fstat(*fd, &st) < 0)
+	if (fstat(o->fd, &st) < 0)
 		return errmsg_set(err, -errno, "%s: %s", flag, strerror(errno));
 	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
 		return 0;
-	if ((S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) && !*owned) {
+	if ((S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) && !o->owned) {
 		char path[32];
 
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", *fd);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", o->fd);
 		nfd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 		if (nfd >= 0) {
-			*fd = nfd;
-			*owned = 1;
+			o->fd = nfd;
+			o->owned = true;
 			return 0;
 		}
 	}
-	/* Our own file, a socket, or no /proc: the description itself. */
-	if ((fl = fcntl(*fd, F_GETFL)) < 0 || fcntl(*fd, F_SETFL, fl | O_NONBLOCK) < 0)
+	if ((fl = fcntl(o->fd, F_GETFL)) < 0 || fcntl(o->fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return errmsg_set(err, -errno, "%s: cannot make the output non-blocking: %s", flag,
 				  strerror(errno));
+	if (!o->owned && !(fl & O_NONBLOCK))
+		o->restore_fl = fl;
 	return 0;
 }
 
-int chardev_open_output(const char *flag, const struct chardev_config *cfg, int *fd, int *owned,
-			struct errmsg *err)
+int chardev_open_output(const char *flag, const struct chardev_config *cfg,
+			struct chardev_out *o, struct errmsg *err)
 {
 	int ret;
 
-	*fd = -1;
-	*owned = 0;
+	*o = (struct chardev_out){ .fd = -1, .restore_fl = -1 };
 	if (cfg->mode == CHARDEV_STDIO) {
-		*fd = STDOUT_FILENO;
+		o->fd = STDOUT_FILENO;
 	} else if (cfg->mode == CHARDEV_FILE) {
-		*fd = open(cfg->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (*fd < 0)
+		o->fd = open(cfg->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (o->fd < 0)
 			return errmsg_set(err, -errno, "%s file=%s: %s", flag, cfg->path,
 					  strerror(errno));
-		*owned = 1;
+		o->owned = true;
 	} else {
 		return 0;
 	}
-	ret = nonblocking_output(flag, fd, owned, err);
-	if (ret && *owned)
-		close(*fd);
+	ret = nonblocking_output(flag, o, err);
 	if (ret)
-		*fd = -1, *owned = 0;
+		chardev_close_output(o);
 	return ret;
+}
+
+void chardev_close_output(struct chardev_out *o)
+{
+	if (o->fd >= 0 && o->restore_fl >= 0 && fcntl(o->fd, F_SETFL, o->restore_fl) < 0) {
+		/* nothing more to do: the description stays non-blocking */
+	}
+	if (o->fd >= 0 && o->owned)
+		close(o->fd);
+	*o = (struct chardev_out){ .fd = -1, .restore_fl = -1 };
 }
 
 static int serial_save(void *dev, void *fdt, int node)
@@ -138,10 +148,10 @@ int serial_setup(struct machine *m, struct stdin_input *input, struct serial_bac
 	memset(s, 0, sizeof(*s));
 	s->m = m;
 	s->input = input;
-	ret = chardev_open_output("--serial", cfg, &s->out_fd, &s->owns_out, err);
+	ret = chardev_open_output("--serial", cfg, &s->out, err);
 	if (ret)
 		return ret;
-	s->uart = uart_create(s->out_fd, &serial_uart_ops, s);
+	s->uart = uart_create(s->out.fd, &serial_uart_ops, s);
 	if (!s->uart)
 		return errmsg_set(err, -ENOMEM, "serial: out of memory");
 	ret = bus_register(m->pio, UART_COM1_BASE, UART_NR_REGS, uart_io, s->uart, "com1");
@@ -162,7 +172,5 @@ void serial_teardown(struct serial_backend *s)
 			(unsigned long long)dropped);
 	uart_destroy(s->uart);
 	s->uart = NULL;
-	if (s->owns_out && s->out_fd >= 0)
-		close(s->out_fd);
-	s->out_fd = -1;
+	chardev_close_output(&s->out);
 }

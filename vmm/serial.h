@@ -3,6 +3,7 @@
 #ifndef MINIVMM_SERIAL_H
 #define MINIVMM_SERIAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,12 +14,18 @@ struct machine;
 struct stdin_input;
 struct uart;
 
+/* A console output: see chardev_open_output(). */
+struct chardev_out {
+	int fd;                      /* -1: output off */
+	bool owned;                  /* ours to close */
+	int restore_fl;              /* the shared description's flags to put back, or -1 */
+};
+
 struct serial_backend {
 	struct machine *m;
 	struct stdin_input *input;   /* woken when the guest drained the FIFO */
 	struct uart *uart;
-	int out_fd;
-	int owns_out;
+	struct chardev_out out;
 };
 
 /* Creates COM1 (UART, IRQ 4) on the machine's port bus, wires its output to @cfg and adds it
@@ -32,10 +39,12 @@ size_t serial_push_input(void *serial_backend, const uint8_t *buf, size_t len);
 
 void serial_teardown(struct serial_backend *s);
 
-/* Opens a console output per @cfg: stdout, a file (truncated), or -1 for off. Sets *owned when
- * the caller must close it. The descriptor is non-blocking (a write to a stalled reader fails
- * with EAGAIN; poll it for POLLOUT). Shared by COM1 and virtio-console. */
-int chardev_open_output(const char *flag, const struct chardev_config *cfg, int *fd, int *owned,
-			struct errmsg *err) __attribute__((warn_unused_result));
+/* Opens a console output per @cfg: stdout, a file (truncated), or fd -1 for off. The
+ * descriptor is non-blocking (a write to a stalled reader fails with EAGAIN; poll it for
+ * POLLOUT). Shared by COM1 and virtio-console; chardev_close_output() undoes it. */
+int chardev_open_output(const char *flag, const struct chardev_config *cfg,
+			struct chardev_out *out, struct errmsg *err)
+	__attribute__((warn_unused_result));
+void chardev_close_output(struct chardev_out *out);
 
 #endif

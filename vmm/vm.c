@@ -458,7 +458,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->stop_ev.fd = vm->signal_ev.fd = vm->timer_ev.fd = -1;
 	vm->loop.epfd = -1;
-	vm->serial.out_fd = -1;
+	vm->serial.out.fd = -1;
 	stdin_input_init(&vm->input);
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	atomic_init(&vm->stop_reason, VM_RUNNING);

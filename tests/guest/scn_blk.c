@@ -344,6 +344,7 @@ int scn_blk_discard(void)
 	struct blkdev b;
 	uint8_t *buf;
 	bool discard_zeroed;
+	uint32_t max_wz;
 
 	if (!blk_open(&b, 0, blk_wanted))
 		return GUEST_EXIT_FAIL;
@@ -365,6 +366,17 @@ int scn_blk_discard(void)
 	    blk_range_req(&b, T_DISCARD, 0, 8, 1) != S_UNSUPP) {
 		printk("blk-discard: out-of-range or UNMAP discard not refused\n");
 		return GUEST_EXIT_FAIL;
+	}
+	/* More than max_write_zeroes_sectors (config offset 48) in one request: refused, nothing
+	 * zeroed (a disk larger than the limit is needed to try). */
+	max_wz = vmmio_read(&b.dev, 0x100 + 48);
+	if (max_wz && b.capacity > (uint64_t)max_wz + 64) {
+		if (blk_range_req(&b, T_WRITE_ZEROES, 64, max_wz + 1, 0) != S_IOERR) {
+			printk("blk-discard: write-zeroes over max_write_zeroes_sectors (%u) not refused\n",
+			       max_wz);
+			return GUEST_EXIT_FAIL;
+		}
+		printk("blk-discard: write-zeroes over the limit of %u sectors refused\n", max_wz);
 	}
 	memset(buf, 0xaa, 64 * SECTOR);
 	if (blk_sync(&b, T_IN, 0, buf, 64 * SECTOR, true) != S_OK)
