@@ -20,6 +20,7 @@
 #include "migrate/snapshot.h"
 #include "migrate/stream.h"
 #include "vmm/lifecycle.h"
+#include "vmm/seccomp.h"
 #include "vmm/vm.h"
 
 /* How long the source waits for the destination's confirmation after END: it loads the state
@@ -29,10 +30,22 @@
 
 enum io_req { REQ_NONE, REQ_PAUSE, REQ_ABORT };
 
+/* The migration thread: started with the VM when it has a control socket, before any filter,
+ * so that it runs under a filter of its own (SECCOMP_THREAD_MIGRATION) and the I/O thread's
+ * list needs neither thread creation nor sockets. It waits for migrate_start() to hand it a
+ * migration, runs it, and waits again. */
+struct migrate_worker {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;        /* a job, or quit; and the job's end (busy cleared) */
+	struct migration *job;      /* handed over, not taken yet */
+	bool busy;                  /* from the hand-over until the migration's end */
+	bool quit;
+	int req_fd;                 /* eventfd: the running migration's requests to the I/O thread */
+};
+
 struct migration {
 	struct vm *vm;
-	pthread_t thread;
-	bool thread_started;
 	atomic_bool running;        /* the thread has not finished */
 	atomic_bool cancel;
 	atomic_bool final;          /* the final state is on its way: no more cancel */
@@ -372,9 +385,8 @@ static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 	return ret;
 }
 
-static void *migrate_thread(void *arg)
+static void migrate_run(struct migration *m)
 {
-	struct migration *m = arg;
 	struct vm *vm = m->vm;
 	struct errmsg err = { "" }, abort_err = { "" };
 	struct dirty_set d;
@@ -424,7 +436,83 @@ static void *migrate_thread(void *arg)
 	free(m->state);
 	m->state = NULL;
 	atomic_store(&m->running, false);
+}
+
+static void *worker_main(void *arg)
+{
+	struct vm *vm = arg;
+	struct migrate_worker *w = vm->mig_worker;
+	int ret;
+
+	pthread_setname_np(pthread_self(), "migration");
+	ret = seccomp_thread_enter(vm->cfg->seccomp_set, SECCOMP_THREAD_MIGRATION);
+	if (ret)
+		vm_request_stop(vm, VM_STOP_ERROR, 1, "migration thread: seccomp filter: %s",
+				strerror(-ret));
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct migration *m;
+
+		while (!w->job && !w->quit)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->quit)
+			break;
+		m = w->job;
+		w->job = NULL;
+		pthread_mutex_unlock(&w->lock);
+		if (!ret) {
+			migrate_run(m);
+		} else {
+			pthread_mutex_lock(&m->lock);
+			m->st.phase = MIGRATE_FAILED;
+			snprintf(m->st.error, sizeof(m->st.error), "the migration thread has no filter");
+			pthread_mutex_unlock(&m->lock);
+			atomic_store(&m->running, false);
+		}
+		pthread_mutex_lock(&w->lock);
+		if (!w->job) /* the next may have come as soon as this one's end was seen */
+			w->busy = false;
+		pthread_cond_broadcast(&w->cond);
+	}
+	pthread_mutex_unlock(&w->lock);
 	return NULL;
+}
+
+int migrate_worker_start(struct vm *vm, struct errmsg *err)
+{
+	struct migrate_worker *w = calloc(1, sizeof(*w));
+	int ret;
+
+	if (!w)
+		return errmsg_set(err, -ENOMEM, "migration thread: out of memory");
+	w->req_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->req_fd < 0) {
+		ret = -errno;
+		free(w);
+		return errmsg_set(err, ret, "migration thread: eventfd: %s", strerror(-ret));
+	}
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	vm->mig_worker = w;
+	ret = pthread_create(&w->thread, NULL, worker_main, vm);
+	if (ret) {
+		vm->mig_worker = NULL;
+		close(w->req_fd);
+		pthread_cond_destroy(&w->cond);
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+		return errmsg_set(err, -ret, "cannot start the migration thread: %s", strerror(ret));
+	}
+	return 0;
+}
+
+/* Waits until the worker has no migration (handed over or running). */
+static void worker_wait_idle(struct migrate_worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	while (w->busy)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
 }
 
 /* ---- the control side ---- */
@@ -433,10 +521,8 @@ static void migration_free(struct migration *m)
 {
 	if (!m)
 		return;
-	if (m->req_ev.fd >= 0) {
-		evloop_del(&m->vm->loop, &m->req_ev);
-		close(m->req_ev.fd);
-	}
+	if (m->req_ev.fd >= 0)
+		evloop_del(&m->vm->loop, &m->req_ev); /* the worker's eventfd: not ours to close */
 	if (m->fd >= 0)
 		close(m->fd);
 	pthread_cond_destroy(&m->cond);
@@ -444,23 +530,14 @@ static void migration_free(struct migration *m)
 	free(m);
 }
 
-/* A finished migration's thread is joined before the next starts or the VM goes. */
-static void join_finished(struct vm *vm)
-{
-	struct migration *m = vm->mig;
-
-	if (m && m->thread_started && !atomic_load(&m->running)) {
-		pthread_join(m->thread, NULL);
-		m->thread_started = false;
-	}
-}
-
 int migrate_start(struct vm *vm, const struct migrate_params *p, struct errmsg *err)
 {
+	struct migrate_worker *w = vm->mig_worker;
 	struct migration *m;
 	int ret;
 
-	join_finished(vm);
+	if (!w)
+		return errmsg_set(err, -ENOTSUP, "no migration thread (the VM was started without --api-socket)");
 	if (vm->mig && atomic_load(&vm->mig->running))
 		return errmsg_set(err, -EBUSY, "a migration is running (migrate-cancel stops it)");
 	if (vm_stopping(vm) || vm_state(vm) != VM_STATE_RUNNING)
@@ -484,26 +561,22 @@ int migrate_start(struct vm *vm, const struct migrate_params *p, struct errmsg *
 	m->st.phase = MIGRATE_SETUP;
 	m->st.expected_downtime_ms = -1;
 	m->t_start = m->last_line = now_ms();
-	m->req_ev.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	ret = m->req_ev.fd < 0 ? -errno : evloop_add(&vm->loop, &m->req_ev, EPOLLIN);
+	m->req_ev.fd = w->req_fd;
+	ret = evloop_add(&vm->loop, &m->req_ev, EPOLLIN);
 	if (ret) {
-		if (m->req_ev.fd >= 0)
-			close(m->req_ev.fd);
 		m->req_ev.fd = -1;
 		migration_free(m);
-		return errmsg_set(err, ret, "eventfd: %s", strerror(-ret));
+		return errmsg_set(err, ret, "the migration's requests: %s", strerror(-ret));
 	}
 	/* The previous migration's record goes only now that a new one can start. */
 	migration_free(vm->mig);
 	vm->mig = m;
 	atomic_store(&m->running, true);
-	ret = pthread_create(&m->thread, NULL, migrate_thread, m);
-	if (ret) {
-		atomic_store(&m->running, false);
-		m->st.phase = MIGRATE_FAILED;
-		return errmsg_set(err, -ret, "cannot start the migration thread: %s", strerror(ret));
-	}
-	m->thread_started = true;
+	pthread_mutex_lock(&w->lock);
+	w->job = m;
+	w->busy = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
 	return 0;
 }
 
@@ -536,19 +609,33 @@ bool migrate_running(struct vm *vm)
 
 void migrate_destroy(struct vm *vm)
 {
+	struct migrate_worker *w = vm->mig_worker;
 	struct migration *m = vm->mig;
 
-	if (!m)
-		return;
-	atomic_store(&m->cancel, true);
-	pthread_mutex_lock(&m->lock);
-	m->io_gone = true;
-	pthread_cond_broadcast(&m->cond);
-	pthread_mutex_unlock(&m->lock);
-	if (m->fd >= 0)
-		shutdown(m->fd, SHUT_RDWR);
-	if (m->thread_started)
-		pthread_join(m->thread, NULL);
+	if (m) {
+		atomic_store(&m->cancel, true);
+		pthread_mutex_lock(&m->lock);
+		m->io_gone = true;
+		pthread_cond_broadcast(&m->cond);
+		pthread_mutex_unlock(&m->lock);
+		if (m->fd >= 0)
+			shutdown(m->fd, SHUT_RDWR);
+	}
+	if (w) {
+		worker_wait_idle(w);
+		pthread_mutex_lock(&w->lock);
+		w->quit = true;
+		pthread_cond_broadcast(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+		pthread_join(w->thread, NULL);
+	}
 	migration_free(m);
 	vm->mig = NULL;
+	if (w) {
+		close(w->req_fd);
+		pthread_cond_destroy(&w->cond);
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+		vm->mig_worker = NULL;
+	}
 }

@@ -58,8 +58,12 @@ struct migrate_status {
 	char error[512];
 };
 
-/* I/O thread. Starts a migration; refused while one runs, while the VM is paused or
- * stopping. Returns once the thread runs; the outcome is in migrate_get_status(). */
+/* vm_run (with --api-socket), after the privilege drop, before the main thread's filter:
+ * starts the migration thread, which installs its own filter and waits for migrate_start(). */
+int migrate_worker_start(struct vm *vm, struct errmsg *err) __attribute__((warn_unused_result));
+/* I/O thread. Starts a migration on the migration thread; refused while one runs, while the
+ * VM is paused or stopping, and without a migration thread. The outcome is in
+ * migrate_get_status(). */
 int migrate_start(struct vm *vm, const struct migrate_params *p, struct errmsg *err)
 	__attribute__((warn_unused_result));
 /* Any thread. Phase MIGRATE_NONE when no migration was ever started. */
@@ -69,7 +73,8 @@ void migrate_get_status(struct vm *vm, struct migrate_status *st);
 int migrate_cancel(struct vm *vm, struct errmsg *err) __attribute__((warn_unused_result));
 /* True while a migration's thread runs (other commands that pause the VM wait). */
 bool migrate_running(struct vm *vm);
-/* The VM is going away: stops the thread and frees everything (vm_destroy). */
+/* The VM is going away: stops a running migration and the thread, frees everything
+ * (vm_destroy). */
 void migrate_destroy(struct vm *vm);
 
 const char *migrate_phase_name(enum migrate_phase p);

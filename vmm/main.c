@@ -31,8 +31,8 @@ static const char main_usage[] =
 	"  version    print the version\n"
 	"  help       this help\n";
 
-/* The test hook of docs/hardening.md: MINIVMM_TEST_SECCOMP_VIOLATE=io|vcpu|cpuid makes that
- * thread kind call something its filter forbids, right after installing it. */
+/* The test hook of docs/hardening.md: MINIVMM_TEST_SECCOMP_VIOLATE=io|vcpu|cpuid|migration
+ * makes that thread kind call something its filter forbids, right after installing it. */
 #define SECCOMP_HOOK_ENV "MINIVMM_TEST_SECCOMP_VIOLATE"
 
 /* Before setup starts any thread: no_new_privs, and the set of filters setup builds. */
@@ -44,8 +44,8 @@ static int cmd_run_harden_early(struct vm_config *cfg, struct seccomp_set **set,
 
 	*set = NULL;
 	if (hook && *hook && (violate = seccomp_thread_parse(hook)) < 0)
-		return errmsg_set(err, -EINVAL, "%s=%s: expected io, vcpu or cpuid", SECCOMP_HOOK_ENV,
-				  hook);
+		return errmsg_set(err, -EINVAL, "%s=%s: expected io, vcpu, cpuid or migration",
+				  SECCOMP_HOOK_ENV, hook);
 	ret = privs_no_new_privs(err);
 	if (ret || cfg->seccomp == SECCOMP_POLICY_OFF)
 		return ret;

@@ -35,6 +35,7 @@ static const struct {
 	[SECCOMP_THREAD_IO] = { "I/O", "io" },
 	[SECCOMP_THREAD_VCPU] = { "vCPU", "vcpu" },
 	[SECCOMP_THREAD_CPUID] = { "CPUID helper", "cpuid" },
+	[SECCOMP_THREAD_MIGRATION] = { "migration", "migration" },
 };
 
 const char *seccomp_thread_name(enum seccomp_thread kind)

@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <linux/if_tun.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/ioctl.h>
@@ -84,16 +83,8 @@ static const struct seccomp_rule io_api_rules[] = {
 	 * file), then renamed over FILE; the VM's own state; the socket's file removed at exit */
 	ARG(openat, 2, O_CREAT | O_EXCL, O_CREAT | O_EXCL), SYS(rename), SYS(unlink),
 	IOCTL(KVM_GET_IRQCHIP), IOCTL(KVM_GET_PIT2), IOCTL(KVM_GET_MSR_INDEX_LIST),
-	/* migrate uri=...: the migration thread, started from this thread, inherits its filter.
-	 * Starting a thread: clone3 (its flags sit in memory, out of a filter's reach; a process
-	 * it could fork keeps this filter, which has no execve) or clone with CLONE_THREAD, and
-	 * the new thread's robust list and rseq. Then the connection, the request eventfd, KVM's
-	 * dirty log on every memslot, the pacing sleep. A thread kind of its own, started
-	 * before the filters, would drop these from the I/O thread's list (issue 16). */
-	SYS(clone3), ARG(clone, 0, CLONE_THREAD, CLONE_THREAD), SYS(set_robust_list), SYS(rseq),
-	SYS(socket), SYS(connect), SYS(setsockopt), SYS(eventfd2), SYS(nanosleep),
-	SYS(clock_nanosleep), IOCTL(KVM_SET_USER_MEMORY_REGION), IOCTL(KVM_GET_DIRTY_LOG),
-	IOCTL(KVM_CHECK_EXTENSION),
+	/* a failed migration: the I/O thread turns KVM's dirty log off again (the memslots) */
+	IOCTL(KVM_SET_USER_MEMORY_REGION),
 };
 
 /* vCPU threads: KVM_RUN and what exits lead to. Port and MMIO handlers of every device run
@@ -126,6 +117,19 @@ static const struct seccomp_rule cpuid_rules[] = {
 	SANITIZER_RULES
 };
 
+/* The migration thread (with --api-socket; started with the VM, it waits for `migrate`): the
+ * connection (socket, connect, its buffer sizes; the destination's confirmation with a
+ * deadline; shutdown on cancel), the stream, requests to the I/O thread (an eventfd write and
+ * a condition variable), KVM's dirty log on every memslot, the bandwidth limit's sleep, the
+ * progress line on stderr. No file is opened and no thread started. */
+static const struct seccomp_rule migration_rules[] = {
+	COMMON_RULES,
+	SYS(socket), SYS(connect), SYS(setsockopt), SYS(shutdown), SYS(close),
+	SYS(write), SYS(read), SYS(recvfrom), SYS(poll), SYS(nanosleep), SYS(clock_nanosleep),
+	IOCTL(KVM_SET_USER_MEMORY_REGION), IOCTL(KVM_GET_DIRTY_LOG), IOCTL(KVM_CHECK_EXTENSION)
+	SANITIZER_RULES
+};
+
 #define LIST(a) (*n = sizeof(a) / sizeof(a[0]), a)
 
 const struct seccomp_rule *seccomp_rules(enum seccomp_thread kind, bool api, size_t *n)
@@ -138,6 +142,8 @@ const struct seccomp_rule *seccomp_rules(enum seccomp_thread kind, bool api, siz
 		return api ? LIST(vcpu_api_rules) : LIST(vcpu_rules);
 	case SECCOMP_THREAD_CPUID:
 		return api ? NULL : LIST(cpuid_rules);
+	case SECCOMP_THREAD_MIGRATION:
+		return api ? NULL : LIST(migration_rules);
 	case SECCOMP_THREAD_NR:
 		break;
 	}

@@ -514,8 +514,13 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 
 int vm_run(struct vm *vm)
 {
+	struct errmsg err = { "" };
 	int ret = 0;
 
+	/* Like the vCPUs: after the privilege drop (a thread keeps the capabilities it was
+	 * started with, and glibc's setuid would run on it, under its filter). */
+	if (vm->cfg->api_socket && (ret = migrate_worker_start(vm, &err)))
+		vm_request_stop(vm, VM_STOP_ERROR, 1, "%s", err.text);
 	for (unsigned i = 0; i < vm->nr_vcpus && !ret; i++)
 		ret = vcpu_start(&vm->vcpus[i]);
 	if (ret)

@@ -27,6 +27,7 @@ struct virtio_console;
 struct ged;
 struct api;
 struct migration;
+struct migrate_worker;
 
 #define VM_MAX_VIRTIO 16
 
@@ -72,6 +73,7 @@ struct vm {
 	struct ged *ged;              /* ACPI Generic Event Device: the power button */
 	struct api *api;              /* --api-socket (vmm/api.h) */
 	struct migration *mig;        /* the last outgoing migration (migrate/migrate.h), or NULL */
+	struct migrate_worker *mig_worker; /* the migration thread (with --api-socket) */
 };
 
 /* Builds the whole VM from @cfg (the caller keeps @cfg alive). On failure everything built so

@@ -28,6 +28,7 @@ static const struct scenario scenarios[] = {
 	SCENARIO("console", scn_console),
 	SCENARIO("console-flood", scn_console_flood),
 	SCENARIO("console-stall", scn_console_stall),
+	SCENARIO("storm", scn_storm),
 	SCENARIO("serial-flood", scn_serial_flood),
 	SCENARIO("net-echo", scn_net_echo),
 	SCENARIO("net-hostile", scn_net_hostile),

@@ -142,6 +142,9 @@ stock_net() {
 		disk=(--disk "path=$TMP/user.img")
 	fi
 	ip netns del $ns 2>/dev/null
+	# A lease from an earlier test holds the one address for another MAC (the default MAC
+	# depends on the VM's devices).
+	rm -f "$TMP/leases"
 	ip netns add $ns && ip netns exec $ns ip link set lo up || return 1
 	ip netns exec $ns ip tuntap add dev tap0 mode tap vnet_hdr &&
 		ip netns exec $ns ip addr add 10.0.2.1/24 dev tap0 && ip netns exec $ns ip link set tap0 up || return 1
