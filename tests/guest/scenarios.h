@@ -2,6 +2,8 @@
 #ifndef GUEST_SCENARIOS_H
 #define GUEST_SCENARIOS_H
 
+#include <stdbool.h>
+
 /* scn_basic.c */
 int scn_hello(void);
 int scn_exit(void);
@@ -35,6 +37,10 @@ int scn_serial_flood(void);
 /* scn_net.c */
 int scn_net_echo(void);
 int scn_net_hostile(void);
+/* scn_net.c's NIC for scenario=storm: up without receive buffers; then 16 posted, and how
+ * many frames came into them. */
+bool net_storm_open(void);
+unsigned net_storm_receive(void);
 
 /* scn_lifecycle.c */
 int scn_ticker(void);

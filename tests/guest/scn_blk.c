@@ -479,17 +479,24 @@ static void storm_notifier(void)
 	}
 }
 
-/* scenario=storm (issue 16, --cpus 2, two disks, a console): a guest that tries to stall or
- * bloat the VMM. The console's ring holds 1 MiB (its reader may be stalled), the second CPU
- * storms disk 1 with notifies, and meanwhile this CPU writes and reads back the whole of
- * disk 0 (16 requests of up to 64 KiB in flight, every other through an indirect table), then
- * does it again. The host samples the VMM's memory meanwhile. */
+/* scenario=storm [net=1] (issue 16, --cpus 2, two disks, a console, a NIC with net=1): a guest
+ * that tries to stall or bloat the VMM. The console's ring holds 1 MiB (its reader may be
+ * stalled), the second CPU storms disk 1 with notifies, the NIC has no receive buffer while the
+ * host floods it, and meanwhile this CPU writes and reads back the whole of disk 0 (16
+ * requests of up to 64 KiB in flight, every other through an indirect table), then does it
+ * again; then the NIC gets buffers and must receive. The host samples the VMM's memory. */
 int scn_storm(void)
 {
-	unsigned queued = console_fill(&stall_con);
+	unsigned queued = console_fill(&stall_con), frames = 0;
+	size_t len;
+	bool net = cmdline_get("net", &len) != NULL;
 
 	if (!queued || !blk_open(&storm_disk, 1, blk_wanted) || !blk_open(&stall_disk, 0, blk_wanted))
 		return GUEST_EXIT_FAIL;
+	if (net && !net_storm_open())
+		return GUEST_EXIT_FAIL;
+	if (net)
+		printk("storm: NIC up with no receive buffers\n");
 	if (smp_start(storm_notifier, NULL, NULL) < 1) {
 		printk("storm: needs a second CPU (--cpus 2)\n");
 		return GUEST_EXIT_FAIL;
@@ -503,8 +510,14 @@ int scn_storm(void)
 		}
 	}
 	storm_stop = true;
+	if (net && !(frames = net_storm_receive())) {
+		printk("storm: no frame came once receive buffers were posted\n");
+		return GUEST_EXIT_FAIL;
+	}
 	printk("storm: disk 0 written and verified twice (%lu sectors) during %lu notifies of disk 1; %u of %u console chains written\n",
 	       stall_disk.capacity, storm_kicks, console_returned(&stall_con), queued);
+	if (net)
+		printk("storm: net: %u frames received once 16 buffers were posted\n", frames);
 	return 0;
 }
 

@@ -528,3 +528,26 @@ int scn_net_hostile(void)
 	printk("net-hostile: recovered after reset\n");
 	return 0;
 }
+
+/* For scenario=storm (scn_blk.c): the NIC up with no receive buffer at all, so that frames the
+ * host floods in have nowhere to go; the VMM must leave them in the tap's own queue. */
+bool net_storm_open(void)
+{
+	return net_setup(0, 2048, 0);
+}
+
+/* Then 16 buffers go up: frames must arrive again. Returns how many came within the wait. */
+unsigned net_storm_receive(void)
+{
+	unsigned got = 0;
+	uint16_t head;
+	uint32_t len;
+
+	for (unsigned i = 0; i < 16; i++)
+		if (!post_rx(0, galloc(2048), 2048))
+			return 0;
+	gvq_kick(&net.vqs[RXQ]);
+	while (got < 16 && gvq_wait(&net.vqs[RXQ], &head, &len, 2000000UL))
+		got++;
+	return got;
+}

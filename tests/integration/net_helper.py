@@ -6,6 +6,8 @@
   net_helper.py quit IP PORT             the datagram that ends the guest's net-echo
   net_helper.py tapfd NAME -- CMD...     opens tap NAME (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR) the way
                                          a privileged helper would and runs CMD with it as fd 3
+  net_helper.py flood NAME STOPFILE      sends 1514-byte broadcast frames out of NAME as fast as
+                                         it can until STOPFILE exists; prints how many
 """
 import fcntl
 import os
@@ -73,6 +75,22 @@ def tapfd(name, cmd):
     os.execvp(cmd[0], cmd)
 
 
+def flood(name, stopfile):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((name, 0))
+    s.setblocking(False)
+    frame = b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x01" + b"\x88\xb5" + bytes(1500)
+    sent = dropped = 0
+    while not os.path.exists(stopfile):
+        for _ in range(256):
+            try:
+                s.send(frame)
+                sent += 1
+            except (BlockingIOError, OSError):
+                dropped += 1
+    print(f"flood: {sent} frames sent, {dropped} refused")
+
+
 if __name__ == "__main__":
     a = sys.argv
     if a[1] == "udp":
@@ -81,4 +99,6 @@ if __name__ == "__main__":
         sys.exit(quit_guest(a[2], int(a[3])))
     if a[1] == "tapfd":
         tapfd(a[2], a[4:])
+    if a[1] == "flood":
+        sys.exit(flood(a[2], a[3]))
     sys.exit(2)

@@ -6,8 +6,11 @@ Usage: stall_helper.py OUT_FILE TIMEOUT_S -- CMD ARGS...
 The pipe is shrunk to one page (4 KiB), so a few kilobytes of output fill it. While CMD runs,
 its resident memory is sampled every 20 ms. When it exits (or is killed at TIMEOUT_S), what sat
 in the pipe is read into OUT_FILE and one line is printed:
-    status=N peak_rss_kib=N vm_hwm_kib=N stalled_bytes=N seconds=F
-VmHWM is the kernel's own high-water mark, read in the last sample before exit.
+    status=N peak_rss_kib=N vm_hwm_kib=N vmm_rss_kib=N stalled_bytes=N seconds=F
+VmHWM is the kernel's own high-water mark, read in the last sample before exit. vmm_rss_kib is
+the peak of what is resident outside the guest's RAM (mappings of 128 MiB or more): the guest's
+pages come and go with what it touches, transparent huge pages and KSM, by megabytes from one
+run to the next, while the VMM's own memory is what a hostile guest must not grow.
 """
 import fcntl
 import os
@@ -32,6 +35,25 @@ def rss_kib(pid):
     return rss, hwm
 
 
+GUEST_RAM_MIN_KIB = 128 * 1024
+
+
+def own_rss_kib(pid):
+    """Resident kilobytes outside mappings of GUEST_RAM_MIN_KIB or more (the guest's RAM)."""
+    total = 0
+    size = 0
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                if line.startswith("Size:"):
+                    size = int(line.split()[1])
+                elif line.startswith("Rss:") and size < GUEST_RAM_MIN_KIB:
+                    total += int(line.split()[1])
+    except (OSError, ValueError):
+        return 0
+    return total
+
+
 def main():
     if len(sys.argv) < 5 or sys.argv[3] != "--":
         sys.exit(__doc__)
@@ -41,11 +63,11 @@ def main():
     t0 = time.monotonic()
     proc = subprocess.Popen(sys.argv[4:], stdout=w, stdin=subprocess.DEVNULL)
     os.close(w)
-    peak = hwm = 0
+    peak = hwm = own = 0
     status = None
     while status is None:
         rss, h = rss_kib(proc.pid)
-        peak, hwm = max(peak, rss), max(hwm, h)
+        peak, hwm, own = max(peak, rss), max(hwm, h), max(own, own_rss_kib(proc.pid))
         if time.monotonic() - t0 > timeout:
             proc.kill()
         try:
@@ -65,8 +87,8 @@ def main():
         data += chunk
     with open(out_file, "wb") as f:
         f.write(data)
-    print(f"status={status} peak_rss_kib={peak} vm_hwm_kib={hwm} stalled_bytes={len(data)} "
-          f"seconds={seconds:.1f}")
+    print(f"status={status} peak_rss_kib={peak} vm_hwm_kib={hwm} vmm_rss_kib={own} "
+          f"stalled_bytes={len(data)} seconds={seconds:.1f}")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,10 @@ stock_start() {
 	local pre=()
 	while [ "$1" != -- ]; do pre+=("$1"); shift; done
 	shift
+	# Emptied here, not by the background command's own redirection: stock_wait_line could
+	# otherwise read the previous test's lines before the new process has truncated them.
+	: >"$TMP/out"
+	: >"$TMP/err"
 	"${pre[@]}" "${STOCK_WRAP[@]}" "$VMM" run --kernel "$STOCK_KERNEL" --initrd "$STOCK_INITRD" --memory 512M "$@" \
 		>"$TMP/out" 2>"$TMP/err" </dev/null &
 	LPID=$!
@@ -128,6 +132,7 @@ stock_net() {
 	[ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] || skip "needs root and /dev/net/tun for a tap in a network namespace"
 	command -v dnsmasq >/dev/null && command -v ping >/dev/null || skip "needs dnsmasq and ping (make deps)"
 	mkdir -p "$TMP/www"
+	rm -f "$TMP/www/done" # an earlier test's signal would end this guest's wait at once
 	head -c 1048576 /dev/urandom >"$TMP/www/blob"
 	sum=$(md5sum <"$TMP/www/blob" | cut -d' ' -f1)
 	if [ "$how" = unprivileged ]; then
