@@ -82,6 +82,9 @@ static const struct seccomp_rule io_api_rules[] = {
 	/* snapshot path=FILE: a new file beside FILE (mkstemp: O_CREAT|O_EXCL, never an existing
 	 * file), then renamed over FILE; the VM's own state; the socket's file removed at exit */
 	ARG(openat, 2, O_CREAT | O_EXCL, O_CREAT | O_EXCL), SYS(rename), SYS(unlink),
+	/* mkstemp's random name: glibc asks getrandom for it at times (a snapshot of a restored
+	 * VM was stopped by this in make test) */
+	SYS(getrandom),
 	IOCTL(KVM_GET_IRQCHIP), IOCTL(KVM_GET_PIT2), IOCTL(KVM_GET_MSR_INDEX_LIST),
 	/* a failed migration: the I/O thread turns KVM's dirty log off again (the memslots) */
 	IOCTL(KVM_SET_USER_MEMORY_REGION),

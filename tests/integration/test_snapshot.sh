@@ -9,7 +9,8 @@ source "$ROOT/tests/integration/state_helpers.sh"
 # st_snapshot FILE: snapshot {stop} through the socket; the VM then exits 0.
 st_snapshot() {
 	"$VMM" ctl "$TMP/$SNAME.sock" snapshot path="$1" stop=true >"$TMP/ctl.out" 2>&1 ||
-		{ echo "    ctl snapshot failed:"; sed 's/^/    | /' "$TMP/ctl.out"; return 1; }
+		{ echo "    ctl snapshot failed:"; sed 's/^/    | /' "$TMP/ctl.out"; echo "    the VM's stderr:"
+		  sleep 1; sed 's/^/    | /' "$TMP/$SNAME.err"; return 1; }
 	st_end
 	expect_rc 0
 }
