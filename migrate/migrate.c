@@ -30,8 +30,8 @@
 
 enum io_req { REQ_NONE, REQ_PAUSE, REQ_ABORT };
 
-/* The migration thread: started with the VM when it has a control socket, before any filter,
- * so that it runs under a filter of its own (SECCOMP_THREAD_MIGRATION) and the I/O thread's
+/* The migration thread: started with the VM when it has a control socket, after the privilege
+ * drop and before the main thread's filter, so that it runs under a filter of its own (SECCOMP_THREAD_MIGRATION) and the I/O thread's
  * list needs neither thread creation nor sockets. It waits for migrate_start() to hand it a
  * migration, runs it, and waits again. */
 struct migrate_worker {
@@ -478,6 +478,14 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+static void worker_free(struct migrate_worker *w)
+{
+	close(w->req_fd);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
 int migrate_worker_start(struct vm *vm, struct errmsg *err)
 {
 	struct migrate_worker *w = calloc(1, sizeof(*w));
@@ -497,10 +505,7 @@ int migrate_worker_start(struct vm *vm, struct errmsg *err)
 	ret = pthread_create(&w->thread, NULL, worker_main, vm);
 	if (ret) {
 		vm->mig_worker = NULL;
-		close(w->req_fd);
-		pthread_cond_destroy(&w->cond);
-		pthread_mutex_destroy(&w->lock);
-		free(w);
+		worker_free(w);
 		return errmsg_set(err, -ret, "cannot start the migration thread: %s", strerror(ret));
 	}
 	return 0;
@@ -632,10 +637,7 @@ void migrate_destroy(struct vm *vm)
 	migration_free(m);
 	vm->mig = NULL;
 	if (w) {
-		close(w->req_fd);
-		pthread_cond_destroy(&w->cond);
-		pthread_mutex_destroy(&w->lock);
-		free(w);
+		worker_free(w);
 		vm->mig_worker = NULL;
 	}
 }
