@@ -13,6 +13,7 @@
 #include "virtio/device.h"
 #include "vmm/machine.h"
 #include "vmm/serial.h"
+#include "vmm/state.h"
 #include "vmm/stdin_input.h"
 
 #define CONSOLE_RXQ 0
@@ -201,6 +202,34 @@ static int console_pause(struct virtio_dev *d)
 	return ret;
 }
 
+/* A chain the output had taken in part when the VM paused: after a restore the same chain
+ * comes again and its first resume_done bytes are not written twice. */
+static int console_save(struct virtio_dev *d, void *fdt, int node)
+{
+	struct virtio_console *c = d->priv;
+	int ret = state_put_u32(fdt, node, "tx-resume-head", c->resume_head);
+
+	return ret ? ret : state_put_u64(fdt, node, "tx-resume-done", c->resume_done);
+}
+
+/* Hostile values are harmless here: a head no chain has is never matched, and a count past a
+ * chain's length skips that chain whole (console_write_chain). */
+static int console_load(struct virtio_dev *d, const void *fdt, int node, struct errmsg *err)
+{
+	struct virtio_console *c = d->priv;
+	uint64_t done;
+	uint16_t head;
+	int ret = state_get_u16(fdt, node, "tx-resume-head", &head, err);
+
+	if (!ret)
+		ret = state_get_u64(fdt, node, "tx-resume-done", &done, err);
+	if (ret)
+		return ret;
+	c->resume_head = head;
+	c->resume_done = (size_t)done;
+	return 0;
+}
+
 static int console_activate(struct virtio_dev *d)
 {
 	struct virtio_console *c = d->priv;
@@ -229,6 +258,8 @@ static const struct virtio_dev_ops console_ops = {
 	.activate = console_activate,
 	.reset = console_reset,
 	.pause = console_pause,
+	.save = console_save,
+	.load = console_load,
 	.notify = console_notify,
 	.destroy = console_destroy,
 };
