@@ -233,8 +233,10 @@ static inline void fz_op(struct fz *f)
 		uint16_t n = fz_u16(f);   /* 16 bits: long runs (hundreds) are as likely as short */
 		const uint8_t *body = f->p;
 
-		/* Nested REPEATs multiply; FZ_MAX_OPS bounds them. */
-		for (unsigned r = 0; r <= n && f->ops < FZ_MAX_OPS; r++) {
+		/* Nested REPEATs multiply; FZ_MAX_OPS bounds them. A body that is empty (the
+		 * input ends here) ends the repeat: looping on nothing up to 65536 times, nested,
+		 * cost most of the device targets' time. */
+		for (unsigned r = 0; r <= n && f->ops < FZ_MAX_OPS && body < f->end; r++) {
 			f->p = body;
 			for (unsigned j = 0; j < k && f->p < f->end && f->ops < FZ_MAX_OPS; j++)
 				fz_op(f);
