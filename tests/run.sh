@@ -90,5 +90,17 @@ if [ -n "$skips" ]; then
 	echo "skipped:"
 	sed 's/^/  /' <<<"$skips"
 fi
+# What failed, at the end where a CI log's tail shows it: each FAIL line with the first lines the
+# test printed (the whole output stays in build/test-logs/SUITE.log).
+fails=$(cd "$LOGS" && for f in ./*.log; do
+	awk -v s="$(basename "$f" .log)" '
+		/^FAIL / { n = 12; print "  [" s "] " $0; next }
+		/^(PASS|SKIP) / { n = 0 }
+		n > 0 { print "  [" s "] " $0; n-- }' "$f"
+done)
+if [ -n "$fails" ]; then
+	echo "failed (first lines of each; whole logs in build/test-logs/):"
+	echo "$fails"
+fi
 echo "make test: $total_p passed, $total_f failed, $total_s skipped in $((SECONDS - T0)) s: $([ $bad = 0 ] && echo PASS || echo FAIL)"
 exit $bad
