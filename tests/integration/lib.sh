@@ -101,6 +101,10 @@ t_run() {
 		echo "$out"
 		echo "    --- stdout:"; head -c 2000 "$TMP/out" | sed 's/^/    | /'
 		echo "    --- stderr:"; head -c 2000 "$TMP/err" | sed 's/^/    | /'
+		# What a failed test left running (a VM holding an image's lock, a socket) would
+		# fail the tests after it: every process started with a path in this suite's
+		# directory goes.
+		pkill -KILL -f -- "$TMP/" 2>/dev/null && sleep 0.5
 	fi
 }
 
