@@ -191,6 +191,21 @@ $(BUILD)/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c virtio/queue.c vmm/mem
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lfdt
 
+# Line-coverage builds of the fuzz targets (no sanitizer): tests/fuzz/campaign.sh replays a
+# corpus through them for llvm-cov. Every target links the whole library here.
+FUZZCOV_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -fprofile-instr-generate -fcoverage-mapping
+FUZZCOV_LIB_OBJS := $(call obj,fuzzcovlib,$(VMM_LIB_SRCS))
+$(BUILD)/fuzzcovlib/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZCOV_FLAGS) -MMD -MP -fsanitize=fuzzer-no-link -c -o $@ $<
+fuzzcov_src = tests/fuzz/$(if $(filter fuzz_blk_%,$(1)),fuzz_virtio_blk,$(1)).c
+fuzzcov_defs = $(if $(findstring qcow2,$(1)),$(if $(filter fuzz_blk_%,$(1)),-DFUZZ_QCOW2)) \
+	$(if $(findstring uring,$(1)),-DFUZZ_URING)
+$(BUILD)/fuzzcov/%: $(FUZZCOV_LIB_OBJS) tests/fuzz/*.c tests/fuzz/*.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZCOV_FLAGS) -fsanitize=fuzzer $(call fuzzcov_defs,$*) -o $@ \
+		$(call fuzzcov_src,$*) $(FUZZCOV_LIB_OBJS) $(LDLIBS)
+
 $(BUILD)/blkpattern: tests/tools/blkpattern.c tests/guest/pattern.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -I. -o $@ $<

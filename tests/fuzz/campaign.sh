@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# A fuzzing campaign with figures: each TARGET runs until it has made EXECS executions
+# (default 10 million) from a corpus kept in build/fuzz-campaign/TARGET/ (seeded from
+# tests/fuzz/corpus/, grown by the run, kept for the next one), with the smoke test's options
+# (ASan/UBSan build, hang watchdog). Then the corpus is replayed through a build with line
+# coverage (build/fuzzcov/, clang's -fprofile-instr-generate) and llvm-cov reports the lines
+# covered in the files the target exists for. Prints one row per target for the fuzz table of
+# docs/testing.md; a crash's input is kept in build/fuzz-campaign/TARGET-artifacts/.
+#   tests/fuzz/campaign.sh [-n EXECS] TARGET...     (make fuzz first)
+# Exit status 1 if any target crashed, leaked or hung.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT" || exit 1
+EXECS=10000000
+if [ "${1:-}" = -n ]; then EXECS=$2; shift 2; fi
+[ $# -gt 0 ] || { echo "usage: tests/fuzz/campaign.sh [-n EXECS] TARGET..." >&2; exit 2; }
+OUT=$ROOT/build/fuzz-campaign
+mkdir -p "$OUT"
+
+# The files each target is there to test (line coverage is reported for these).
+files_of() {
+	case $1 in
+	fuzz_loader) echo arch/x86/bzimage.c arch/x86/pvh.c ;;
+	fuzz_cli) echo vmm/cli.c vmm/parse.c ;;
+	fuzz_ports) echo devices/uart.c devices/platform.c devices/acpi_pm.c devices/ged.c ;;
+	fuzz_api_request) echo vmm/api_proto.c ;;
+	fuzz_snapshot) echo migrate/stream.c migrate/snapshot.c vmm/state.c virtio/transport_state.c virtio/queue.c ;;
+	fuzz_virtqueue) echo virtio/queue.c ;;
+	fuzz_qcow2) echo block/qcow2*.c ;;
+	fuzz_blk_*) echo virtio/blk.c virtio/mmio.c virtio/queue.c block/disk.c block/raw.c block/engine.c block/qcow2_disk.c ;;
+	fuzz_virtio_net) echo virtio/net.c virtio/mmio.c virtio/queue.c ;;
+	fuzz_virtio_console) echo virtio/console.c virtio/mmio.c virtio/queue.c ;;
+	esac
+}
+
+bad=0
+printf '| target | executions | time | exec/s | crashes | edges | lines covered (files) |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |\n'
+for t in "$@"; do
+	bin=build/fuzz/$t
+	[ -x "$bin" ] || { echo "campaign: $bin not built (make fuzz)" >&2; bad=1; continue; }
+	corpus=$OUT/$t
+	art=$OUT/$t-artifacts
+	mkdir -p "$corpus" "$art"
+	[ -d "tests/fuzz/corpus/$t" ] && cp -n tests/fuzz/corpus/"$t"/* "$corpus/" 2>/dev/null
+	opts=(-runs="$EXECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+		-artifact_prefix="$art/")
+	[ -f "tests/fuzz/$t.dict" ] && opts+=(-dict="tests/fuzz/$t.dict")
+	t0=$SECONDS
+	"$bin" "${opts[@]}" "$corpus" >"$OUT/$t.log" 2>&1
+	rc=$?
+	secs=$((SECONDS - t0))
+	rm -f /dev/shm/fuzz-virtio-blk-* 2>/dev/null
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$OUT/$t.log")
+	edges=$(grep -oE 'cov: [0-9]+' "$OUT/$t.log" | tail -1 | cut -d' ' -f2)
+	crashes=$(find "$art" -type f | wc -l)
+	[ $rc -eq 0 ] && [ "$crashes" = 0 ] || bad=1
+	# Line coverage: the corpus through the coverage build.
+	cov="?"
+	if make -s "build/fuzzcov/$t" >/dev/null 2>"$OUT/$t.cov.err"; then
+		rm -f "$OUT/$t".profraw*
+		LLVM_PROFILE_FILE="$OUT/$t.profraw" "build/fuzzcov/$t" -runs=0 "$corpus" >/dev/null 2>&1
+		# shellcheck disable=SC2046 # a list of files
+		if llvm-profdata merge -sparse -o "$OUT/$t.profdata" "$OUT/$t.profraw" 2>>"$OUT/$t.cov.err" &&
+			llvm-cov report "build/fuzzcov/$t" -instr-profile="$OUT/$t.profdata" \
+				$(files_of "$t") >"$OUT/$t.cov" 2>>"$OUT/$t.cov.err"; then
+			# TOTAL row: lines, missed lines, cover (the 8th to 10th columns)
+			cov=$(awk '/^TOTAL/ { print $10 " of " $8 " lines" }' "$OUT/$t.cov")
+		fi
+	fi
+	rate=$((${execs:-0} / (secs > 0 ? secs : 1)))
+	printf '| %s | %s | %d s | %s | %s | %s | %s (%s) |\n' "$t" "${execs:-?}" "$secs" "$rate" \
+		"$crashes$([ $rc -eq 0 ] || echo " (status $rc)")" "${edges:-?}" "$cov" "$(files_of "$t" | tr ' ' ',')"
+done
+exit $bad
