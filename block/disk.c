@@ -11,6 +11,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "block/disk_worker.h"
 #include "block/image_lock.h"
 #include "block/qcow2.h"
 
@@ -110,6 +111,8 @@ int disk_open(const struct disk_config *cfg, struct evloop *loop, struct disk **
 	if (!d)
 		return errmsg_set(err, -ENOMEM, "--disk: out of memory");
 	d->fd = -1;
+	d->loop = loop;
+	pthread_mutex_init(&d->format_lock, NULL);
 	snprintf(d->path, sizeof(d->path), "%s", cfg->path);
 	d->readonly = cfg->readonly;
 	d->fd = open(cfg->path, flags);
@@ -211,10 +214,12 @@ void disk_close(struct disk *d)
 {
 	if (!d)
 		return;
+	disk_worker_stop(d);   /* serves what was handed over: the engine gets no more after */
 	blk_engine_destroy(d->engine);
 	qcow2_close(d->qcow2); /* after the engine: no data write may still be in flight */
 	if (d->fd >= 0)
 		close(d->fd);
+	pthread_mutex_destroy(&d->format_lock);
 	free(d);
 }
 
@@ -232,6 +237,7 @@ int disk_submit(struct disk *d, struct disk_req *r)
 		return -ERANGE;
 	if (d->readonly && r->op != BLK_OP_READ && r->op != BLK_OP_FLUSH)
 		return -EROFS;
+	r->disk = d;
 	return d->fmt->submit(d, r);
 }
 
@@ -242,11 +248,17 @@ void disk_kick(struct disk *d)
 
 int disk_quiesce(struct disk *d)
 {
-	int ret = blk_engine_drain(d->engine);
+	int ret;
 
-	if (ret || d->readonly)
+	disk_worker_drain(d);
+	if ((ret = blk_engine_drain(d->engine)) || d->readonly)
 		return ret;
-	if (d->qcow2 && (ret = qcow2_writeback(d->qcow2)))
-		return ret;
+	if (d->qcow2) {
+		disk_format_lock(d); /* the worker is idle: this does not wait */
+		ret = qcow2_writeback(d->qcow2);
+		disk_format_unlock(d);
+		if (ret)
+			return ret;
+	}
 	return fdatasync(d->fd) < 0 ? -errno : 0;
 }

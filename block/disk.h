@@ -3,6 +3,7 @@
 #ifndef MINIVMM_BLOCK_DISK_H
 #define MINIVMM_BLOCK_DISK_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -39,6 +40,7 @@ struct disk_req {
 	void *opaque;
 	uint64_t expect;                 /* bytes a read/write must move */
 	struct blk_io io;                /* format-private */
+	struct disk *disk;               /* format-private: set by disk_submit */
 	void *bounce;                    /* format-private: host copy the engine writes from */
 };
 
@@ -48,18 +50,27 @@ struct disk_format_ops {
 	const char *name;
 	/* Queues @r (bounds are already checked against the virtual size). */
 	int (*submit)(struct disk *d, struct disk_req *r);
+	/* Optional: work too slow for the I/O thread, done synchronously for @r with the format
+	 * lock held, on the disk's worker thread (block/disk_worker.h): 0 or -errno, @r's
+	 * result; or DISK_WORK_SUBMIT when it made r->io a data I/O for the engine instead. */
+	int (*work)(struct disk *d, struct disk_req *r);
 };
+
+struct disk_worker;
 
 struct qcow2;
 
 struct disk {
 	const struct disk_format_ops *fmt;
 	struct blk_engine *engine;
+	struct evloop *loop;             /* the I/O thread's, where completions run */
 	int fd;                          /* data I/O through the engine */
 	uint64_t size;                   /* virtual size in bytes */
 	bool readonly;
 	bool probed_raw;                 /* raw by probing: the guest must not write a format magic */
 	struct qcow2 *qcow2;
+	pthread_mutex_t format_lock;     /* the format's state, when a worker shares it */
+	struct disk_worker *worker;      /* NULL: slow work runs on the caller's thread */
 	char note[256];                  /* something the user should know (e.g. forced read-only) */
 	char path[256];
 };

@@ -171,7 +171,7 @@ int qcow2_pwrite(struct qcow2 *q, const void *buf, uint64_t len, uint64_t off)
 	return len ? qcow2_writev(q, off, &v, 1) : 0;
 }
 
-int qcow2_map(struct qcow2 *q, uint64_t off, uint64_t len, struct qcow2_run *run)
+static void run_of_extent(const struct qcow2_extent *e, struct qcow2_run *run)
 {
 	static const enum qcow2_run_kind kind[] = {
 		[QCOW2_CLUSTER_DATA] = QCOW2_RUN_DATA,
@@ -179,11 +179,31 @@ int qcow2_map(struct qcow2 *q, uint64_t off, uint64_t len, struct qcow2_run *run
 		[QCOW2_CLUSTER_UNALLOCATED] = QCOW2_RUN_BACKING,
 		[QCOW2_CLUSTER_COMPRESSED] = QCOW2_RUN_COMPRESSED,
 	};
+
+	*run = (struct qcow2_run){ kind[e->kind], e->host, e->len };
+}
+
+int qcow2_map(struct qcow2 *q, uint64_t off, uint64_t len, struct qcow2_run *run)
+{
 	struct qcow2_extent e;
 	int ret = qcow2_cluster_map(q, off, len, &e);
 
 	if (!ret)
-		*run = (struct qcow2_run){ kind[e.kind], e.host, e.len };
+		run_of_extent(&e, run);
+	return ret;
+}
+
+int qcow2_map_cached(struct qcow2 *q, uint64_t off, uint64_t len, bool write,
+		     struct qcow2_run *run)
+{
+	struct qcow2_extent e;
+	int ret;
+
+	q->l2_cache.hits_only = q->rb_cache.hits_only = true;
+	ret = write ? qcow2_cluster_map_in_place(q, off, len, &e) : qcow2_cluster_map(q, off, len, &e);
+	q->l2_cache.hits_only = q->rb_cache.hits_only = false;
+	if (!ret)
+		run_of_extent(&e, run);
 	return ret;
 }
 
@@ -191,6 +211,16 @@ int qcow2_prepare_write(struct qcow2 *q, uint64_t off, uint64_t len, uint64_t *h
 			uint64_t *run_len)
 {
 	return qcow2_cluster_prepare_write(q, off, len, host, run_len);
+}
+
+void qcow2_data_io_begin(struct qcow2 *q)
+{
+	atomic_fetch_add(&q->data_inflight, 1);
+}
+
+void qcow2_data_io_end(struct qcow2 *q)
+{
+	atomic_fetch_sub(&q->data_inflight, 1);
 }
 
 int qcow2_zero(struct qcow2 *q, uint64_t off, uint64_t len, bool unmap)

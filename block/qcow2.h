@@ -62,6 +62,17 @@ struct qcow2_run {
 /* Describes the longest run at @off (at most @len bytes) that has one kind and, for data,
  * contiguous host offsets. */
 int qcow2_map(struct qcow2 *q, uint64_t off, uint64_t len, struct qcow2_run *run);
+/* qcow2_map from the metadata caches alone, no file I/O (-EWOULDBLOCK on a cache miss); with
+ * @write, only a run that can be written in place as it is (no allocation, no copy; -EAGAIN
+ * otherwise). For the I/O thread: anything else is the worker's. */
+int qcow2_map_cached(struct qcow2 *q, uint64_t off, uint64_t len, bool write,
+		     struct qcow2_run *run);
+/* A data I/O to the host run a mapping returned, sent elsewhere (the disk's engine): from
+ * begin (called with the mapping, under the caller's lock) to end (from any thread), no
+ * cluster freed by a discard is reused, so the I/O cannot land in another guest offset or in
+ * metadata. qcow2_close does not wait: the caller's I/O is over by then. */
+void qcow2_data_io_begin(struct qcow2 *q);
+void qcow2_data_io_end(struct qcow2 *q);
 /* Makes the clusters under [off, off+len) writable in place (allocation, copy-on-write from
  * backing/compressed/shared clusters) and returns the host offset of the first contiguous run
  * and its length in *@run_len (<= len). The caller then writes the guest data there. */

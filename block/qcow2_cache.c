@@ -75,6 +75,8 @@ int qcow2_cache_get(struct qcow2_cache *c, uint64_t offset, bool fresh, uint8_t 
 		if (!victim || s->used < victim->used)
 			victim = s;
 	}
+	if (c->hits_only)
+		return -EWOULDBLOCK;
 	if (victim->offset && victim->dirty) {
 		if (c->writeback)
 			ret = c->writeback(c->opaque);

@@ -28,6 +28,9 @@ struct qcow2_cache {
 	uint64_t cluster_size;
 	qcow2_cache_writeback_fn writeback;
 	void *opaque;
+	/* Set around a lookup that must not touch the file (the I/O thread's fast path): a miss
+	 * fails with -EWOULDBLOCK and leaves the cache as it was. */
+	bool hits_only;
 };
 
 /* @nslots tables of @cluster_size bytes from @fd; @writeback (with @opaque) as above. */

@@ -142,6 +142,36 @@ int qcow2_cluster_map(struct qcow2 *q, uint64_t off, uint64_t len, struct qcow2_
 	return 0;
 }
 
+int qcow2_cluster_map_in_place(struct qcow2 *q, uint64_t off, uint64_t len,
+			       struct qcow2_extent *run)
+{
+	uint64_t first = off >> q->cluster_bits, last, l1_idx = first >> q->l2_bits;
+	uint8_t *l2;
+	int ret;
+
+	if (q->readonly)
+		return -EROFS;
+	if ((ret = qcow2_cluster_map(q, off, len, run)))
+		return ret;
+	if (run->kind != QCOW2_CLUSTER_DATA || !(q->l1[l1_idx] & QCOW2_OFLAG_COPIED))
+		return -EAGAIN;
+	if ((ret = qcow2_get_l2(q, l1_idx, &l2)))
+		return ret;
+	last = (off + run->len - 1) >> q->cluster_bits;
+	for (uint64_t gcl = first; gcl <= last; gcl++) {
+		uint64_t e = qcow2_get_be64(l2, gcl & (q->l2_entries - 1)), rc;
+		uint64_t host = (e & QCOW2_OFFSET_MASK) >> q->cluster_bits;
+
+		if (!(e & QCOW2_OFLAG_COPIED) || qcow2_set_has(&q->meta, host))
+			return -EAGAIN;
+		if ((ret = qcow2_refcount_get(q, host, &rc)))
+			return ret;
+		if (rc != 1)
+			return -EAGAIN;
+	}
+	return 0;
+}
+
 /* Reads the current content of guest cluster @gcl (described by L2 entry @e) into q->tmp,
  * or returns *zero when it reads as zeros. */
 static int old_cluster_content(struct qcow2 *q, uint64_t gcl, uint64_t e, bool *zero)

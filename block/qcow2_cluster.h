@@ -31,6 +31,12 @@ int qcow2_get_l2(struct qcow2 *q, uint64_t l1_idx, uint8_t **l2);
 int qcow2_check_l2_entry(struct qcow2 *q, uint64_t entry, uint64_t l2_off, uint64_t idx);
 /* The longest extent at @off, at most @len bytes, within one L2 table. */
 int qcow2_cluster_map(struct qcow2 *q, uint64_t off, uint64_t len, struct qcow2_extent *run);
+/* Like qcow2_cluster_map, for a write that needs no allocation and no copy: the extent at @off
+ * is data in clusters whose entries say COPIED (refcount 1, checked) under an L2 table of
+ * their own. -EAGAIN when the first cluster is not (the caller takes the slow path, which also
+ * reports what is corrupt). */
+int qcow2_cluster_map_in_place(struct qcow2 *q, uint64_t off, uint64_t len,
+			       struct qcow2_extent *run);
 /* Makes the clusters under [off, off+len) writable in place (allocation, copy-on-write from
  * backing/compressed/shared clusters): the host offset of the first contiguous run and its
  * length in *@run_len (<= len). */

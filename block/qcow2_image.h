@@ -6,6 +6,7 @@
 #ifndef MINIVMM_BLOCK_QCOW2_IMAGE_H
 #define MINIVMM_BLOCK_QCOW2_IMAGE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,6 +64,10 @@ struct qcow2 {
 	uint64_t hwm;                /* clusters at or above this index were never written */
 	uint64_t *pending_free;      /* host offsets to decrement after the next L2 writeback */
 	size_t npending, pending_cap;
+	/* Data I/O another thread has in flight to clusters it mapped (qcow2_data_io_begin):
+	 * while any is, pending frees wait, so that no such write lands in a cluster freed and
+	 * allocated again meanwhile (as an L2 table, say). */
+	atomic_uint data_inflight;
 
 	/* Every metadata cluster: filled at open, kept by the cluster and refcount layers. */
 	struct qcow2_cluster_set meta;

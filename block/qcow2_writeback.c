@@ -40,8 +40,9 @@ int qcow2_writeback_tables(struct qcow2 *q)
 	if (l1 && ((ret = qcow2_write_table(q->fd, q->l1, &q->l1_dirty, q->h.l1_offset)) ||
 		   (ret = qcow2_sync(q->fd))))
 		return ret;
-	/* References dropped by the tables just made stable can go now. */
-	if (q->npending) {
+	/* References dropped by the tables just made stable can go now, unless data I/O mapped
+	 * before is still in flight (then at a later writeback: a quiesce's, or the close's). */
+	if (q->npending && !atomic_load(&q->data_inflight)) {
 		if ((ret = qcow2_apply_pending_frees(q)) ||
 		    (ret = qcow2_cache_write_dirty(&q->rb_cache)))
 			return ret;

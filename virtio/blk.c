@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block/disk_worker.h"
 #include "block/iov.h"
 #include "virtio/device.h"
 #include "vmm/machine.h"
@@ -17,7 +18,7 @@
 #define BLK_HDR_LEN 16
 #define BLK_SEG_MAX (VQ_MAX_SIZE - 2)      /* header and status take one descriptor each */
 #define BLK_SIZE_MAX (1U << 20)
-#define BLK_MAX_WRITE_ZEROES (32U << 20 >> 9) /* sectors: 32 MiB */
+#define BLK_MAX_RANGE (32U << 20 >> 9) /* sectors: 32 MiB, one discard or write-zeroes */
 #define BLK_ID_LEN VIRTIO_BLK_ID_BYTES
 
 struct blk_req {
@@ -122,8 +123,8 @@ static int blk_range(struct virtio_blk *b, const struct vq_chain *c, uint32_t ty
 		return VIRTIO_BLK_S_UNSUPP;
 	if (seg.sector > sectors || seg.num_sectors > sectors - seg.sector)
 		return VIRTIO_BLK_S_IOERR;
-	/* Over the limit we announce: the driver broke the rule, the range is not zeroed. */
-	if (type == VIRTIO_BLK_T_WRITE_ZEROES && seg.num_sectors > BLK_MAX_WRITE_ZEROES)
+	/* Over the limit we announce: the driver broke the rule, the range is not touched. */
+	if (seg.num_sectors > BLK_MAX_RANGE)
 		return VIRTIO_BLK_S_IOERR;
 	/* Discard is a hint the storage may not act on (9p cannot punch holes); write-zeroes,
 	 * with UNMAP or not, must read back as zeros whatever the storage offers. */
@@ -357,13 +358,16 @@ int virtio_blk_create(struct machine *m, unsigned slot, const struct disk_config
 		uint32_t max = sectors > 0xffffffffULL ? 0xffffffffU : (uint32_t)sectors;
 
 		features |= (1ULL << VIRTIO_BLK_F_DISCARD) | (1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
+		/* Where the storage has neither fallocate mode, write-zeroes writes the zeros on the
+		 * I/O thread (block/engine.c), and qcow2 zeroes or frees cluster by cluster on its
+		 * worker, lock held: one request of the whole disk would hold either for seconds
+		 * (a pause, a snapshot and the exit wait for the worker). Drivers split larger ranges
+		 * themselves. */
+		max = max < BLK_MAX_RANGE ? max : BLK_MAX_RANGE;
 		b->config.max_discard_sectors = max;
 		b->config.max_discard_seg = 1;
 		b->config.discard_sector_alignment = 1;
-		/* Where the storage has neither fallocate mode, write-zeroes writes the zeros on the
-		 * I/O thread (block/engine.c): one request of the whole disk would hold it for
-		 * seconds. Drivers split larger ranges themselves. */
-		b->config.max_write_zeroes_sectors = max < BLK_MAX_WRITE_ZEROES ? max : BLK_MAX_WRITE_ZEROES;
+		b->config.max_write_zeroes_sectors = max;
 		b->config.max_write_zeroes_seg = 1;
 		b->config.write_zeroes_may_unmap = 1;
 	}
@@ -391,6 +395,11 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	disk_close(b->disk); /* waits for in-flight I/O: its buffers are guest memory */
 	free(b->reqs);
 	free(b);
+}
+
+int virtio_blk_start_worker(struct virtio_blk *b, int (*thread_init)(void *arg), void *arg)
+{
+	return disk_worker_start(b->disk, thread_init, arg);
 }
 
 int virtio_blk_activate(struct virtio_blk *b, struct errmsg *err)

@@ -21,5 +21,9 @@ int virtio_blk_activate(struct virtio_blk *b, struct errmsg *err) __attribute__(
 void virtio_blk_inactivate(struct virtio_blk *b);
 /* What the user should know about the disk (e.g. "attached read-only"), or "". */
 const char *virtio_blk_note(const struct virtio_blk *b);
+/* Starts the disk's worker thread when its format has slow work (qcow2), running
+ * @thread_init(@arg) on it first (block/disk_worker.h). 0 or -errno. */
+int virtio_blk_start_worker(struct virtio_blk *b, int (*thread_init)(void *arg), void *arg)
+	__attribute__((warn_unused_result));
 
 #endif

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,6 +85,18 @@ static int backing_size(const char *image, const char *backing, const char *fmt,
 		return -errno;
 	}
 	*size = (uint64_t)st.st_size;
+	if (S_ISBLK(st.st_mode)) {
+		/* A device's st_size is 0: ask the device (a LUN or a loop device as backing). */
+		int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
+
+		if (fd < 0 || ioctl(fd, BLKGETSIZE64, size) < 0) {
+			ret = -errno;
+			fprintf(stderr, "minivmm img: backing device %s: %s\n", path, strerror(errno));
+		}
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
 	return 0;
 }
 

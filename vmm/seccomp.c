@@ -36,6 +36,7 @@ static const struct {
 	[SECCOMP_THREAD_VCPU] = { "vCPU", "vcpu" },
 	[SECCOMP_THREAD_CPUID] = { "CPUID helper", "cpuid" },
 	[SECCOMP_THREAD_MIGRATION] = { "migration", "migration" },
+	[SECCOMP_THREAD_DISK] = { "disk worker", "disk" },
 };
 
 const char *seccomp_thread_name(enum seccomp_thread kind)

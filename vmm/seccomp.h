@@ -18,15 +18,16 @@
 enum seccomp_policy { SECCOMP_POLICY_ON, SECCOMP_POLICY_LOG, SECCOMP_POLICY_OFF };
 
 /* There is no control-socket or snapshot thread: both run on the event loop's (the main)
- * thread, whose list gains their calls only when the VM has a control socket. No block
- * engine has worker threads (io_uring's kernel workers are no user code). The migration
- * thread is started with the VM (with a control socket), before the filters, so that the I/O
- * thread needs neither thread creation nor sockets. */
+ * thread, whose list gains their calls only when the VM has a control socket. A qcow2 disk has
+ * a worker thread for its slow work (block/disk_worker.h); io_uring's kernel workers are no
+ * user code. The migration and disk threads are started with the VM, before the main thread's
+ * filter, so that the I/O thread needs no thread creation (nor, for migration, sockets). */
 enum seccomp_thread {
 	SECCOMP_THREAD_IO,    /* main thread: event loop, control socket, snapshots, teardown */
 	SECCOMP_THREAD_VCPU,  /* KVM_RUN and the device registers a guest touches */
 	SECCOMP_THREAD_CPUID, /* setup helper: KVM_GET_SUPPORTED_CPUID (vmm/vm.c) */
 	SECCOMP_THREAD_MIGRATION, /* outgoing live migration (migrate/migrate.c) */
+	SECCOMP_THREAD_DISK,  /* a qcow2 disk's worker: allocation, copy-on-write, write-back */
 	SECCOMP_THREAD_NR
 };
 
@@ -68,8 +69,8 @@ const char *seccomp_set_error(const struct seccomp_set *set);
 int seccomp_thread_enter(const struct seccomp_set *set, enum seccomp_thread kind)
 	__attribute__((warn_unused_result));
 
-/* "I/O", "vCPU", "CPUID helper", "migration"; and the names the test hook takes: "io",
- * "vcpu", "cpuid", "migration". */
+/* "I/O", "vCPU", "CPUID helper", "migration", "disk worker"; and the names the test hook
+ * takes: "io", "vcpu", "cpuid", "migration", "disk". */
 const char *seccomp_thread_name(enum seccomp_thread kind);
 int seccomp_thread_parse(const char *hook_name);
 

@@ -133,6 +133,17 @@ static const struct seccomp_rule migration_rules[] = {
 	SANITIZER_RULES
 };
 
+/* A qcow2 disk's worker thread (started with the VM): the image's reads and writes (data,
+ * metadata, a backing file's), its growth, flushes, discard and write-zeroes; results to the
+ * I/O thread through an eventfd write and a condition variable. No file is opened (backing
+ * files are opened at start-up) and no thread started. */
+static const struct seccomp_rule disk_rules[] = {
+	COMMON_RULES,
+	SYS(pread64), SYS(pwrite64), SYS(preadv), SYS(pwritev), SYS(fdatasync), SYS(fsync),
+	SYS(fallocate), SYS(ftruncate), SYS(write)
+	SANITIZER_RULES
+};
+
 #define LIST(a) (*n = sizeof(a) / sizeof(a[0]), a)
 
 const struct seccomp_rule *seccomp_rules(enum seccomp_thread kind, bool api, size_t *n)
@@ -147,6 +158,8 @@ const struct seccomp_rule *seccomp_rules(enum seccomp_thread kind, bool api, siz
 		return api ? NULL : LIST(cpuid_rules);
 	case SECCOMP_THREAD_MIGRATION:
 		return api ? NULL : LIST(migration_rules);
+	case SECCOMP_THREAD_DISK:
+		return api ? NULL : LIST(disk_rules);
 	case SECCOMP_THREAD_NR:
 		break;
 	}

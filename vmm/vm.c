@@ -512,6 +512,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 	return ret;
 }
 
+/* A disk worker's first step: its own filter, before it serves the guest. */
+static int disk_thread_init(void *arg)
+{
+	const struct vm *vm = arg;
+
+	return seccomp_thread_enter(vm->cfg->seccomp_set, SECCOMP_THREAD_DISK);
+}
+
 int vm_run(struct vm *vm)
 {
 	struct errmsg err = { "" };
@@ -521,6 +529,10 @@ int vm_run(struct vm *vm)
 	 * started with, and glibc's setuid would run on it, under its filter). */
 	if (vm->cfg->api_socket && (ret = migrate_worker_start(vm, &err)))
 		vm_request_stop(vm, VM_STOP_ERROR, 1, "%s", err.text);
+	for (unsigned i = 0; i < vm->cfg->nr_disks && !ret; i++)
+		if (vm->blk[i] && (ret = virtio_blk_start_worker(vm->blk[i], disk_thread_init, vm)))
+			vm_request_stop(vm, VM_STOP_ERROR, 1, "--disk %s: cannot start its worker thread: %s",
+					vm->cfg->disks[i].path, strerror(-ret));
 	for (unsigned i = 0; i < vm->nr_vcpus && !ret; i++)
 		ret = vcpu_start(&vm->vcpus[i]);
 	if (ret)

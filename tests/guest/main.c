@@ -25,6 +25,7 @@ static const struct scenario scenarios[] = {
 	SCENARIO("blk-bounds", scn_blk_bounds),
 	SCENARIO("blk-discard", scn_blk_discard),
 	SCENARIO("blk-hostile", scn_blk_hostile),
+	SCENARIO("blk-slow", scn_blk_slow),
 	SCENARIO("console", scn_console),
 	SCENARIO("console-flood", scn_console_flood),
 	SCENARIO("console-stall", scn_console_stall),

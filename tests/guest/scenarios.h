@@ -30,6 +30,7 @@ int scn_blk_ro(void);
 int scn_blk_bounds(void);
 int scn_blk_discard(void);
 int scn_blk_hostile(void);
+int scn_blk_slow(void);
 int scn_console_stall(void);
 int scn_storm(void);
 int scn_serial_flood(void);

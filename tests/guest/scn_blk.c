@@ -521,6 +521,81 @@ int scn_storm(void)
 	return 0;
 }
 
+static struct blkdev slow_disk, fast_disk;
+
+/* scenario=blk-slow (issue 16; two disks): disk 0 is a qcow2 image on slow storage, disk 1 is
+ * fast. SLOTS writes of 8 sectors go to disk 0, each into its own cluster 1 MiB apart (each
+ * an allocation with copy-on-write from the backing file); without waiting for them, 64 reads
+ * of disk 1 one after the other, counting how many of disk 0's writes completed meanwhile;
+ * then disk 0's writes are awaited and read back. A VMM that allocates on its I/O thread
+ * serves disk 1 only after every allocation: all SLOTS are complete when disk 1's reads end. */
+int scn_blk_slow(void)
+{
+	enum { READS = 64, SECTORS = 8, STRIDE = 2048 /* sectors: 1 MiB */ };
+	unsigned seen = 0, reads = 0;
+	uint32_t len;
+
+	if (!blk_open(&slow_disk, 0, blk_wanted) || !blk_open(&fast_disk, 1, blk_wanted))
+		return GUEST_EXIT_FAIL;
+	if (slow_disk.capacity < SLOTS * STRIDE) {
+		printk("blk-slow: disk 0 has %lu sectors, %u needed\n", slow_disk.capacity,
+		       SLOTS * STRIDE);
+		return GUEST_EXIT_FAIL;
+	}
+	for (unsigned i = 0; i < SLOTS; i++) {
+		struct slot *sl = &slow_disk.slots[i];
+
+		sl->sector = (uint64_t)i * STRIDE;
+		sl->sectors = SECTORS;
+		fill_sectors(sl->data, sl->sector, SECTORS, slow_disk.seed);
+		if (!blk_submit(&slow_disk, sl, T_OUT, sl->sector, sl->data, SECTORS * SECTOR, false,
+				false))
+			return GUEST_EXIT_FAIL;
+	}
+	gvq_kick(&slow_disk.dev.vqs[0]);
+	for (; reads < READS; reads++) {
+		uint16_t head;
+
+		if (blk_sync(&fast_disk, T_IN, reads % fast_disk.capacity, fast_disk.slots[1].data,
+			     SECTOR, true) != S_OK) {
+			printk("blk-slow: read %u of disk 1 failed\n", reads);
+			return GUEST_EXIT_FAIL;
+		}
+		while (gvq_get(&slow_disk.dev.vqs[0], &head, &len)) {
+			for (unsigned i = 0; i < SLOTS; i++)
+				if (slow_disk.slots[i].head == head)
+					slow_disk.slots[i].head = -1;
+			seen++;
+		}
+	}
+	printk("blk-slow: %u reads of disk 1 done while %u of %u allocating writes of disk 0 completed\n",
+	       reads, seen, SLOTS);
+	for (unsigned done = seen; done < SLOTS; done++) {
+		struct slot *sl = NULL;
+
+		for (int tries = 0; tries < 8 && !sl; tries++)
+			sl = blk_reap(&slow_disk, &len);
+		if (!sl)
+			return GUEST_EXIT_FAIL;
+	}
+	for (unsigned i = 0; i < SLOTS; i++) {
+		struct slot *sl = &slow_disk.slots[i];
+
+		if (*sl->status != S_OK) {
+			printk("blk-slow: write of sector %lu: status %u\n", sl->sector, *sl->status);
+			return GUEST_EXIT_FAIL;
+		}
+		memset(sl->data, 0, SECTORS * SECTOR);
+		if (blk_sync(&slow_disk, T_IN, sl->sector, sl->data, SECTORS * SECTOR, true) != S_OK ||
+		    !check_sectors(sl->data, sl->sector, SECTORS, slow_disk.seed)) {
+			printk("blk-slow: sector %lu does not read back\n", sl->sector);
+			return GUEST_EXIT_FAIL;
+		}
+	}
+	printk("blk-slow: every write of disk 0 read back\n");
+	return 0;
+}
+
 /* scenario=serial-flood lines=N (issue 16): N lines of 100 bytes through COM1 as fast as THR
  * takes them. With the output's reader stalled the guest must still get to its end. */
 int scn_serial_flood(void)

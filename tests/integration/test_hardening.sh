@@ -57,10 +57,13 @@ t_locked_down_after_setup() {
 # one line naming the call and the kind, status 128 + SIGSYS.
 t_forbidden_call_per_thread_kind() {
 	local kind name
-	for kind in io vcpu cpuid migration; do
+	rm -f "$TMP/hd-q.qcow2"
+	"$VMM" img create -f qcow2 "$TMP/hd-q.qcow2" 1M >/dev/null || return 1
+	for kind in io vcpu cpuid migration disk; do
 		local api=()
 		case $kind in io) name="I/O" ;; vcpu) name=vCPU ;; cpuid) name="CPUID helper" ;;
-		migration) name=migration; api=(--api-socket "$TMP/hd-api.sock") ;; esac
+		migration) name=migration; api=(--api-socket "$TMP/hd-api.sock") ;;
+		disk) name="disk worker"; api=(--disk "path=$TMP/hd-q.qcow2") ;; esac
 		MINIVMM_TEST_SECCOMP_VIOLATE=$kind vm --kernel "$GUEST" "${api[@]}" --cmdline "scenario=hello"
 		expect_rc 159 || { echo "    ($kind)"; return 1; }
 		[ "$ERR" = "minivmm: seccomp: the $name thread made a forbidden system call: getpriority (140); stopping" ] ||
@@ -259,9 +262,50 @@ t_hostile_storm_bounded() {
 	return $rc
 }
 
+# A qcow2 image whose backing file is on slow storage (a device-mapper delay target: 200 ms a
+# request), and a second, fast disk. The guest sends 16 writes to the qcow2 disk, each into a
+# cluster of its own (allocation and a copy-on-write read from the slow backing file), then
+# reads the fast disk 64 times and counts how many of the 16 completed meanwhile. Before the
+# qcow2 worker thread, all 16 had: the I/O thread did each allocation itself and served the
+# fast disk only after the last.
+t_qcow2_slow_storage_other_disk_served() {
+	[ "$(id -u)" = 0 ] || skip "a device-mapper target needs root"
+	command -v dmsetup >/dev/null && command -v losetup >/dev/null ||
+		skip "dmsetup and losetup (dmsetup, util-linux) are not installed"
+	local dm=minivmm-slow-$$ loop sectors rc=0 seen
+	truncate -s 0 "$TMP/slow.back" && truncate -s 17M "$TMP/slow.back" &&
+		truncate -s 0 "$TMP/fast.img" && truncate -s 1M "$TMP/fast.img" || return 1
+	modprobe dm-delay 2>/dev/null
+	dmsetup targets 2>/dev/null | grep -q "^delay " ||
+		skip "no device-mapper delay target (the dm-delay module) in this kernel"
+	loop=$(losetup --find --show "$TMP/slow.back") || { echo "    losetup failed"; return 1; }
+	sectors=$(blockdev --getsz "$loop")
+	# --noudevsync and mknodes: the box has no udev to make /dev/mapper/NAME.
+	if ! dmsetup create --noudevsync "$dm" --table "0 $sectors delay $loop 0 200" 2>"$TMP/dm.err" ||
+		! dmsetup mknodes "$dm" 2>>"$TMP/dm.err" || [ ! -b "/dev/mapper/$dm" ]; then
+		dmsetup remove --noudevsync "$dm" 2>/dev/null
+		losetup -d "$loop"
+		echo "    dmsetup create failed: $(cat "$TMP/dm.err")"
+		return 1
+	fi
+	rm -f "$TMP/slow.qcow2"
+	"$VMM" img create -f qcow2 -b "/dev/mapper/$dm" -F raw "$TMP/slow.qcow2" >/dev/null &&
+		vm --kernel "$GUEST" --disk "path=$TMP/slow.qcow2" --disk "path=$TMP/fast.img" \
+			--cmdline "scenario=blk-slow" --timeout 50 || rc=1
+	dmsetup remove --noudevsync "$dm" 2>/dev/null || { sleep 1; dmsetup remove --noudevsync "$dm"; }
+	losetup -d "$loop"
+	[ $rc = 0 ] || return 1
+	seen=$(sed -n 's/.*while \([0-9]*\) of 16 allocating writes.*/\1/p' <<<"$OUT")
+	expect_rc 0 && expect_out "every write of disk 0 read back" || return 1
+	[ -n "$seen" ] && [ "$seen" -lt 16 ] ||
+		{ echo "    the fast disk was served only after the slow disk's allocations: $(grep 'blk-slow:' <<<"$OUT" | head -1)"; return 1; }
+	echo "    note: $(grep -o '64 reads of disk 1 .*' <<<"$OUT")"
+}
+
 t_run "after setup: no capability, no_new_privs, a seccomp filter on every thread" t_locked_down_after_setup
-t_run "a forbidden call from each thread kind (I/O, vCPU, CPUID helper, migration) ends the VM with one line" t_forbidden_call_per_thread_kind
+t_run "a forbidden call from each thread kind (I/O, vCPU, CPUID helper, migration, disk worker) ends the VM with one line" t_forbidden_call_per_thread_kind
 t_run "--user (root starts, tap fd from a helper): blk-rw and net-echo" t_user_flag_disk_and_net
 t_run "no privilege at all (uid $HD_UID, kvm group, tap fd from a root helper): blk-rw and net-echo" t_unprivileged_disk_and_net
 t_run "--chroot with --user; bad flags" t_chroot
 t_run "a guest storming the VMM (stalled console, notify storm, frames and no receive buffer, disk at depth on a slow backend): disk served, RSS bounded" t_hostile_storm_bounded
+t_run "a qcow2 disk allocating on slow storage (dm-delay, 200 ms) holds up no other disk" t_qcow2_slow_storage_other_disk_served

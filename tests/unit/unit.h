@@ -27,6 +27,7 @@ Suite *suite_migrate(void);
 Suite *suite_virtio_net(void);
 Suite *suite_virtio_blk(void);
 Suite *suite_disk(void);
+Suite *suite_disk_worker(void);
 Suite *suite_virtio_console(void);
 Suite *suite_api_proto(void);
 Suite *suite_ged(void);
