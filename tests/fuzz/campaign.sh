@@ -24,7 +24,7 @@ files_of() {
 	fuzz_cli) echo vmm/cli.c vmm/parse.c ;;
 	fuzz_ports) echo devices/uart.c devices/platform.c devices/acpi_pm.c devices/ged.c ;;
 	fuzz_api_request) echo vmm/api_proto.c ;;
-	fuzz_snapshot) echo migrate/stream.c migrate/snapshot.c vmm/state.c virtio/transport_state.c virtio/queue.c ;;
+	fuzz_snapshot) echo migrate/stream.c migrate/restore.c vmm/state.c virtio/transport_state.c ;;
 	fuzz_virtqueue) echo virtio/queue.c ;;
 	fuzz_qcow2) echo block/qcow2*.c ;;
 	fuzz_blk_*) echo virtio/blk.c virtio/mmio.c virtio/queue.c block/disk.c block/raw.c block/engine.c block/qcow2_disk.c ;;
