@@ -128,6 +128,27 @@ START_TEST(transmit_waits_for_a_stalled_reader)
 }
 END_TEST
 
+/* Reads the console's output pipe (made non-blocking) into @buf while the event loop of @vm
+ * runs, until the device has returned @chains transmit chains, then what is left in the pipe.
+ * Returns the bytes read. */
+static size_t drain_output(struct vdrv *vm, uint16_t chains, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	ck_assert_int_eq(fcntl(out[0], F_SETFL, O_NONBLOCK), 0);
+	for (int round = 0; round < 200 && vdrv_used_idx(vm, TXQ) < chains; round++) {
+		ssize_t r = read(out[0], buf + n, cap - n);
+
+		if (r > 0)
+			n += (size_t)r;
+		while (evloop_run_once(&vm->loop, 5) > 0)
+			;
+	}
+	for (ssize_t r; (r = read(out[0], buf + n, cap - n)) > 0;)
+		n += (size_t)r;
+	return n;
+}
+
 /* Found in review: input that arrives while a transmit chain is held must not touch the held
  * chain (the two paths once shared one struct vq_chain: the held output was lost and its head
  * stayed held for ever). Then a pause gives the held chain back and the resume writes on where
@@ -165,17 +186,7 @@ START_TEST(input_and_pause_while_transmit_held)
 		;
 	ck_assert_int_eq(virtio_dev_list_ops.pause(d), 0);
 	virtio_dev_list_ops.resume(d);
-	ck_assert_int_eq(fcntl(out[0], F_SETFL, O_NONBLOCK), 0);
-	for (int round = 0; round < 200 && vdrv_used_idx(&v, TXQ) < CHAINS; round++) {
-		ssize_t r = read(out[0], got + n, sizeof(got) - n);
-
-		if (r > 0)
-			n += (size_t)r;
-		while (evloop_run_once(&v.loop, 5) > 0)
-			;
-	}
-	for (ssize_t r; (r = read(out[0], got + n, sizeof(got) - n)) > 0;)
-		n += (size_t)r;
+	n += drain_output(&v, CHAINS, got + n, sizeof(got) - n);
 	ck_assert_uint_eq(vdrv_used_idx(&v, TXQ), CHAINS);
 	ck_assert_uint_eq(n, CHAINS * CHUNK);
 	for (unsigned i = 0; i < CHAINS * CHUNK; i++)
@@ -238,18 +249,7 @@ START_TEST(restore_while_transmit_held_writes_each_byte_once)
 	free(fdt);
 	dev_list_resume(&v2.devices);
 
-	ck_assert_int_eq(fcntl(out[0], F_SETFL, O_NONBLOCK), 0);
-	n = 0;
-	for (int round = 0; round < 200 && vdrv_used_idx(&v2, TXQ) < CHAINS; round++) {
-		ssize_t r = read(out[0], got + n, sizeof(got) - n);
-
-		if (r > 0)
-			n += (size_t)r;
-		while (evloop_run_once(&v2.loop, 5) > 0)
-			;
-	}
-	for (ssize_t r; (r = read(out[0], got + n, sizeof(got) - n)) > 0;)
-		n += (size_t)r;
+	n = drain_output(&v2, CHAINS, got, sizeof(got));
 	ck_assert_uint_eq(vdrv_used_idx(&v2, TXQ), CHAINS);
 	/* each chain once */
 	ck_assert_uint_eq(n, CHAINS * LEN);
