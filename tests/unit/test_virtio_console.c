@@ -128,6 +128,20 @@ START_TEST(transmit_waits_for_a_stalled_reader)
 }
 END_TEST
 
+/* Offers @chains transmit chains of @len bytes each (heads 0.., chain i filled with 'a' + i)
+ * and kicks the queue once. */
+static void queue_tx_chains(uint16_t chains, uint32_t len)
+{
+	for (uint16_t i = 0; i < chains; i++) {
+		uint64_t data = vdrv_alloc(&v, len);
+
+		memset(vdrv_ptr(&v, data, len), 'a' + i, len);
+		vdrv_desc(&v, TXQ, i, data, len, 0, 0);
+		vdrv_publish(&v, TXQ, i);
+	}
+	vdrv_kick(&v, TXQ);
+}
+
 /* Reads the console's output pipe (made non-blocking) into @buf while the event loop of @vm
  * runs, until the device has returned @chains transmit chains, then what is left in the pipe.
  * Returns the bytes read. */
@@ -164,14 +178,7 @@ START_TEST(input_and_pause_while_transmit_held)
 
 	ck_assert_int_ge(fcntl(out[0], F_SETPIPE_SZ, CHUNK), CHUNK);
 	ck_assert(vdrv_start(&v, 0, 2, 8));
-	for (uint16_t i = 0; i < CHAINS; i++) {
-		uint64_t data = vdrv_alloc(&v, CHUNK);
-
-		memset(vdrv_ptr(&v, data, CHUNK), 'a' + i, CHUNK);
-		vdrv_desc(&v, TXQ, i, data, CHUNK, 0, 0);
-		vdrv_publish(&v, TXQ, i);
-	}
-	vdrv_kick(&v, TXQ);
+	queue_tx_chains(CHAINS, CHUNK);
 	ck_assert_uint_eq(vdrv_used_idx(&v, TXQ), 1);
 	vdrv_desc(&v, RXQ, 5, rx, 16, VRING_DESC_F_WRITE, 0);
 	vdrv_publish(&v, RXQ, 5);
@@ -219,14 +226,7 @@ START_TEST(restore_while_transmit_held_writes_each_byte_once)
 	/* A pipe of two pages: the first chain and a third of the second fit. */
 	ck_assert_int_eq(fcntl(out[0], F_SETPIPE_SZ, 2 * CHUNK), 2 * CHUNK);
 	ck_assert(vdrv_start(&v, 0, 2, 8));
-	for (uint16_t i = 0; i < CHAINS; i++) {
-		uint64_t data = vdrv_alloc(&v, LEN);
-
-		memset(vdrv_ptr(&v, data, LEN), 'a' + i, LEN);
-		vdrv_desc(&v, TXQ, i, data, LEN, 0, 0);
-		vdrv_publish(&v, TXQ, i);
-	}
-	vdrv_kick(&v, TXQ);
+	queue_tx_chains(CHAINS, LEN);
 	ck_assert_uint_eq(vdrv_used_idx(&v, TXQ), 1);   /* the second chain is held */
 	ck_assert_int_eq(ioctl(out[0], FIONREAD, &queued), 0);
 	ck_assert_int_eq(queued, 2 * CHUNK);             /* part of it written */
