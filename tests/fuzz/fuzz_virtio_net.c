@@ -9,7 +9,10 @@
  *   TXFRAME pair head len16   a one-buffer transmit chain (vnet header first)
  *   FRAME pair len16 ext      a frame from the network
  *   CTRL head cmd[4]          a control command (class, command, 2 bytes) and its ack byte
- *   DRAIN                     the network reads what the device transmitted */
+ *   DRAIN                     the network reads what the device transmitted
+ *   REFILL pair n16 len16     a driver's receive refill loop (Linux's try_fill_recv): n
+ *                             one-buffer chains of len bytes at the heads that follow the
+ *                             avail index (wrapping at the queue's size), one kick at the end */
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -64,7 +67,7 @@ static void fz_dev_renew(struct fz *f)
 
 static unsigned fz_dev_nops(void)
 {
-	return 5;
+	return 6;
 }
 
 static void one_buffer(struct fz *f, unsigned q, uint16_t head, uint16_t len, bool writable)
@@ -142,5 +145,18 @@ static void fz_dev_op(struct fz *f, unsigned op)
 			while (recv(peer[i], frame, sizeof(frame), MSG_DONTWAIT) > 0)
 				;
 		break;
+	case 5: { /* REFILL */
+		unsigned q, n;
+		uint16_t len;
+
+		pair = fz_u8(f) % pairs;
+		q = 2 * pair;
+		n = fz_u16(f) % 1024 + 1;
+		len = fz_u16(f) % 4096;
+		for (unsigned i = 0; i < n && f->v.q[q].num; i++)
+			one_buffer(f, q, (uint16_t)(f->v.q[q].avail_idx % f->v.q[q].num), len, true);
+		fz_kick(f, q);
+		break;
+	}
 	}
 }
