@@ -4,8 +4,10 @@
 
 #include <stdint.h>
 
-/* Rounds of dirty pages after the first full pass before the VM is stopped whatever the
- * remainder (the downtime is then longer than asked, and the status says by how much). */
+/* Rounds of dirty pages after the first full pass before a migration whose remainder still
+ * does not fit the downtime budget gives up (the VM runs on where it is, and the status says
+ * why): a guest that dirties faster than the link carries, without auto-converge or beyond
+ * what it can slow down. */
 #define CONVERGE_MAX_ITERATIONS 30
 
 struct converge_in {
@@ -16,11 +18,30 @@ struct converge_in {
 	unsigned max_iterations;
 };
 
-enum converge_step { CONVERGE_ITERATE, CONVERGE_STOP_COPY };
+enum converge_step { CONVERGE_ITERATE, CONVERGE_STOP_COPY, CONVERGE_GIVE_UP };
 
-/* STOP_COPY when the remainder can be sent within the budget at the measured bandwidth, or
- * the iteration limit is reached; *@expected_ms is the downtime that sending it would take
- * (-1 while the bandwidth is unknown). */
+/* STOP_COPY when the remainder can be sent within the budget at the measured bandwidth;
+ * GIVE_UP when it cannot and the iteration limit is reached; *@expected_ms is the downtime
+ * that sending it would take (-1 while the bandwidth is unknown). */
 enum converge_step converge_decide(const struct converge_in *in, double *expected_ms);
+
+/* Auto-converge, as QEMU's cpu-throttle: when the guest dirtied more than half as many bytes
+ * as a round sent, twice in a row, the vCPU throttle goes up: first to THROTTLE_START_PCT,
+ * then by THROTTLE_STEP_PCT, up to THROTTLE_MAX_PCT (migrate/throttle.h). */
+#define THROTTLE_START_PCT 20
+#define THROTTLE_STEP_PCT 10
+
+struct converge_throttle {
+	unsigned pct;         /* now */
+	unsigned high_rounds; /* rounds in a row the guest dirtied more than half of what was sent */
+};
+
+/* After a round that sent @sent bytes while the guest dirtied @dirtied: the throttle to use
+ * from now on. */
+unsigned converge_throttle_step(struct converge_throttle *t, uint64_t dirtied, uint64_t sent);
+
+/* Rounds at the highest throttle after which a migration that still does not fit its
+ * downtime budget gives up (the VM runs on where it is). */
+#define CONVERGE_MAX_THROTTLED_ROUNDS 5
 
 #endif

@@ -19,6 +19,7 @@
 #include "migrate/dirty.h"
 #include "migrate/snapshot.h"
 #include "migrate/stream.h"
+#include "migrate/throttle.h"
 #include "vmm/lifecycle.h"
 #include "vmm/seccomp.h"
 #include "vmm/vm.h"
@@ -42,6 +43,7 @@ struct migrate_worker {
 	bool busy;                  /* from the hand-over until the migration's end */
 	bool quit;
 	int req_fd;                 /* eventfd: the running migration's requests to the I/O thread */
+	struct vcpu_throttle *throttle; /* auto-converge */
 };
 
 struct migration {
@@ -53,6 +55,9 @@ struct migration {
 	struct channel_uri uri;
 	unsigned downtime_ms;
 	double bw_limit;            /* bytes/s, 0: none */
+	bool auto_converge;
+	struct converge_throttle thr;
+	unsigned max_throttle_rounds; /* rounds sent at THROTTLE_MAX_PCT */
 
 	/* Requests to the I/O thread (pause + state capture, resume), under lock. */
 	pthread_mutex_t lock;
@@ -240,9 +245,10 @@ static int tick(void *arg, uint64_t pages)
 		m->last_line = t;
 		status_copy(m, &s);
 		fprintf(stderr, "minivmm: migration: %s, round %u, %llu MiB sent, %llu MiB left, "
-			"%.0f MB/s, dirtying %.0f MB/s\n", migrate_phase_name(s.phase), s.iteration + 1,
+			"%.0f MB/s, dirtying %.0f MB/s, vCPU throttle %u%%\n",
+			migrate_phase_name(s.phase), s.iteration + 1,
 			(unsigned long long)(s.bytes_sent >> 20), (unsigned long long)(s.remaining >> 20),
-			s.bandwidth / 1e6, s.dirty_rate / 1e6);
+			s.bandwidth / 1e6, s.dirty_rate / 1e6, s.throttle_pct);
 	}
 	return 0;
 }
@@ -297,6 +303,36 @@ static int wait_confirmation(struct migration *m, struct errmsg *err)
 	return 0;
 }
 
+static void set_throttle(struct migration *m, unsigned pct)
+{
+	struct vcpu_throttle *t = m->vm->mig_worker->throttle;
+
+	if (atomic_load(&m->vm->vcpu_throttle_pct) != pct)
+		throttle_set(t, pct);
+	pthread_mutex_lock(&m->lock);
+	m->st.throttle_pct = pct;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* Before another round that the remainder needs: raise the vCPU throttle if the guest
+ * dirtied more than half of what the last round sent (twice in a row), and give up once the
+ * highest throttle has not brought the remainder within the budget for
+ * CONVERGE_MAX_THROTTLED_ROUNDS rounds. */
+static int auto_converge(struct migration *m, double expected_ms, struct errmsg *err)
+{
+	uint64_t sent = m->w.bytes - m->round_bytes0;
+
+	if (m->thr.pct == THROTTLE_MAX_PCT &&
+	    ++m->max_throttle_rounds > CONVERGE_MAX_THROTTLED_ROUNDS)
+		return errmsg_set(err, -ETIMEDOUT,
+				  "did not converge: with the vCPUs throttled to %u%% for %u rounds, %.1f MiB stay dirty, about %.0f ms to send at %.1f MB/s, over the %u ms downtime budget (raise downtime_ms, or bandwidth)",
+				  THROTTLE_MAX_PCT, CONVERGE_MAX_THROTTLED_ROUNDS,
+				  (double)m->st.remaining / (1 << 20), expected_ms, m->st.bandwidth / 1e6,
+				  m->downtime_ms);
+	set_throttle(m, converge_throttle_step(&m->thr, m->st.remaining, sent));
+	return 0;
+}
+
 static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 {
 	struct vm *vm = m->vm;
@@ -329,6 +365,7 @@ static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 	ret = send_round(m, NULL, err);
 	for (;;) {
 		struct converge_in in;
+		enum converge_step step;
 		double expected, t0 = m->round_start, dt;
 		uint64_t pages;
 
@@ -348,18 +385,24 @@ static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 		/* With a bandwidth limit, the link is the limit, not what was measured. */
 		if (m->bw_limit > 0 && (in.bandwidth <= 0 || in.bandwidth > m->bw_limit))
 			in.bandwidth = m->bw_limit;
-		if (converge_decide(&in, &expected) == CONVERGE_STOP_COPY) {
-			pthread_mutex_lock(&m->lock);
-			m->st.expected_downtime_ms = expected;
-			pthread_mutex_unlock(&m->lock);
-			break;
-		}
+		step = converge_decide(&in, &expected);
 		pthread_mutex_lock(&m->lock);
 		m->st.expected_downtime_ms = expected;
 		pthread_mutex_unlock(&m->lock);
+		if (step == CONVERGE_GIVE_UP)
+			return errmsg_set(err, -ETIMEDOUT,
+					  "did not converge in %u rounds: %.1f MiB stay dirty, about %.0f ms to send at %.1f MB/s, over the %u ms downtime budget (raise downtime_ms%s)",
+					  in.iteration, (double)in.remaining / (1 << 20), expected,
+					  in.bandwidth / 1e6, m->downtime_ms,
+					  m->auto_converge ? "" : ", or leave auto_converge on");
+		if (step == CONVERGE_STOP_COPY)
+			break;
+		if (m->auto_converge && (ret = auto_converge(m, expected, err)))
+			return ret;
 		ret = send_round(m, d, err);
 		dirty_set_clear(d, &vm->mem);
 	}
+	set_throttle(m, 0);
 	if (atomic_load(&m->cancel))
 		return errmsg_set(err, -ECANCELED, "cancelled");
 	/* Stop and copy: from here on a cancel is refused: the destination may start the VM as
@@ -410,6 +453,7 @@ static void migrate_run(struct migration *m)
 			ret == -ECANCELED ? "cancelled" : "failed", err.text);
 		if (fd >= 0)
 			shutdown(fd, SHUT_RDWR);
+		set_throttle(m, 0);
 		abort_ret = io_request(m, REQ_ABORT, &abort_err);
 	}
 	/* The status says "failed" only once the VM runs again. */
@@ -426,10 +470,10 @@ static void migrate_run(struct migration *m)
 	pthread_mutex_unlock(&m->lock);
 	if (!ret) {
 		/* Never resumed from here on: the destination runs the VM, and its disks. */
-		fprintf(stderr, "minivmm: migration: completed in %.0f ms, %u rounds, %llu bytes, downtime %.1f ms (%.1f ms recording the state, %.1f ms sending the rest and the state, %.1f ms until the destination confirmed)\n",
+		fprintf(stderr, "minivmm: migration: completed in %.0f ms, %u rounds, %llu bytes, downtime %.1f ms (%.1f ms recording the state, %.1f ms sending the rest and the state, %.1f ms until the destination confirmed), vCPU throttle up to %u%%\n",
 			m->st.total_ms, m->st.iteration, (unsigned long long)m->st.bytes_sent,
 			m->st.downtime_ms, m->t_captured - m->t_pause, m->t_end_sent - m->t_captured,
-			m->t_confirm - m->t_end_sent);
+			m->t_confirm - m->t_end_sent, m->thr.pct);
 		vm_request_stop(vm, VM_STOP_MIGRATED, 0, "migrated to %s", m->st.uri);
 	} else if (abort_ret) {
 		vm_request_stop(vm, VM_STOP_ERROR, 1, "migration failed and the VM cannot resume: %s",
@@ -484,6 +528,7 @@ static void *worker_main(void *arg)
 
 static void worker_free(struct migrate_worker *w)
 {
+	throttle_destroy(w->throttle);
 	close(w->req_fd);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
@@ -502,6 +547,12 @@ int migrate_worker_start(struct vm *vm, struct errmsg *err)
 		ret = -errno;
 		free(w);
 		return errmsg_set(err, ret, "migration thread: eventfd: %s", strerror(-ret));
+	}
+	ret = throttle_create(vm, &w->throttle, err);
+	if (ret) {
+		close(w->req_fd);
+		free(w);
+		return ret;
 	}
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
@@ -566,6 +617,7 @@ int migrate_start(struct vm *vm, const struct migrate_params *p, struct errmsg *
 	}
 	m->downtime_ms = p->downtime_ms;
 	m->bw_limit = p->bandwidth * 1e6;
+	m->auto_converge = p->auto_converge;
 	snprintf(m->st.uri, sizeof(m->st.uri), "%s", p->uri);
 	m->st.phase = MIGRATE_SETUP;
 	m->st.expected_downtime_ms = -1;

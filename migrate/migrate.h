@@ -42,6 +42,7 @@ struct migrate_params {
 	const char *uri;        /* tcp:HOST:PORT or unix:PATH */
 	unsigned downtime_ms;
 	double bandwidth;       /* MB/s (10^6 bytes) to use at most; 0: as fast as it goes */
+	bool auto_converge;     /* throttle the vCPUs of a guest that dirties too fast */
 };
 
 struct migrate_status {
@@ -53,6 +54,7 @@ struct migrate_status {
 	double dirty_rate;         /* bytes/s the guest dirtied during the last round */
 	double bandwidth;          /* bytes/s measured over the last round */
 	double expected_downtime_ms; /* -1 while unknown */
+	unsigned throttle_pct;     /* auto-converge: the share of time the vCPUs sleep now */
 	double downtime_ms;        /* pause to confirmation (completed), else 0 */
 	double total_ms;           /* since start */
 	char error[512];

@@ -323,11 +323,12 @@ static json_t *migrate_status_json(struct vm *vm)
 	json_t *o;
 
 	migrate_get_status(vm, &st);
-	o = json_pack("{s:s,s:s,s:i,s:I,s:I,s:f,s:f,s:f,s:f}", "state", vm_state_name(vm_state(vm)),
+	o = json_pack("{s:s,s:s,s:i,s:I,s:I,s:f,s:f,s:f,s:f,s:i}", "state", vm_state_name(vm_state(vm)),
 		      "phase", migrate_phase_name(st.phase), "iteration", (int)st.iteration,
 		      "bytes_sent", (json_int_t)st.bytes_sent, "remaining", (json_int_t)st.remaining,
 		      "dirty_rate_mbs", st.dirty_rate / 1e6, "bandwidth_mbs", st.bandwidth / 1e6,
-		      "expected_downtime_ms", st.expected_downtime_ms, "total_ms", st.total_ms);
+		      "expected_downtime_ms", st.expected_downtime_ms, "total_ms", st.total_ms,
+		      "throttle_pct", (int)st.throttle_pct);
 	if (o && st.phase != MIGRATE_NONE)
 		json_object_set_new(o, "uri", api_json_string(st.uri));
 	if (o && st.phase == MIGRATE_COMPLETED)
@@ -378,7 +379,8 @@ static char *api_do(struct api_client *c, const struct api_request *req)
 		c->events = true;
 		break;
 	case API_CMD_MIGRATE: {
-		struct migrate_params p = { req->path, req->downtime_ms, req->bandwidth };
+		struct migrate_params p = { req->path, req->downtime_ms, req->bandwidth,
+					    req->auto_converge };
 
 		ret = migrate_start(vm, &p, &err);
 		if (!ret)

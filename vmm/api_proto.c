@@ -168,13 +168,15 @@ static bool field_allowed(enum api_cmd cmd, const char *key)
 	case API_CMD_SNAPSHOT:
 		return !strcmp(key, "path") || !strcmp(key, "stop");
 	case API_CMD_MIGRATE:
-		return !strcmp(key, "uri") || !strcmp(key, "downtime_ms") || !strcmp(key, "bandwidth");
+		return !strcmp(key, "uri") || !strcmp(key, "downtime_ms") || !strcmp(key, "bandwidth") ||
+		       !strcmp(key, "auto_converge");
 	default:
 		return false;
 	}
 }
 
-/* migrate {uri, downtime_ms, bandwidth}: the URI's syntax is the migration's to check. */
+/* migrate {uri, downtime_ms, bandwidth, auto_converge}: the URI's syntax is the migration's
+ * to check. */
 static int parse_migrate(json_t *obj, struct api_request *req, struct errmsg *err)
 {
 	json_t *v = json_object_get(obj, "uri");
@@ -208,6 +210,11 @@ static int parse_migrate(json_t *obj, struct api_request *req, struct errmsg *er
 					  API_MAX_BANDWIDTH, json_is_number(v) ? "that" : json_type_name(v));
 		req->bandwidth = b;
 	}
+	v = json_object_get(obj, "auto_converge");
+	if (v && !json_is_boolean(v))
+		return errmsg_set(err, -EINVAL, "migrate: \"auto_converge\" must be true or false, not %s",
+				  json_type_name(v));
+	req->auto_converge = !v || json_is_true(v);
 	return 0;
 }
 

@@ -74,6 +74,7 @@ struct api_request {
 	bool stop;             /* snapshot: stay paused afterwards */
 	unsigned downtime_ms;  /* migrate */
 	double bandwidth;      /* migrate: MB/s, 0 when not given */
+	bool auto_converge;    /* migrate: true unless given false */
 };
 
 /* Parses and checks one request line. On failure @err names what was wrong (the command,

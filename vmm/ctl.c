@@ -36,9 +36,12 @@ static const char ctl_usage[] =
 	"                               with stop=true the VM then ends instead of running on\n"
 	"  events                       print state changes until the VM stops\n"
 	"  migrate uri=tcp:ADDR:PORT|unix:PATH [downtime_ms=N] [bandwidth=MB/s]\n"
+	"          [auto_converge=false]\n"
 	"                               live-migrate to a minivmm run --incoming URI; returns\n"
 	"                               at once (migrate-status follows it); the VM stops here\n"
-	"                               once the destination confirms (default downtime 50 ms)\n"
+	"                               once the destination confirms (default downtime 50 ms);\n"
+	"                               a guest that dirties memory faster than the link carries\n"
+	"                               it has its vCPUs slowed until it fits (auto_converge)\n"
 	"  migrate-status               phase, round, bytes sent, remaining, rates, downtime\n"
 	"  migrate-cancel               stop a migration; the VM runs on here\n"
 	"\n"
@@ -186,11 +189,11 @@ static int ctl_add_arg(json_t *req, const char *arg, struct errmsg *err)
 		if (errno || end == value || *end || !(b > 0))
 			return errmsg_set(err, -EINVAL, "bandwidth=%s: expected MB/s, a number above 0", value);
 		v = json_real(b);
-	} else if (!strcmp(key, "stop")) {
+	} else if (!strcmp(key, "stop") || !strcmp(key, "auto_converge")) {
 		bool b;
 
 		if (parse_bool(value, &b))
-			return errmsg_set(err, -EINVAL, "stop=%s: expected true or false", value);
+			return errmsg_set(err, -EINVAL, "%s=%s: expected true or false", key, value);
 		v = json_boolean(b);
 	} else if (!strcmp(key, "path") && value[0] && value[0] != '/') {
 		/* The VM resolves paths from its own directory, not ours. */

@@ -109,6 +109,8 @@ static const struct seccomp_rule vcpu_rules[] = {
 /* With --api-socket: parked for a snapshot, a vCPU reads its own state
  * (arch/x86/kvm_state.c); at a resume it marks its kvmclock paused. */
 static const struct seccomp_rule vcpu_api_rules[] = {
+	/* auto-converge's sleep while a migration throttles the vCPUs (migrate/throttle.h) */
+	SYS(nanosleep), SYS(clock_nanosleep),
 	IOCTL(KVM_GET_XCRS), IOCTL(KVM_GET_XSAVE), IOCTL(KVM_GET_LAPIC), IOCTL(KVM_GET_MP_STATE),
 	IOCTL(KVM_GET_DEBUGREGS), IOCTL(KVM_GET_MSRS), IOCTL(KVM_KVMCLOCK_CTRL),
 };
@@ -124,11 +126,13 @@ static const struct seccomp_rule cpuid_rules[] = {
  * connection (socket, connect, its buffer sizes; the destination's confirmation with a
  * deadline; shutdown on cancel), the stream, requests to the I/O thread (an eventfd write and
  * a condition variable), KVM's dirty log on every memslot, the bandwidth limit's sleep, the
- * progress line on stderr. No file is opened and no thread started. */
+ * vCPU throttle's timer, the progress line on stderr. No file is opened and no thread started. */
 static const struct seccomp_rule migration_rules[] = {
 	COMMON_RULES,
 	SYS(socket), SYS(connect), SYS(setsockopt), SYS(shutdown), SYS(close),
 	SYS(write), SYS(read), SYS(recvfrom), SYS(poll), SYS(nanosleep), SYS(clock_nanosleep),
+	/* auto-converge: the vCPU throttle's period (migrate/throttle.c) */
+	SYS(timerfd_settime),
 	IOCTL(KVM_SET_USER_MEMORY_REGION), IOCTL(KVM_GET_DIRTY_LOG), IOCTL(KVM_CHECK_EXTENSION)
 	SANITIZER_RULES
 };

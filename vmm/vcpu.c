@@ -197,6 +197,37 @@ static bool vcpu_park(struct vcpu *v)
 	return true;
 }
 
+/* Auto-converge: after a nudge, sleep pct / (100 - pct) of a slice, in steps of at most 10 ms
+ * so that a pause or stop request (whose kick may land just before a step) waits one step at
+ * most. */
+static void vcpu_throttle_sleep(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	unsigned pct = atomic_load(&vm->vcpu_throttle_pct);
+	struct timespec now, end;
+	uint64_t ns;
+
+	if (!pct || pct >= 100)
+		return;
+	ns = VCPU_THROTTLE_SLICE_NS * pct / (100 - pct);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	end.tv_sec = now.tv_sec + (time_t)((uint64_t)now.tv_nsec + ns) / 1000000000;
+	end.tv_nsec = (long)(((uint64_t)now.tv_nsec + ns) % 1000000000);
+	while (!vm_stopping(vm) && !vm_lifecycle_pause_pending(&vm->lc) &&
+	       atomic_load(&vm->vcpu_throttle_pct)) {
+		struct timespec step = { 0, 10000000 };
+		int64_t left;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = (int64_t)(end.tv_sec - now.tv_sec) * 1000000000 + (end.tv_nsec - now.tv_nsec);
+		if (left <= 0)
+			break;
+		if (left < step.tv_nsec)
+			step.tv_nsec = (long)left;
+		nanosleep(&step, NULL);
+	}
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -228,8 +259,10 @@ static void *vcpu_thread(void *arg)
 			continue;
 		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			if (errno == EINTR || errno == EAGAIN) {
+				vcpu_throttle_sleep(v);
 				continue;
+			}
 			vm_request_stop(vm, VM_STOP_ERROR, 1, "vcpu %u: KVM_RUN: %s", v->id,
 					strerror(errno));
 			break;
@@ -264,6 +297,12 @@ void vcpu_kick(struct vcpu *v)
 	 * returns at once instead of missing the signal. */
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+void vcpu_nudge(struct vcpu *v)
+{
+	if (v->started)
+		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }
 
 void vcpu_join(struct vcpu *v)

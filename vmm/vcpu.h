@@ -32,6 +32,14 @@ int vcpu_start(struct vcpu *v) __attribute__((warn_unused_result));
 /* Makes a running KVM_RUN return (immediate_exit plus a signal) so the thread sees a stop or
  * a pause request (vmm/lifecycle.h). */
 void vcpu_kick(struct vcpu *v);
+/* Interrupts a running KVM_RUN without asking for anything (no immediate_exit): the thread
+ * then takes its auto-converge sleep, if any (migrate/throttle.h). A nudge that finds the
+ * thread outside KVM_RUN is lost, which the next one makes up for. */
+void vcpu_nudge(struct vcpu *v);
+
+/* The vCPU throttle's time slice: a throttled vCPU runs about this long, then sleeps
+ * pct / (100 - pct) of it. */
+#define VCPU_THROTTLE_SLICE_NS 10000000ULL
 void vcpu_join(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);
 

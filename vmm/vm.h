@@ -74,6 +74,9 @@ struct vm {
 	struct api *api;              /* --api-socket (vmm/api.h) */
 	struct migration *mig;        /* the last outgoing migration (migrate/migrate.h), or NULL */
 	struct migrate_worker *mig_worker; /* the migration thread (with --api-socket) */
+	/* Auto-converge (migrate/throttle.h): the share (percent) of their time the vCPUs sleep
+	 * while a migration cannot keep up with the guest; 0 otherwise. */
+	atomic_uint vcpu_throttle_pct;
 };
 
 /* Builds the whole VM from @cfg (the caller keeps @cfg alive). On failure everything built so

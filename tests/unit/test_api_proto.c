@@ -61,6 +61,12 @@ START_TEST(fields_and_defaults)
 	ck_assert(req.stop);
 	ck_assert_int_eq(parse("{\"cmd\":\"snapshot\",\"stop\":false,\"path\":\"x\"}", &req, &err), 0);
 	ck_assert(!req.stop);
+	/* Auto-converge is on unless a migrate says otherwise. */
+	ck_assert_int_eq(parse("{\"cmd\":\"migrate\",\"uri\":\"unix:/s\"}", &req, &err), 0);
+	ck_assert(req.auto_converge);
+	ck_assert_int_eq(parse("{\"cmd\":\"migrate\",\"uri\":\"unix:/s\",\"auto_converge\":false}", &req,
+			       &err), 0);
+	ck_assert(!req.auto_converge);
 	/* An id is echoed: integers and short strings. */
 	ck_assert_int_eq(parse("{\"id\":42,\"cmd\":\"status\"}", &req, &err), 0);
 	ck_assert(json_is_integer(req.id) && json_integer_value(req.id) == 42);
@@ -101,6 +107,9 @@ START_TEST(hostile_requests_are_refused_with_a_reason)
 	refused("{\"cmd\":\"snapshot\",\"path\":5}", "\"path\" must be a string");
 	refused("{\"cmd\":\"snapshot\",\"path\":\"\"}", "1 to 4095 bytes");
 	refused("{\"cmd\":\"snapshot\",\"path\":\"x\",\"stop\":\"yes\"}", "\"stop\" must be true or false");
+	refused("{\"cmd\":\"migrate\",\"uri\":\"unix:/s\",\"auto_converge\":1}",
+		"\"auto_converge\" must be true or false, not an integer");
+	refused("{\"cmd\":\"status\",\"auto_converge\":true}", "status: unknown field \"auto_converge\"");
 	refused("{\"cmd\":\"status\",\"id\":[1]}", "\"id\" must be an integer or a string");
 	refused("{\"cmd\":\"status\",\"id\":\"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
 		"\"id\"");

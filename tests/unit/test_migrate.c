@@ -8,6 +8,7 @@
 
 #include "migrate/channel.h"
 #include "migrate/converge.h"
+#include "migrate/throttle.h"
 #include "tests/unit/unit.h"
 
 START_TEST(uris)
@@ -110,14 +111,39 @@ START_TEST(convergence)
 	in.remaining = 0;
 	in.bandwidth = 0;
 	ck_assert_int_eq(converge_decide(&in, &ms), CONVERGE_STOP_COPY);
-	/* A guest that never converges is stopped at the iteration limit. */
+	/* A guest that never converges gives up at the iteration limit... */
 	in.remaining = 1ULL << 30;
 	in.bandwidth = 1e6;
 	in.iteration = 29;
 	ck_assert_int_eq(converge_decide(&in, &ms), CONVERGE_ITERATE);
 	in.iteration = 30;
-	ck_assert_int_eq(converge_decide(&in, &ms), CONVERGE_STOP_COPY);
+	ck_assert_int_eq(converge_decide(&in, &ms), CONVERGE_GIVE_UP);
 	ck_assert(ms > 1000);
+	/* ...and one that fits in the last round stops and copies. */
+	in.remaining = 10000;
+	ck_assert_int_eq(converge_decide(&in, &ms), CONVERGE_STOP_COPY);
+}
+END_TEST
+
+/* Auto-converge raises the throttle after two rounds in a row in which the guest dirtied more
+ * than half of what was sent, 20% first, then 10 points at a time, never past 99%; a round
+ * the link keeps up with starts the count again. */
+START_TEST(throttle_steps)
+{
+	struct converge_throttle t = { 0 };
+
+	ck_assert_uint_eq(converge_throttle_step(&t, 60, 100), 0);
+	ck_assert_uint_eq(converge_throttle_step(&t, 40, 100), 0);   /* kept up: count again */
+	ck_assert_uint_eq(converge_throttle_step(&t, 60, 100), 0);
+	ck_assert_uint_eq(converge_throttle_step(&t, 60, 100), THROTTLE_START_PCT);
+	ck_assert_uint_eq(converge_throttle_step(&t, 50, 100), THROTTLE_START_PCT); /* not above half */
+	ck_assert_uint_eq(converge_throttle_step(&t, 500, 100), THROTTLE_START_PCT);
+	ck_assert_uint_eq(converge_throttle_step(&t, 500, 100), THROTTLE_START_PCT + THROTTLE_STEP_PCT);
+	for (int i = 0; i < 40; i++)
+		converge_throttle_step(&t, 500, 100);
+	ck_assert_uint_eq(t.pct, THROTTLE_MAX_PCT);
+	/* Nothing sent in a round (all dirty pages were zero runs?) still counts as behind. */
+	ck_assert_uint_eq(converge_throttle_step(&t, 1, 0), THROTTLE_MAX_PCT);
 }
 END_TEST
 
@@ -128,6 +154,7 @@ Suite *suite_migrate(void)
 
 	tcase_add_test(tc, uris);
 	tcase_add_test(tc, convergence);
+	tcase_add_test(tc, throttle_steps);
 	tcase_add_test(tc, accept_connect_and_abort);
 	suite_add_tcase(s, tc);
 	return s;
