@@ -34,6 +34,24 @@ static int read_magic(int fd, char magic[4])
 	return n < 0 ? -errno : 0;
 }
 
+/* The virtual size from a qcow2 header (big-endian, at byte 24), bounded like the real open
+ * bounds it; the rest of the header is checked when the image is opened. */
+static int read_qcow2_size(struct disk *d, struct errmsg *err)
+{
+	uint8_t h[32];
+	uint64_t size = 0;
+
+	if (pread(d->fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		return errmsg_set(err, -EIO, "--disk path=%s: reading the qcow2 header failed", d->path);
+	for (int i = 24; i < 32; i++)
+		size = size << 8 | h[i];
+	if (!size || size > (1ULL << 62))
+		return errmsg_set(err, -EINVAL, "--disk path=%s: qcow2 header: virtual size %llu out of range",
+				  d->path, (unsigned long long)size);
+	d->size = size & ~511ULL;
+	return 0;
+}
+
 static int open_qcow2(struct disk *d, const struct disk_config *cfg, struct errmsg *err)
 {
 	bool forced_ro;
@@ -150,16 +168,15 @@ int disk_open(const struct disk_config *cfg, struct evloop *loop, struct disk **
 			   strerror(-ret));
 		goto fail;
 	}
-	if ((!memcmp(magic, QCOW2_MAGIC_BYTES, 4) && cfg->format == DISK_FORMAT_AUTO) ||
-	    cfg->format == DISK_FORMAT_QCOW2) {
-		if (cfg->inactive) {
-			ret = errmsg_set(err, -EOPNOTSUPP,
-					 "--disk path=%s: a qcow2 image cannot receive a live migration yet (raw images only)",
-					 cfg->path);
+	if (!memcmp(magic, QCOW2_MAGIC_BYTES, 4) && cfg->format != DISK_FORMAT_RAW && cfg->inactive) {
+		/* A migration's destination: the source writes the image until the hand-over, so
+		 * its tables are read only then (disk_activate); until then, the size. */
+		ret = read_qcow2_size(d, err);
+		if (ret)
 			goto fail;
-		}
-	}
-	if (!memcmp(magic, QCOW2_MAGIC_BYTES, 4) && cfg->format == DISK_FORMAT_AUTO) {
+		d->fmt = &disk_format_qcow2;
+		d->qcow2_pending = true;
+	} else if (!memcmp(magic, QCOW2_MAGIC_BYTES, 4) && cfg->format == DISK_FORMAT_AUTO) {
 		ret = open_qcow2(d, cfg, err);
 		if (ret)
 			goto fail;
@@ -192,21 +209,43 @@ fail:
 	return ret;
 }
 
+/* The destination's qcow2 image, opened for real once the source has let it go: tables,
+ * refcounts and backing chain as the source left them, its lock taken. */
+static int activate_qcow2(struct disk *d, struct errmsg *err)
+{
+	struct disk_config cfg = { .path = d->path, .readonly = d->readonly };
+	uint64_t size = d->size;
+	int ret = open_qcow2(d, &cfg, err);
+
+	if (ret)
+		return ret;
+	if (d->size != size) {
+		qcow2_close(d->qcow2);
+		d->qcow2 = NULL;
+		d->size = size;
+		return errmsg_set(err, -ESTALE, "--disk path=%s: the image's size changed during the migration",
+				  d->path);
+	}
+	d->qcow2_pending = false;
+	return 0;
+}
+
 int disk_activate(struct disk *d, struct errmsg *err)
 {
 	int ret;
 
-	/* qcow2 takes its locks on its own descriptor when it opens (never inactive). */
-	if (d->qcow2)
-		return 0;
-	ret = image_lock(d->fd, !d->readonly);
+	if (d->qcow2_pending)
+		return activate_qcow2(d, err);
+	ret = d->qcow2 ? qcow2_relock(d->qcow2) : image_lock(d->fd, !d->readonly);
 	return ret ? errmsg_set(err, ret, "--disk path=%s: locking: %s", d->path,
 				image_lock_strerror(ret)) : 0;
 }
 
 void disk_inactivate(struct disk *d)
 {
-	if (!d->qcow2)
+	if (d->qcow2)
+		qcow2_unlock(d->qcow2);
+	else if (!d->qcow2_pending)
 		image_unlock(d->fd);
 }
 

@@ -69,6 +69,7 @@ struct disk {
 	bool readonly;
 	bool probed_raw;                 /* raw by probing: the guest must not write a format magic */
 	struct qcow2 *qcow2;
+	bool qcow2_pending;              /* a migration's destination: opened at disk_activate */
 	pthread_mutex_t format_lock;     /* the format's state, when a worker shares it */
 	struct disk_worker *worker;      /* NULL: slow work runs on the caller's thread */
 	char note[256];                  /* something the user should know (e.g. forced read-only) */

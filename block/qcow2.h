@@ -29,6 +29,11 @@ int qcow2_open(const char *path, bool readonly, struct qcow2 **out, bool *forced
 	       struct errmsg *err) __attribute__((warn_unused_result));
 /* Writes back metadata (crash-consistency order) and closes the image and its backing chain. */
 int qcow2_close(struct qcow2 *q);
+/* Live migration on shared storage: a quiesced image's own lock given up, so that the
+ * destination can open it, and taken back if the migration fails (the backing files keep
+ * their shared read locks, which the destination's fit beside). */
+void qcow2_unlock(struct qcow2 *q);
+int qcow2_relock(struct qcow2 *q) __attribute__((warn_unused_result));
 
 uint64_t qcow2_size(const struct qcow2 *q);
 /* The last corruption found at run time ("L2 entry 5 of table at 0x50000: ..."), or "". */

@@ -300,3 +300,13 @@ int qcow2_close(struct qcow2 *q)
 	free(q);
 	return ret;
 }
+
+void qcow2_unlock(struct qcow2 *q)
+{
+	image_unlock(q->fd);
+}
+
+int qcow2_relock(struct qcow2 *q)
+{
+	return image_lock(q->fd, !q->readonly);
+}

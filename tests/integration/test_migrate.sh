@@ -212,6 +212,28 @@ t_config_mismatch() {
 }
 t_run "a destination with another --memory refuses, naming it; the source runs on" t_config_mismatch
 
+# A qcow2 image on shared storage: the destination opens it only at the hand-over (its
+# tables as the source left them); the source gives its lock up only then. The guest's disk
+# rule holds on the image read back through qemu-img, which finds it clean.
+t_migrate_qcow2() {
+	local before
+	rm -f "$TMP/st.img"
+	"$VMM" img create -f qcow2 "$TMP/st.img" 1M >/dev/null || return 1
+	ST_FD=9 st_start a $(st_flags 2) --kernel "$GUEST" --cmdline "scenario=state"
+	st_wait_round 24 || return 1
+	mig_hop a "$SPID" 9 b 8 "unix:$TMP/mig.sock" 2 || return 1
+	before=$(sed -n 's/^state: round \([0-9]*\)$/\1/p' "$TMP/a.out" | tail -1)
+	st_wait_round $((before + 16)) || return 1
+	st_send q
+	st_end
+	expect_rc 0 && expect_out "state: verified" || return 1
+	qemu-img check "$TMP/st.img" >"$TMP/check.out" 2>&1 ||
+		{ echo "    qemu-img check:"; sed 's/^/    | /' "$TMP/check.out"; return 1; }
+	qemu-img convert -O raw "$TMP/st.img" "$TMP/st.raw" || return 1
+	$SNAP_EDIT check-disk "$TMP/st.raw" >/dev/null || { echo "    the disk breaks the scenario's rule"; return 1; }
+}
+t_run "migrate a VM on a qcow2 image (shared storage), --cpus 2: qemu-img check clean, disk checks out" t_migrate_qcow2
+
 # auto_converge=false and a downtime budget no round can meet: the migration gives up after
 # its round limit, the source's guest runs on at full speed (the throttle is off again) and
 # checks out; the destination never runs it.
