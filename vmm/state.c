@@ -155,6 +155,13 @@ int state_check(const void *fdt, size_t len, struct errmsg *err)
 
 	if (len < sizeof(struct fdt_header) || len > INT32_MAX)
 		return errmsg_set(err, -EINVAL, "state blob of %zu bytes is not a device tree", len);
+	/* Only the version we write (libfdt's sequential-write trees are version 17). libfdt
+	 * 1.6.1's fdt_check_full() reads through a NULL pointer on some trees that claim an old
+	 * version (found by fuzz_snapshot: a hostile snapshot or migration stream crashed the
+	 * reader); such versions have no size fields for it to check against anyway. */
+	if (fdt_magic(fdt) != FDT_MAGIC || fdt_version(fdt) != 17 || fdt_last_comp_version(fdt) != 16)
+		return errmsg_set(err, -EINVAL, "state blob is not a version 17 device tree (magic 0x%x, version %u, compatible down to %u)",
+				  fdt_magic(fdt), fdt_version(fdt), fdt_last_comp_version(fdt));
 	r = fdt_check_full(fdt, len);
 	if (r)
 		return errmsg_set(err, -EINVAL, "state blob is not a well-formed device tree: %s",

@@ -23,7 +23,9 @@ for t in "${TARGETS[@]}"; do
 	opts=(-max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 		-artifact_prefix="$ART/$t-")
 	[ -f "tests/fuzz/$t.dict" ] && opts+=(-dict="tests/fuzz/$t.dict")
-	"$bin" "${opts[@]}" "$WORK/$t" >"$WORK/$t.log" 2>&1
+	"$bin" "${opts[@]}" "$WORK/$t" >"$WORK/$t.log" 2>&1 &
+	pid=$!
+	wait $pid
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$WORK/$t.log")
 	cov=$(grep -oE 'cov: [0-9]+' "$WORK/$t.log" | tail -1)
@@ -35,7 +37,7 @@ for t in "${TARGETS[@]}"; do
 		echo "FAIL $t (status $rc):"
 		grep -E "ERROR|SUMMARY|runtime error|Test unit written" "$WORK/$t.log" | head -5 | sed 's/^/    /'
 	fi
-	rm -f /dev/shm/fuzz-virtio-blk-* 2>/dev/null
+	rm -f "/dev/shm/fuzz-virtio-blk-$pid" 2>/dev/null # its own: a campaign may run beside
 done
 echo "$passed passed, $failed failed, 0 skipped"
 [ $failed -eq 0 ] && [ $passed -gt 0 ]
