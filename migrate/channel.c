@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "vmm/parse.h"
@@ -73,11 +74,14 @@ static void unix_addr(const struct channel_uri *u, struct sockaddr_un *sa)
 }
 
 /* Large socket buffers: RAM goes in 8 MiB sections, and a small buffer makes each send wait
- * for the peer's reads. TCP_NODELAY: the confirmation and the last sections are small. */
+ * for the peer's reads. TCP_NODELAY: the confirmation and the last sections are small. A
+ * send timeout (CHANNEL_SEND_TIMEOUT_S). */
 static void tune(int fd, enum channel_kind kind)
 {
+	struct timeval send_timeout = { CHANNEL_SEND_TIMEOUT_S, 0 };
 	int one = 1, buf = 4 << 20;
 
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	if (kind == CHANNEL_TCP)

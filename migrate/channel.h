@@ -27,6 +27,11 @@ int channel_uri_parse(const char *uri, struct channel_uri *out, struct errmsg *e
 int channel_accept(const struct channel_uri *uri, int abort_fd, int *fd, struct errmsg *err)
 	__attribute__((warn_unused_result));
 
+/* A send that moves no byte for this long fails with -EAGAIN: a destination that stopped
+ * reading (hung, or a peer that trickles) fails the migration instead of holding the
+ * source, and its vCPU throttle, for ever. */
+#define CHANNEL_SEND_TIMEOUT_S 30
+
 /* Source: connects to @uri (blocking). */
 int channel_connect(const struct channel_uri *uri, int *fd, struct errmsg *err)
 	__attribute__((warn_unused_result));

@@ -10,8 +10,9 @@ enum converge_step converge_decide(const struct converge_in *in, double *expecte
 		return CONVERGE_STOP_COPY;
 	if (*expected_ms >= 0 && *expected_ms <= (double)in->downtime_ms)
 		return CONVERGE_STOP_COPY;
+	/* Rounds too short to measure the link (a few ms each) are a guest that converges. */
 	if (in->iteration >= in->max_iterations)
-		return CONVERGE_GIVE_UP;
+		return *expected_ms < 0 ? CONVERGE_STOP_COPY : CONVERGE_GIVE_UP;
 	/* Over the budget, or no measurement yet (nothing was sent): one more round. */
 	return CONVERGE_ITERATE;
 }

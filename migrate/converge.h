@@ -6,8 +6,8 @@
 
 /* Rounds of dirty pages after the first full pass before a migration whose remainder still
  * does not fit the downtime budget gives up (the VM runs on where it is, and the status says
- * why): a guest that dirties faster than the link carries, without auto-converge or beyond
- * what it can slow down. */
+ * why): a guest that dirties faster than the link carries, without auto-converge. With it,
+ * CONVERGE_MAX_THROTTLED_* decide instead. */
 #define CONVERGE_MAX_ITERATIONS 30
 
 struct converge_in {
@@ -20,14 +20,18 @@ struct converge_in {
 
 enum converge_step { CONVERGE_ITERATE, CONVERGE_STOP_COPY, CONVERGE_GIVE_UP };
 
-/* STOP_COPY when the remainder can be sent within the budget at the measured bandwidth;
- * GIVE_UP when it cannot and the iteration limit is reached; *@expected_ms is the downtime
- * that sending it would take (-1 while the bandwidth is unknown). */
+/* STOP_COPY when the remainder can be sent within the budget at the measured bandwidth, or
+ * at the iteration limit when no round was long enough to measure it; GIVE_UP when it cannot
+ * and the limit is reached; *@expected_ms is the downtime that sending it would take (-1
+ * while the bandwidth is unknown). */
 enum converge_step converge_decide(const struct converge_in *in, double *expected_ms);
 
-/* Auto-converge, as QEMU's cpu-throttle: when the guest dirtied more than half as many bytes
- * as a round sent, twice in a row, the vCPU throttle goes up: first to THROTTLE_START_PCT,
- * then by THROTTLE_STEP_PCT, up to THROTTLE_MAX_PCT (migrate/throttle.h). */
+/* Auto-converge, as QEMU's cpu-throttle: the migration adds up what the guest dirtied and
+ * what was sent over periods of at least THROTTLE_PERIOD_MS (so that a throttle has acted
+ * before it is judged); when the guest dirtied more than half as much as was sent, two
+ * periods in a row, the vCPU throttle goes up: first to THROTTLE_START_PCT, then by
+ * THROTTLE_STEP_PCT, up to THROTTLE_MAX_PCT (migrate/throttle.h). */
+#define THROTTLE_PERIOD_MS 1000
 #define THROTTLE_START_PCT 20
 #define THROTTLE_STEP_PCT 10
 
@@ -36,12 +40,13 @@ struct converge_throttle {
 	unsigned high_rounds; /* rounds in a row the guest dirtied more than half of what was sent */
 };
 
-/* After a round that sent @sent bytes while the guest dirtied @dirtied: the throttle to use
- * from now on. */
+/* After a period in which @sent bytes were sent while the guest dirtied @dirtied: the
+ * throttle to use from now on. */
 unsigned converge_throttle_step(struct converge_throttle *t, uint64_t dirtied, uint64_t sent);
 
-/* Rounds at the highest throttle after which a migration that still does not fit its
- * downtime budget gives up (the VM runs on where it is). */
+/* Rounds, and seconds, at the highest throttle after which a migration that still does not
+ * fit its downtime budget gives up (the VM runs on where it is). */
 #define CONVERGE_MAX_THROTTLED_ROUNDS 5
+#define CONVERGE_MAX_THROTTLED_MS 5000
 
 #endif

@@ -2,6 +2,7 @@
 #include "migrate/migrate.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -57,7 +58,10 @@ struct migration {
 	double bw_limit;            /* bytes/s, 0: none */
 	bool auto_converge;
 	struct converge_throttle thr;
+	double thr_period_start;    /* the throttle's current period (THROTTLE_PERIOD_MS) */
+	uint64_t thr_dirtied, thr_sent;
 	unsigned max_throttle_rounds; /* rounds sent at THROTTLE_MAX_PCT */
+	double t_max_throttle;      /* when it got there */
 
 	/* Requests to the I/O thread (pause + state capture, resume), under lock. */
 	pthread_mutex_t lock;
@@ -213,6 +217,14 @@ static int io_request(struct migration *m, enum io_req req, struct errmsg *err)
 
 /* ---- the migration thread ---- */
 
+#define SEND_TIMEOUT_TEXT_(s) "the destination took no data for " #s " s"
+#define SEND_TIMEOUT_TEXT(s) SEND_TIMEOUT_TEXT_(s)
+
+static const char *send_strerror(int ret)
+{
+	return ret == -EAGAIN ? SEND_TIMEOUT_TEXT(CHANNEL_SEND_TIMEOUT_S) : strerror(-ret);
+}
+
 /* Every STREAM_TICK_PAGES pages: cancel, the bandwidth limit, the progress line. */
 static int tick(void *arg, uint64_t pages)
 {
@@ -266,7 +278,7 @@ static int send_round(struct migration *m, struct dirty_set *d, struct errmsg *e
 	if (ret == -ECANCELED)
 		return errmsg_set(err, ret, "cancelled");
 	if (ret)
-		return errmsg_set(err, ret, "sending RAM: %s", strerror(-ret));
+		return errmsg_set(err, ret, "sending RAM: %s", send_strerror(ret));
 	t = now_ms() - m->round_start;
 	pthread_mutex_lock(&m->lock);
 	m->st.iteration++;
@@ -320,16 +332,27 @@ static void set_throttle(struct migration *m, unsigned pct)
  * CONVERGE_MAX_THROTTLED_ROUNDS rounds. */
 static int auto_converge(struct migration *m, double expected_ms, struct errmsg *err)
 {
-	uint64_t sent = m->w.bytes - m->round_bytes0;
+	double t = now_ms();
 
 	if (m->thr.pct == THROTTLE_MAX_PCT &&
-	    ++m->max_throttle_rounds > CONVERGE_MAX_THROTTLED_ROUNDS)
+	    ++m->max_throttle_rounds > CONVERGE_MAX_THROTTLED_ROUNDS &&
+	    t - m->t_max_throttle >= CONVERGE_MAX_THROTTLED_MS)
 		return errmsg_set(err, -ETIMEDOUT,
-				  "did not converge: with the vCPUs throttled to %u%% for %u rounds, %.1f MiB stay dirty, about %.0f ms to send at %.1f MB/s, over the %u ms downtime budget (raise downtime_ms, or bandwidth)",
-				  THROTTLE_MAX_PCT, CONVERGE_MAX_THROTTLED_ROUNDS,
+				  "did not converge: with the vCPUs throttled to %u%% for %.1f s, %.1f MiB stay dirty, about %.0f ms to send at %.1f MB/s, over the %u ms downtime budget (raise downtime_ms, or bandwidth)",
+				  THROTTLE_MAX_PCT, (t - m->t_max_throttle) / 1e3,
 				  (double)m->st.remaining / (1 << 20), expected_ms, m->st.bandwidth / 1e6,
 				  m->downtime_ms);
-	set_throttle(m, converge_throttle_step(&m->thr, m->st.remaining, sent));
+	m->thr_dirtied += m->st.remaining;
+	m->thr_sent += m->w.bytes - m->round_bytes0;
+	if (!m->thr_period_start)
+		m->thr_period_start = m->round_start;
+	if (t - m->thr_period_start < THROTTLE_PERIOD_MS)
+		return 0;
+	set_throttle(m, converge_throttle_step(&m->thr, m->thr_dirtied, m->thr_sent));
+	if (m->thr.pct == THROTTLE_MAX_PCT && !m->t_max_throttle)
+		m->t_max_throttle = t;
+	m->thr_dirtied = m->thr_sent = 0;
+	m->thr_period_start = t;
 	return 0;
 }
 
@@ -356,7 +379,7 @@ static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 	ret = ret ? ret : stream_write_section(&m->w, STREAM_SEC_CONFIG, config, config_len);
 	free(config);
 	if (ret)
-		return errmsg_set(err, ret, "sending the configuration: %s", strerror(-ret));
+		return errmsg_set(err, ret, "sending the configuration: %s", send_strerror(ret));
 	/* The log starts before the full pass: a page written during it is sent again. */
 	ret = dirty_start(vm, err);
 	if (ret)
@@ -379,8 +402,11 @@ static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 		pthread_mutex_lock(&m->lock);
 		m->st.remaining = pages * STREAM_PAGE;
 		m->st.dirty_rate = dt > 0 ? (double)m->st.remaining / dt * 1e3 : 0;
+		/* With auto-converge the throttle decides when to give up (it ramps over
+		 * seconds, however many rounds that takes); without it, the round limit. */
 		in = (struct converge_in){ m->st.remaining, m->st.bandwidth, m->downtime_ms,
-					   m->st.iteration, CONVERGE_MAX_ITERATIONS };
+					   m->st.iteration,
+					   m->auto_converge ? UINT_MAX : CONVERGE_MAX_ITERATIONS };
 		pthread_mutex_unlock(&m->lock);
 		/* With a bandwidth limit, the link is the limit, not what was measured. */
 		if (m->bw_limit > 0 && (in.bandwidth <= 0 || in.bandwidth > m->bw_limit))
@@ -417,9 +443,9 @@ static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 		return ret;
 	ret = send_round(m, d, err);
 	if (!ret && (ret = stream_write_section(&m->w, STREAM_SEC_STATE, m->state, m->state_len)))
-		errmsg_set(err, ret, "sending the state: %s", strerror(-ret));
+		errmsg_set(err, ret, "sending the state: %s", send_strerror(ret));
 	if (!ret && (ret = stream_write_end(&m->w)))
-		errmsg_set(err, ret, "sending END: %s", strerror(-ret));
+		errmsg_set(err, ret, "sending END: %s", send_strerror(ret));
 	m->t_end_sent = now_ms();
 	ret = ret ? ret : wait_confirmation(m, err);
 	/* The destination runs the VM from here: the downtime ends now, not once this side has

@@ -26,6 +26,9 @@ static void on_tick(struct ev_handler *h, uint32_t events)
 		return; /* spurious wakeup: the timerfd is non-blocking */
 	if (!atomic_load(&t->vm->vcpu_throttle_pct))
 		return;
+	/* A vCPU that is not in KVM_RUN when its nudge comes (a guest busy with port or MMIO
+	 * exits) sees the new tick before it enters again. */
+	atomic_fetch_add(&t->vm->vcpu_throttle_tick, 1);
 	for (unsigned i = 0; i < t->vm->nr_vcpus; i++)
 		vcpu_nudge(&t->vm->vcpus[i]);
 }
@@ -68,7 +71,8 @@ void throttle_set(struct vcpu_throttle *t, unsigned pct)
 
 		its.it_interval.tv_sec = (time_t)(ns / 1000000000);
 		its.it_interval.tv_nsec = (long)(ns % 1000000000);
-		its.it_value = its.it_interval;
+		/* The new share applies now, not a whole period (1 s at 99%) from now. */
+		its.it_value.tv_nsec = 1000000;
 	}
 	/* Cannot fail on a valid timerfd with a valid time; without a timer the vCPUs just
 	 * are not throttled. */

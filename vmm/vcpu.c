@@ -197,18 +197,20 @@ static bool vcpu_park(struct vcpu *v)
 	return true;
 }
 
-/* Auto-converge: after a nudge, sleep pct / (100 - pct) of a slice, in steps of at most 10 ms
- * so that a pause or stop request (whose kick may land just before a step) waits one step at
- * most. */
+/* Auto-converge: once per throttle tick, sleep pct / (100 - pct) of a slice, in steps of at
+ * most 10 ms so that a pause or stop request (whose kick may land just before a step) waits
+ * one step at most. */
 static void vcpu_throttle_sleep(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 	unsigned pct = atomic_load(&vm->vcpu_throttle_pct);
+	unsigned tick = atomic_load(&vm->vcpu_throttle_tick);
 	struct timespec now, end;
 	uint64_t ns;
 
-	if (!pct || pct >= 100)
+	if (!pct || pct >= 100 || tick == v->throttle_seen)
 		return;
+	v->throttle_seen = tick;
 	ns = VCPU_THROTTLE_SLICE_NS * pct / (100 - pct);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	end.tv_sec = now.tv_sec + (time_t)((uint64_t)now.tv_nsec + ns) / 1000000000;
@@ -258,9 +260,14 @@ static void *vcpu_thread(void *arg)
 				break;
 			continue;
 		}
+		vcpu_throttle_sleep(v);
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
-				vcpu_throttle_sleep(v);
+				/* A kick for a pause that was called off (vm_pause gave up waiting)
+				 * left immediate_exit set: cleared before the flags are looked at
+				 * again, as vcpu_park() does, or KVM_RUN would return at once for
+				 * ever. */
+				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 				continue;
 			}
 			vm_request_stop(vm, VM_STOP_ERROR, 1, "vcpu %u: KVM_RUN: %s", v->id,

@@ -15,6 +15,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
+	unsigned throttle_seen;  /* the last throttle tick this vCPU slept for */
 };
 
 enum vcpu_exit_action { VCPU_CONTINUE = 0, VCPU_STOP = 1 };

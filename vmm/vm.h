@@ -77,6 +77,7 @@ struct vm {
 	/* Auto-converge (migrate/throttle.h): the share (percent) of their time the vCPUs sleep
 	 * while a migration cannot keep up with the guest; 0 otherwise. */
 	atomic_uint vcpu_throttle_pct;
+	atomic_uint vcpu_throttle_tick; /* periods so far: one sleep per vCPU each */
 };
 
 /* Builds the whole VM from @cfg (the caller keeps @cfg alive). On failure everything built so

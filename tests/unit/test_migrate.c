@@ -122,6 +122,12 @@ START_TEST(convergence)
 	/* ...and one that fits in the last round stops and copies. */
 	in.remaining = 10000;
 	ck_assert_int_eq(converge_decide(&in, &ms), CONVERGE_STOP_COPY);
+	/* Rounds too short to measure the link all along: a small VM that converges, not one
+	 * to give up on. */
+	in.remaining = 4096;
+	in.bandwidth = 0;
+	ck_assert_int_eq(converge_decide(&in, &ms), CONVERGE_STOP_COPY);
+	ck_assert(ms < 0);
 }
 END_TEST
 
