@@ -160,7 +160,7 @@ int state_check(const void *fdt, size_t len, struct errmsg *err)
 	 * version (found by fuzz_snapshot: a hostile snapshot or migration stream crashed the
 	 * reader); such versions have no size fields for it to check against anyway. */
 	if (fdt_magic(fdt) != FDT_MAGIC || fdt_version(fdt) != 17 || fdt_last_comp_version(fdt) != 16)
-		return errmsg_set(err, -EINVAL, "state blob is not a version 17 device tree (magic 0x%x, version %u, compatible down to %u)",
+		return errmsg_set(err, -EINVAL, "state blob is not a well-formed device tree: magic 0x%x, version %u, compatible down to %u (minivmm writes and reads version 17)",
 				  fdt_magic(fdt), fdt_version(fdt), fdt_last_comp_version(fdt));
 	r = fdt_check_full(fdt, len);
 	if (r)
