@@ -159,12 +159,18 @@ mig_source_survives() {
 	st_finish
 }
 
-t_dest_killed() {
+# mig_pair CPUS: a source 'a' (APID) whose guest rewrites 16 MiB per vCPU continuously, and a
+# destination 'b' (its pid in SPID) waiting on unix:$TMP/mig.sock.
+mig_pair() {
 	truncate -s 1M "$TMP/st.img"
-	ST_FD=9 st_start a $(st_flags 1) --kernel "$GUEST" --cmdline "scenario=state pages=4096"
+	ST_FD=9 st_start a $(st_flags "$1") --kernel "$GUEST" --cmdline "scenario=state pages=4096"
 	APID=$SPID
 	st_wait_round 16 || return 1
-	ST_FD=8 mig_dest b "unix:$TMP/mig.sock" $(st_flags 1) || return 1
+	ST_FD=8 mig_dest b "unix:$TMP/mig.sock" $(st_flags "$1")
+}
+
+t_dest_killed() {
+	mig_pair 1 || return 1
 	# A low bandwidth keeps the migration running long enough to kill the destination.
 	mig_ctl a migrate uri="unix:$TMP/mig.sock" bandwidth=4 || return 1
 	mig_wait_phase a pre-copy || return 1
@@ -181,11 +187,7 @@ t_run "destination killed mid-stream: the source runs on, its guest's state inta
 # send gives up after 30 s without progress, and the guest, throttled meanwhile by
 # auto-converge, runs on at full speed.
 t_dest_stopped() {
-	truncate -s 1M "$TMP/st.img"
-	ST_FD=9 st_start a $(st_flags 2) --kernel "$GUEST" --cmdline "scenario=state pages=4096"
-	APID=$SPID
-	st_wait_round 16 || return 1
-	ST_FD=8 mig_dest b "unix:$TMP/mig.sock" $(st_flags 2) || return 1
+	mig_pair 2 || return 1
 	BPID=$SPID
 	mig_ctl a migrate uri="unix:$TMP/mig.sock" || return 1
 	mig_wait_phase a pre-copy || return 1
@@ -203,11 +205,7 @@ t_dest_stopped() {
 t_run "destination stops reading (SIGSTOP): the source gives up after 30 s and runs on" t_dest_stopped
 
 t_cancel() {
-	truncate -s 1M "$TMP/st.img"
-	ST_FD=9 st_start a $(st_flags 2) --kernel "$GUEST" --cmdline "scenario=state pages=4096"
-	APID=$SPID
-	st_wait_round 16 || return 1
-	ST_FD=8 mig_dest b "unix:$TMP/mig.sock" $(st_flags 2) || return 1
+	mig_pair 2 || return 1
 	BPID=$SPID
 	mig_ctl a migrate uri="unix:$TMP/mig.sock" bandwidth=4 || return 1
 	mig_wait_phase a pre-copy || return 1
@@ -275,11 +273,7 @@ t_run "migrate a VM on a qcow2 image (shared storage), --cpus 2: qemu-img check 
 # round limit (about a minute in the box), the source's guest runs on at full speed (the
 # throttle is off again) and checks out; the destination never runs it.
 t_no_converge() {
-	truncate -s 1M "$TMP/st.img"
-	ST_FD=9 st_start a $(st_flags 2) --kernel "$GUEST" --cmdline "scenario=state pages=4096"
-	APID=$SPID
-	st_wait_round 16 || return 1
-	ST_FD=8 mig_dest b "unix:$TMP/mig.sock" $(st_flags 2) || return 1
+	mig_pair 2 || return 1
 	BPID=$SPID
 	mig_ctl a migrate uri="unix:$TMP/mig.sock" auto_converge=false || return 1
 	mig_wait_phase a failed || return 1
