@@ -11,6 +11,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "block/disk_copy.h"
 #include "block/disk_worker.h"
 #include "block/image_lock.h"
 #include "block/qcow2.h"
@@ -133,6 +134,7 @@ int disk_open(const struct disk_config *cfg, struct evloop *loop, struct disk **
 	pthread_mutex_init(&d->format_lock, NULL);
 	snprintf(d->path, sizeof(d->path), "%s", cfg->path);
 	d->readonly = cfg->readonly;
+	d->direct = cfg->direct;
 	d->fd = open(cfg->path, flags);
 	if (d->fd < 0) {
 		ret = explain_open_error(cfg, flags, errno, err);
@@ -234,6 +236,8 @@ int disk_activate(struct disk *d, struct errmsg *err)
 {
 	int ret;
 
+	if (d->copy_target)
+		return 0; /* taken when the copy began (disk_copy_target) */
 	if (d->qcow2_pending)
 		return activate_qcow2(d, err);
 	ret = d->qcow2 ? qcow2_relock(d->qcow2) : image_lock(d->fd, !d->readonly);
@@ -259,6 +263,7 @@ void disk_close(struct disk *d)
 	if (d->fd >= 0)
 		close(d->fd);
 	pthread_mutex_destroy(&d->format_lock);
+	free(atomic_load(&d->track));
 	free(d);
 }
 
@@ -277,6 +282,7 @@ int disk_submit(struct disk *d, struct disk_req *r)
 	if (d->readonly && r->op != BLK_OP_READ && r->op != BLK_OP_FLUSH)
 		return -EROFS;
 	r->disk = d;
+	disk_track_request(d, r);
 	return d->fmt->submit(d, r);
 }
 

@@ -4,6 +4,7 @@
 #define MINIVMM_BLOCK_DISK_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -42,6 +43,7 @@ struct disk_req {
 	struct blk_io io;                /* format-private */
 	struct disk *disk;               /* format-private: set by disk_submit */
 	void *bounce;                    /* format-private: host copy the engine writes from */
+	disk_done_fn caller_done;        /* disk-private: done, while block/disk_copy.h tracks */
 };
 
 struct disk;
@@ -70,6 +72,9 @@ struct disk {
 	bool probed_raw;                 /* raw by probing: the guest must not write a format magic */
 	struct qcow2 *qcow2;
 	bool qcow2_pending;              /* a migration's destination: opened at disk_activate */
+	bool direct;                     /* O_DIRECT: data I/O from aligned buffers */
+	bool copy_target;                /* a migration's destination copies into it (disk_copy.h) */
+	_Atomic(uint64_t *) track;       /* blocks changed while a migration copies (disk_copy.h) */
 	pthread_mutex_t format_lock;     /* the format's state, when a worker shares it */
 	struct disk_worker *worker;      /* NULL: slow work runs on the caller's thread */
 	char note[256];                  /* something the user should know (e.g. forced read-only) */

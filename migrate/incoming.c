@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "migrate/channel.h"
+#include "migrate/disk_stream.h"
 #include "migrate/migrate.h"
 #include "migrate/snapshot.h"
 #include "migrate/stream.h"
@@ -34,7 +35,10 @@ int vm_incoming(struct vm *vm, const char *uri, struct errmsg *err)
 	stream_reader_init(&r, fd, "migration stream");
 	/* Not whole_file: the connection stays open for the confirmation. */
 	ret = vm_receive_stream(vm, &r, false, err);
-	/* The source gave its image locks up before sending the final state. */
+	/* Copied disks (disks=copy) stable before the source lets its VM go. */
+	ret = ret ? ret : disk_stream_finish(vm, err);
+	/* The source gave its image locks up before sending the final state (copied disks
+	 * were taken when their copy began). */
 	ret = ret ? ret : vm_disks_activate(vm, err);
 	/* Only once everything is applied: the source stops for good when it reads this. A
 	 * source that is gone by now has resumed its VM (or will): this one must not run. */

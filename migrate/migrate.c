@@ -18,6 +18,7 @@
 #include "migrate/channel.h"
 #include "migrate/converge.h"
 #include "migrate/dirty.h"
+#include "migrate/disk_stream.h"
 #include "migrate/snapshot.h"
 #include "migrate/stream.h"
 #include "migrate/throttle.h"
@@ -57,6 +58,8 @@ struct migration {
 	unsigned downtime_ms;
 	double bw_limit;            /* bytes/s, 0: none */
 	bool auto_converge;
+	enum disk_stream_mode disks;
+	struct disk_stream *ds;     /* the disks being copied (disks=copy), or NULL */
 	struct converge_throttle thr;
 	double thr_period_start;    /* the throttle's current period (THROTTLE_PERIOD_MS) */
 	uint64_t thr_dirtied, thr_sent;
@@ -138,6 +141,7 @@ static int abort_on_io_thread(struct migration *m, struct errmsg *err)
 	if (ret)
 		return errmsg_prefix(err, ret, "pausing to stop the dirty log");
 	dirty_stop(vm);
+	disk_stream_stop(m->ds);
 	/* Back before the guest writes again; an image another process took meanwhile (the
 	 * destination did, then failed?) keeps the VM from running on it. */
 	if (m->disks_released && (ret = vm_disks_activate(vm, err)))
@@ -170,8 +174,9 @@ static void on_request(struct ev_handler *h, uint32_t events)
 			ret = vm_state_capture(vm, &m->state, &m->state_len, &err);
 			m->t_captured = now_ms();
 		}
-		/* The devices are quiesced (disks flushed): the destination may take the images. */
-		if (!ret) {
+		/* The devices are quiesced (disks flushed): the destination may take the images
+		 * (copied disks stay: the destination has its own). */
+		if (!ret && !m->ds) {
 			vm_disks_inactivate(vm);
 			m->disks_released = true;
 		}
@@ -265,16 +270,21 @@ static int tick(void *arg, uint64_t pages)
 	return 0;
 }
 
-/* Sends @d's pages (all of RAM when NULL, zero pages skipped: the destination's RAM is fresh)
- * and measures the round. */
-static int send_round(struct migration *m, struct dirty_set *d, struct errmsg *err)
+/* Sends the disk blocks still to send (disks=copy), then with @ram @d's pages (all of RAM
+ * when NULL, zero pages skipped: the destination's RAM is fresh), and measures the round. */
+static int send_round(struct migration *m, struct dirty_set *d, bool ram, struct errmsg *err)
 {
 	double t;
 	int ret;
 
 	m->round_start = now_ms();
 	m->round_bytes0 = m->w.bytes;
-	ret = stream_write_ram(&m->w, &m->vm->mem, d ? d->bits : NULL, !d, tick, m);
+	ret = disk_stream_send(m->ds, &m->w, tick, m, err);
+	if (ret == -EAGAIN)
+		errmsg_set(err, ret, "sending a disk: %s", send_strerror(ret));
+	if (ret)
+		return ret;
+	ret = ram ? stream_write_ram(&m->w, &m->vm->mem, d ? d->bits : NULL, !d, tick, m) : 0;
 	if (ret == -ECANCELED)
 		return errmsg_set(err, ret, "cancelled");
 	if (ret)
@@ -380,12 +390,25 @@ static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 	free(config);
 	if (ret)
 		return errmsg_set(err, ret, "sending the configuration: %s", send_strerror(ret));
+	/* Disks first, RAM's dirty log only after them: a disk's pass is long, and the log
+	 * costs the guest a fault per page it writes. Their tracking starts before their pass. */
+	ret = disk_stream_start(vm, m->disks, &m->ds, err);
+	if (ret)
+		return ret;
+	set_phase(m, MIGRATE_PRECOPY);
+	if (m->ds) {
+		ret = disk_stream_begin(m->ds, &m->w, err);
+		if (ret == -EAGAIN)
+			errmsg_set(err, ret, "sending the disks' list: %s", send_strerror(ret));
+		ret = ret ? ret : send_round(m, NULL, false, err);
+		if (ret)
+			return ret;
+	}
 	/* The log starts before the full pass: a page written during it is sent again. */
 	ret = dirty_start(vm, err);
 	if (ret)
 		return ret;
-	set_phase(m, MIGRATE_PRECOPY);
-	ret = send_round(m, NULL, err);
+	ret = send_round(m, NULL, true, err);
 	for (;;) {
 		struct converge_in in;
 		enum converge_step step;
@@ -400,7 +423,7 @@ static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 		pages = dirty_set_count(d, &vm->mem);
 		dt = now_ms() - t0;
 		pthread_mutex_lock(&m->lock);
-		m->st.remaining = pages * STREAM_PAGE;
+		m->st.remaining = pages * STREAM_PAGE + disk_stream_collect(m->ds);
 		m->st.dirty_rate = dt > 0 ? (double)m->st.remaining / dt * 1e3 : 0;
 		/* With auto-converge the throttle decides when to give up (it ramps over
 		 * seconds, however many rounds that takes); without it, the round limit. */
@@ -425,7 +448,7 @@ static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 			break;
 		if (m->auto_converge && (ret = auto_converge(m, expected, err)))
 			return ret;
-		ret = send_round(m, d, err);
+		ret = send_round(m, d, true, err);
 		dirty_set_clear(d, &vm->mem);
 	}
 	set_throttle(m, 0);
@@ -441,7 +464,8 @@ static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 	ret = dirty_collect(vm, d, err);
 	if (ret)
 		return ret;
-	ret = send_round(m, d, err);
+	disk_stream_collect(m->ds); /* the disks are quiesced: every change is marked */
+	ret = send_round(m, d, true, err);
 	if (!ret && (ret = stream_write_section(&m->w, STREAM_SEC_STATE, m->state, m->state_len)))
 		errmsg_set(err, ret, "sending the state: %s", send_strerror(ret));
 	if (!ret && (ret = stream_write_end(&m->w)))
@@ -470,8 +494,9 @@ static void migrate_run(struct migration *m)
 	if (ret && ret != -ECANCELED && atomic_load(&m->cancel) && !atomic_load(&m->final))
 		ret = errmsg_set(&err, -ECANCELED, "cancelled");
 	if (!ret) {
-		/* Paused for good: no device writes guest memory any more. */
+		/* Paused for good: no device writes guest memory or a disk any more. */
 		dirty_stop(vm);
+		disk_stream_stop(m->ds);
 	} else {
 		int fd = atomic_load(&m->fd);
 
@@ -506,6 +531,8 @@ static void migrate_run(struct migration *m)
 				abort_err.text);
 	}
 	dirty_set_free(&d);
+	disk_stream_free(m->ds);
+	m->ds = NULL;
 	stream_writer_free(&m->w);
 	free(m->state);
 	m->state = NULL;
@@ -644,6 +671,7 @@ int migrate_start(struct vm *vm, const struct migrate_params *p, struct errmsg *
 	m->downtime_ms = p->downtime_ms;
 	m->bw_limit = p->bandwidth * 1e6;
 	m->auto_converge = p->auto_converge;
+	m->disks = p->disks;
 	snprintf(m->st.uri, sizeof(m->st.uri), "%s", p->uri);
 	m->st.phase = MIGRATE_SETUP;
 	m->st.expected_downtime_ms = -1;

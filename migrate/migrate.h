@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "migrate/disk_stream.h"
 #include "vmm/errmsg.h"
 
 struct vm;
@@ -43,6 +44,7 @@ struct migrate_params {
 	unsigned downtime_ms;
 	double bandwidth;       /* MB/s (10^6 bytes) to use at most; 0: as fast as it goes */
 	bool auto_converge;     /* throttle the vCPUs of a guest that dirties too fast */
+	enum disk_stream_mode disks; /* shared storage, or the disks travel too */
 };
 
 struct migrate_status {

@@ -12,6 +12,7 @@
 #include <libfdt.h>
 
 #include "arch/x86/kvm_state.h"
+#include "migrate/disk_stream.h"
 #include "migrate/stream.h"
 #include "vmm/state.h"
 #include "vmm/vcpu.h"
@@ -193,6 +194,8 @@ int vm_receive_stream(struct vm *vm, struct stream_reader *r, bool whole_file,
 		      struct errmsg *err)
 {
 	uint8_t *payload = NULL, *state = NULL;
+	struct disk *disks[VM_MAX_DISKS];
+	unsigned nr_disks = disk_stream_vm_disks(vm, disks);
 	void *current = NULL;
 	size_t len, current_len;
 	uint32_t type;
@@ -223,6 +226,10 @@ int vm_receive_stream(struct vm *vm, struct stream_reader *r, bool whole_file,
 		}
 		if (type == STREAM_SEC_RAM) {
 			ret = stream_apply_ram(payload, len, &vm->mem, err);
+		} else if (type == STREAM_SEC_DISK) {
+			/* A snapshot's disks are files beside it, never in it. */
+			ret = whole_file ? errmsg_set(err, -EINVAL, "%s: a DISK section in a snapshot", r->what) :
+					   disk_stream_apply(disks, nr_disks, payload, len, err);
 		} else if (type == STREAM_SEC_STATE && !state) {
 			ret = state_check(payload, len, err);
 			state = payload;

@@ -16,34 +16,6 @@
  * has since become zero; a fresh VM's RAM needs none). */
 #define RUN_ZERO 1u
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return le32toh(v);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return le64toh(v);
-}
-
 static int write_all(struct stream_writer *w, const void *p, size_t len)
 {
 	const uint8_t *b = p;
@@ -80,8 +52,8 @@ int stream_write_header(struct stream_writer *w)
 	uint8_t h[HDR_LEN];
 
 	memcpy(h, MAGIC, 8);
-	put32(h + 8, STREAM_VERSION);
-	put32(h + 12, 0);
+	stream_put32(h + 8, STREAM_VERSION);
+	stream_put32(h + 12, 0);
 	return write_all(w, h, sizeof(h));
 }
 
@@ -90,11 +62,11 @@ int stream_write_section(struct stream_writer *w, uint32_t type, const void *p, 
 	uint8_t h[SEC_HDR_LEN];
 	int ret;
 
-	put32(h, type);
-	put32(h + 4, 0);
-	put64(h + 8, len);
-	put32(h + 16, w->crc(0, p, len));
-	put32(h + 20, w->crc(0, h, 20));
+	stream_put32(h, type);
+	stream_put32(h + 4, 0);
+	stream_put64(h + 8, len);
+	stream_put32(h + 16, w->crc(0, p, len));
+	stream_put32(h + 20, w->crc(0, h, 20));
 	ret = write_all(w, h, sizeof(h));
 	ret = ret ? ret : write_all(w, p, len);
 	if (!ret)
@@ -128,18 +100,18 @@ static int add_page(struct stream_writer *w, uint64_t gpa, const void *page)
 			return ret;
 	}
 	if (w->run_hdr == NO_RUN || gpa != w->run_next_gpa ||
-	    get32(w->ram + w->run_hdr + 12) != flags) {
+	    stream_get32(w->ram + w->run_hdr + 12) != flags) {
 		w->run_hdr = w->ram_len;
-		put64(w->ram + w->ram_len, gpa);
-		put32(w->ram + w->ram_len + 8, 0);
-		put32(w->ram + w->ram_len + 12, flags);
+		stream_put64(w->ram + w->ram_len, gpa);
+		stream_put32(w->ram + w->ram_len + 8, 0);
+		stream_put32(w->ram + w->ram_len + 12, flags);
 		w->ram_len += RUN_HDR_LEN;
 	}
 	if (page) {
 		memcpy(w->ram + w->ram_len, page, STREAM_PAGE);
 		w->ram_len += STREAM_PAGE;
 	}
-	put32(w->ram + w->run_hdr + 8, get32(w->ram + w->run_hdr + 8) + 1);
+	stream_put32(w->ram + w->run_hdr + 8, stream_get32(w->ram + w->run_hdr + 8) + 1);
 	w->run_next_gpa = gpa + STREAM_PAGE;
 	/* A section holds at most a chunk of pages (zero runs: a chunk's worth of headers at
 	 * most): start a new run in the next one. */
@@ -163,7 +135,7 @@ int stream_write_end(struct stream_writer *w)
 	uint8_t p[4];
 	int ret = stream_flush_ram(w);
 
-	put32(p, w->sections);
+	stream_put32(p, w->sections);
 	return ret ? ret : stream_write_section(w, STREAM_SEC_END, p, sizeof(p));
 }
 
@@ -207,12 +179,12 @@ int stream_read_header(struct stream_reader *r, struct errmsg *err)
 	if (memcmp(h, MAGIC, 8))
 		return errmsg_set(err, -EINVAL, "%s: not a minivmm snapshot or migration stream",
 				  r->what);
-	if (get32(h + 8) != STREAM_VERSION)
+	if (stream_get32(h + 8) != STREAM_VERSION)
 		return errmsg_set(err, -EINVAL, "%s: stream version %u, this minivmm reads version %u",
-				  r->what, get32(h + 8), STREAM_VERSION);
-	if (get32(h + 12))
+				  r->what, stream_get32(h + 8), STREAM_VERSION);
+	if (stream_get32(h + 12))
 		return errmsg_set(err, -EINVAL, "%s: unknown stream flags 0x%x", r->what,
-				  get32(h + 12));
+				  stream_get32(h + 12));
 	return 0;
 }
 
@@ -222,6 +194,7 @@ static const char *section_name(uint32_t type)
 	case STREAM_SEC_CONFIG: return "CONFIG";
 	case STREAM_SEC_STATE: return "STATE";
 	case STREAM_SEC_RAM: return "RAM";
+	case STREAM_SEC_DISK: return "DISK";
 	case STREAM_SEC_END: return "END";
 	default: return NULL;
 	}
@@ -239,19 +212,20 @@ int stream_read_section(struct stream_reader *r, uint32_t *type, uint8_t **paylo
 	*payload = NULL;
 	if (ret)
 		return ret;
-	if (r->crc(0, h, 20) != get32(h + 20))
+	if (r->crc(0, h, 20) != stream_get32(h + 20))
 		return errmsg_set(err, -EINVAL, "%s: section header at byte %llu is corrupt (checksum)",
 				  r->what, (unsigned long long)at);
-	*type = get32(h);
+	*type = stream_get32(h);
 	name = section_name(*type);
 	if (!name)
 		return errmsg_set(err, -EINVAL, "%s: unknown section type 0x%x at byte %llu", r->what,
 				  *type, (unsigned long long)at);
-	if (get32(h + 4))
+	if (stream_get32(h + 4))
 		return errmsg_set(err, -EINVAL, "%s: %s section with unknown flags 0x%x", r->what,
-				  name, get32(h + 4));
-	n = get64(h + 8);
-	max = *type == STREAM_SEC_RAM ? STREAM_MAX_RAM : *type == STREAM_SEC_END ? 4 : STREAM_MAX_FDT;
+				  name, stream_get32(h + 4));
+	n = stream_get64(h + 8);
+	max = *type == STREAM_SEC_RAM ? STREAM_MAX_RAM : *type == STREAM_SEC_DISK ? STREAM_MAX_DISK :
+	      *type == STREAM_SEC_END ? 4 : STREAM_MAX_FDT;
 	if (n > max || (*type == STREAM_SEC_END && n != 4))
 		return errmsg_set(err, -EINVAL, "%s: %s section of %llu bytes (at most %llu)", r->what,
 				  name, (unsigned long long)n, (unsigned long long)max);
@@ -259,12 +233,12 @@ int stream_read_section(struct stream_reader *r, uint32_t *type, uint8_t **paylo
 	if (!p)
 		return errmsg_set(err, -ENOMEM, "%s: out of memory for a %s section", r->what, name);
 	ret = read_all(r, p, n, name, err);
-	if (!ret && r->crc(0, p, n) != get32(h + 16))
+	if (!ret && r->crc(0, p, n) != stream_get32(h + 16))
 		ret = errmsg_set(err, -EINVAL, "%s: %s section at byte %llu is corrupt (checksum)",
 				 r->what, name, (unsigned long long)at);
-	if (!ret && *type == STREAM_SEC_END && get32(p) != r->sections)
+	if (!ret && *type == STREAM_SEC_END && stream_get32(p) != r->sections)
 		ret = errmsg_set(err, -EINVAL, "%s: END says %u sections came before it, %u did",
-				 r->what, get32(p), r->sections);
+				 r->what, stream_get32(p), r->sections);
 	if (ret) {
 		free(p);
 		return ret;
@@ -287,9 +261,9 @@ int stream_apply_ram(const uint8_t *payload, size_t len, struct guest_mem *gm,
 
 		if (len - off < RUN_HDR_LEN)
 			return errmsg_set(err, -EINVAL, "RAM section: a run header cut short");
-		gpa = get64(payload + off);
-		pages = get32(payload + off + 8);
-		flags = get32(payload + off + 12);
+		gpa = stream_get64(payload + off);
+		pages = stream_get32(payload + off + 8);
+		flags = stream_get32(payload + off + 12);
 		if (flags & ~RUN_ZERO)
 			return errmsg_set(err, -EINVAL, "RAM section: run with unknown flags 0x%x", flags);
 		off += RUN_HDR_LEN;

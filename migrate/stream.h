@@ -10,15 +10,18 @@
  * restoring VM before any RAM), STATE (an FDT: VM, vCPUs, devices), RAM (runs of pages: gpa
  * (u64), page count (u32), flags (u32), then the pages; flag 1: the run's pages are zero and
  * carry no data; pages not sent are zero on a fresh VM and unchanged on a migration
- * destination). A reader treats every byte as
+ * destination), DISK (a migration's disk contents without shared storage: the layout is in
+ * migrate/disk_stream.h). A reader treats every byte as
  * hostile: the header's own CRC is checked before its length is believed, lengths are bounded
  * per section type, payloads are checked before use, RAM runs must lie in guest RAM. */
 #ifndef MINIVMM_STREAM_H
 #define MINIVMM_STREAM_H
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "migrate/crc32c.h"
 #include "vmm/errmsg.h"
@@ -31,6 +34,7 @@ enum stream_section {
 	STREAM_SEC_CONFIG = 1,
 	STREAM_SEC_STATE = 2,
 	STREAM_SEC_RAM = 3,
+	STREAM_SEC_DISK = 4,      /* a disk's contents (migrate/disk_stream.h) */
 	STREAM_SEC_END = 0x454e44, /* "END" */
 };
 
@@ -38,6 +42,36 @@ enum stream_section {
 #define STREAM_MAX_FDT (16u << 20)
 #define STREAM_RAM_CHUNK (8u << 20)  /* page data per RAM section */
 #define STREAM_MAX_RAM (STREAM_RAM_CHUNK + STREAM_RAM_CHUNK / STREAM_PAGE * 16)
+#define STREAM_MAX_DISK (STREAM_RAM_CHUNK + (64u << 10))
+
+/* Little-endian fields of payloads (memcpy: payloads are not aligned). */
+static inline void stream_put32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+
+static inline void stream_put64(uint8_t *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, 8);
+}
+
+static inline uint32_t stream_get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return le32toh(v);
+}
+
+static inline uint64_t stream_get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return le64toh(v);
+}
 
 struct stream_writer {
 	int fd;

@@ -412,6 +412,11 @@ void virtio_blk_inactivate(struct virtio_blk *b)
 	disk_inactivate(b->disk);
 }
 
+struct disk *virtio_blk_disk(const struct virtio_blk *b)
+{
+	return b->disk;
+}
+
 const char *virtio_blk_note(const struct virtio_blk *b)
 {
 	return b->disk->note;

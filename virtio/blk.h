@@ -19,6 +19,8 @@ void virtio_blk_destroy(struct virtio_blk *b);
 /* A live migration's hand-over of a paused device's image (block/disk.h: disk_activate). */
 int virtio_blk_activate(struct virtio_blk *b, struct errmsg *err) __attribute__((warn_unused_result));
 void virtio_blk_inactivate(struct virtio_blk *b);
+/* The disk behind the device (a migration copies it: migrate/disk_stream.h). */
+struct disk *virtio_blk_disk(const struct virtio_blk *b);
 /* What the user should know about the disk (e.g. "attached read-only"), or "". */
 const char *virtio_blk_note(const struct virtio_blk *b);
 /* Starts the disk's worker thread when its format has slow work (qcow2), running

@@ -380,7 +380,7 @@ static char *api_do(struct api_client *c, const struct api_request *req)
 		break;
 	case API_CMD_MIGRATE: {
 		struct migrate_params p = { req->path, req->downtime_ms, req->bandwidth,
-					    req->auto_converge };
+					    req->auto_converge, req->disks };
 
 		ret = migrate_start(vm, &p, &err);
 		if (!ret)

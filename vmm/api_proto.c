@@ -169,13 +169,13 @@ static bool field_allowed(enum api_cmd cmd, const char *key)
 		return !strcmp(key, "path") || !strcmp(key, "stop");
 	case API_CMD_MIGRATE:
 		return !strcmp(key, "uri") || !strcmp(key, "downtime_ms") || !strcmp(key, "bandwidth") ||
-		       !strcmp(key, "auto_converge");
+		       !strcmp(key, "auto_converge") || !strcmp(key, "disks");
 	default:
 		return false;
 	}
 }
 
-/* migrate {uri, downtime_ms, bandwidth, auto_converge}: the URI's syntax is the migration's
+/* migrate {uri, downtime_ms, bandwidth, auto_converge, disks}: the URI's syntax is the migration's
  * to check. */
 static int parse_migrate(json_t *obj, struct api_request *req, struct errmsg *err)
 {
@@ -215,6 +215,14 @@ static int parse_migrate(json_t *obj, struct api_request *req, struct errmsg *er
 		return errmsg_set(err, -EINVAL, "migrate: \"auto_converge\" must be true or false, not %s",
 				  json_type_name(v));
 	req->auto_converge = !v || json_is_true(v);
+	v = json_object_get(obj, "disks");
+	req->disks = DISK_STREAM_SHARED;
+	if (v && json_is_string(v) && !strcmp(json_string_value(v), "copy"))
+		req->disks = DISK_STREAM_COPY;
+	else if (v && json_is_string(v) && !strcmp(json_string_value(v), "copy-top"))
+		req->disks = DISK_STREAM_COPY_TOP;
+	else if (v && !(json_is_string(v) && !strcmp(json_string_value(v), "shared")))
+		return errmsg_set(err, -EINVAL, "migrate: \"disks\" must be \"shared\", \"copy\" or \"copy-top\"");
 	return 0;
 }
 

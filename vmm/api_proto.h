@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "migrate/disk_stream.h"
 #include "vmm/errmsg.h"
 
 #define API_MAX_LINE (64 * 1024)        /* a request line, without its '\n' */
@@ -75,6 +76,7 @@ struct api_request {
 	unsigned downtime_ms;  /* migrate */
 	double bandwidth;      /* migrate: MB/s, 0 when not given */
 	bool auto_converge;    /* migrate: true unless given false */
+	enum disk_stream_mode disks; /* migrate: shared unless given */
 };
 
 /* Parses and checks one request line. On failure @err names what was wrong (the command,

@@ -54,6 +54,9 @@ const char cli_run_usage[] =
 	"                         first; --kernel, --initrd and --cmdline are not needed)\n"
 	"  --incoming URI         receive a live migration (tcp:ADDR:PORT or unix:PATH) instead\n"
 	"                         of booting; the same flags as the source (checked first)\n"
+	"  --paused               start with the vCPUs stopped until `minivmm ctl SOCK resume`\n"
+	"                         (needs --api-socket; e.g. a migration's destination that\n"
+	"                         waits for the network to be switched over)\n"
 	"  --api-socket PATH      control socket (JSON lines; minivmm ctl PATH ...): status,\n"
 	"                         pause, resume, shutdown, quit, snapshot, events\n"
 	"  --seccomp on|log|off   system-call filter per thread (default on: a forbidden call\n"
@@ -76,6 +79,7 @@ enum {
 	OPT_TIMEOUT, OPT_DISK, OPT_NET, OPT_KVM_PV_OFF, OPT_CONSOLE, OPT_BOOT_TRACE, OPT_ACPI, OPT_VIRTIO_CMDLINE, OPT_DUMP_ACPI, OPT_ON_REBOOT,
 	OPT_RESTORE,
 	OPT_INCOMING,
+	OPT_PAUSED,
 	OPT_API_SOCKET, OPT_SECCOMP, OPT_USER, OPT_CHROOT,
 };
 
@@ -83,6 +87,7 @@ static const struct option cli_run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
+	{ "paused", no_argument, NULL, OPT_PAUSED },
 	{ "initrd", required_argument, NULL, OPT_INITRD },
 	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
@@ -342,6 +347,9 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 		case OPT_INCOMING:
 			cfg->incoming = optarg;
 			break;
+		case OPT_PAUSED:
+			cfg->start_paused = true;
+			break;
 		case OPT_CMDLINE:
 			cfg->cmdline = optarg;
 			break;
@@ -472,6 +480,8 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, struct errmsg *e
 		return errmsg_set(err, -EINVAL, "--restore and --incoming: a VM comes from one or the other");
 	if (!cfg->kernel && !cfg->restore && !cfg->incoming)
 		return errmsg_set(err, -EINVAL, "--kernel is required (or --restore SNAPSHOT, or --incoming URI)");
+	if (cfg->start_paused && !cfg->api_socket)
+		return errmsg_set(err, -EINVAL, "--paused needs --api-socket (ctl resume starts the vCPUs)");
 	if (cfg->dump_acpi && !cfg->acpi)
 		return errmsg_set(err, -EINVAL, "--dump-acpi needs --acpi on");
 	return CLI_RUN;

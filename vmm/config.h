@@ -51,6 +51,7 @@ struct vm_config {
 	const char *dump_acpi;  /* directory to write the ACPI tables to, or NULL */
 	const char *restore;    /* --restore FILE: start from this snapshot instead of booting */
 	const char *incoming;   /* --incoming URI: start from a live migration instead */
+	bool start_paused;      /* --paused: the vCPUs wait for `ctl resume` */
 	bool reboot_fails;      /* --on-reboot fail: a guest reboot exits with status 1 */
 	const char *api_socket; /* --api-socket PATH: the control socket (vmm/api.h), or NULL */
 	struct privs_config privs;     /* --user, --chroot: applied by main() after setup */

@@ -330,6 +330,11 @@ int vm_run_on_vcpus(struct vm *vm, vcpu_work_fn fn, void *arg, struct errmsg *er
 	return 0;
 }
 
+void vm_lifecycle_hold(struct vm *vm)
+{
+	atomic_store(&vm->lc.pause_req, true);
+}
+
 void vm_lifecycle_park(struct vm *vm, struct vcpu *v)
 {
 	struct vm_lifecycle *lc = &vm->lc;

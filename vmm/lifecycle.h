@@ -96,6 +96,10 @@ int vm_run_on_vcpus(struct vm *vm, vcpu_work_fn fn, void *arg, struct errmsg *er
 int vm_shutdown(struct vm *vm, unsigned timeout_s, struct errmsg *err)
 	__attribute__((warn_unused_result));
 
+/* --paused: the vCPUs, not started yet, park before their first KVM_RUN; vm_pause() then
+ * completes the pause. I/O thread, before vcpu_start(). */
+void vm_lifecycle_hold(struct vm *vm);
+
 /* Wakes parked vCPUs so they see the stop (called once the VM is stopping). */
 void vm_lifecycle_on_stop(struct vm *vm);
 

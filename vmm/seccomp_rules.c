@@ -126,13 +126,18 @@ static const struct seccomp_rule cpuid_rules[] = {
  * connection (socket, connect, its buffer sizes; the destination's confirmation with a
  * deadline; shutdown on cancel), the stream, requests to the I/O thread (an eventfd write and
  * a condition variable), KVM's dirty log on every memslot, the bandwidth limit's sleep, the
- * vCPU throttle's timer, the progress line on stderr. No file is opened and no thread started. */
+ * vCPU throttle's timer, the progress line on stderr, the disks' contents with disks=copy.
+ * No file is opened and no thread started. */
 static const struct seccomp_rule migration_rules[] = {
 	COMMON_RULES,
 	SYS(socket), SYS(connect), SYS(setsockopt), SYS(shutdown), SYS(close),
 	SYS(write), SYS(read), SYS(recvfrom), SYS(poll), SYS(nanosleep), SYS(clock_nanosleep),
 	/* auto-converge: the vCPU throttle's period (migrate/throttle.c) */
 	SYS(timerfd_settime),
+	/* disks=copy: the images read (a raw file's holes skipped; qcow2 tables read into the
+	 * cache and a dirty one written back to make room, as the disk's worker does) */
+	SYS(pread64), SYS(preadv), SYS(lseek), SYS(pwrite64), SYS(pwritev), SYS(fdatasync),
+	SYS(fsync),
 	IOCTL(KVM_SET_USER_MEMORY_REGION), IOCTL(KVM_GET_DIRTY_LOG), IOCTL(KVM_CHECK_EXTENSION)
 	SANITIZER_RULES
 };

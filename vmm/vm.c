@@ -533,11 +533,16 @@ int vm_run(struct vm *vm)
 		if (vm->blk[i] && (ret = virtio_blk_start_worker(vm->blk[i], disk_thread_init, vm)))
 			vm_request_stop(vm, VM_STOP_ERROR, 1, "--disk %s: cannot start its worker thread: %s",
 					vm->cfg->disks[i].path, strerror(-ret));
+	/* --paused: not one guest instruction before `resume`. */
+	if (vm->cfg->start_paused)
+		vm_lifecycle_hold(vm);
 	for (unsigned i = 0; i < vm->nr_vcpus && !ret; i++)
 		ret = vcpu_start(&vm->vcpus[i]);
 	if (ret)
 		vm_request_stop(vm, VM_STOP_ERROR, 1, "cannot start vCPU threads: %s",
 				strerror(-ret));
+	if (!ret && vm->cfg->start_paused && (ret = vm_pause(vm, &err)))
+		vm_request_stop(vm, VM_STOP_ERROR, 1, "--paused: %s", err.text);
 	/* stdin belongs to the virtio console when it is on stdio, else to COM1. */
 	if (!ret && vm->cfg->console.mode == CHARDEV_STDIO)
 		ret = stdin_input_start(&vm->input, &vm->machine, virtio_console_push_input, vm->console);

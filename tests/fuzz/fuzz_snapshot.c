@@ -2,7 +2,8 @@
  * header and sections through the real reader; CONFIG checked (fdt_check_full) and compared
  * with this harness's machine; STATE checked and loaded into real devices (COM1, virtio-blk on
  * a raw file with the sync engine, virtio-net on socketpairs, virtio-console), every vCPU node
- * decoded; RAM runs applied to the fake guest RAM; then the event loop runs the loaded devices
+ * decoded; RAM runs applied to the fake guest RAM; DISK sections (a migration's disks=copy)
+ * applied to the virtio-blk's image as a destination's would be; then the event loop runs the loaded devices
  * for a while (a loaded queue is used as a guest's would be). No KVM: applying vCPU and VM
  * state is KVM's own checking and not reached here.
  *
@@ -22,6 +23,7 @@
 #include <libfdt.h>
 
 #include "arch/x86/kvm_state.h"
+#include "migrate/disk_stream.h"
 #include "migrate/snapshot.h"
 #include "migrate/stream.h"
 #include "tests/unit/vdrv.h"
@@ -38,6 +40,7 @@ static struct serial_backend com1;
 static int peer[1];
 static char disk_path[] = "/tmp/fuzz-snapshot-disk.XXXXXX";
 static void *reference;   /* this machine's configuration */
+static struct disk *disk0; /* the virtio-blk's, for DISK sections */
 
 static int fill_config(void *fdt, void *arg)
 {
@@ -73,6 +76,7 @@ static void setup(void)
 	    virtio_console_create(&v.m, vdrv_slot(&v), &v.input, &off, &c, &err) ||
 	    state_build(fill_config, NULL, 1 << 20, &reference, &len))
 		abort();
+	disk0 = virtio_blk_disk(b);
 	close(fd);
 }
 
@@ -135,6 +139,26 @@ static int fill_state(void *fdt, void *arg)
 	return node < 0 ? node : dev_list_save(&v.devices, fdt, node);
 }
 
+/* disks=copy: disk 0's BEGIN, then a section with a data run and a zero run. */
+static int write_seed_disk(struct stream_writer *w)
+{
+	uint8_t p[8 + 16 + 1024 + 16];
+
+	stream_put32(p, 0);
+	stream_put32(p + 4, 1);
+	if (stream_write_section(w, STREAM_SEC_DISK, p, 8))
+		return -1;
+	stream_put32(p + 4, 0);
+	stream_put64(p + 8, 4096);
+	stream_put32(p + 16, 1024);
+	stream_put32(p + 20, 0);
+	memset(p + 24, 0xa5, 1024);
+	stream_put64(p + 24 + 1024, 65536);
+	stream_put32(p + 24 + 1024 + 8, 8192);
+	stream_put32(p + 24 + 1024 + 12, 1);
+	return stream_write_section(w, STREAM_SEC_DISK, p, sizeof(p));
+}
+
 static int write_seed(const char *path)
 {
 	struct stream_writer w;
@@ -151,7 +175,7 @@ static int write_seed(const char *path)
 	    stream_write_section(&w, STREAM_SEC_STATE, state, slen) ||
 	    stream_write_page(&w, 0x1000, page) || stream_write_page(&w, 0x2000, page) ||
 	    stream_write_page(&w, 0x9000, page) || stream_write_zero_page(&w, 0xa000) ||
-	    stream_write_end(&w))
+	    write_seed_disk(&w) || stream_write_end(&w))
 		return 1;
 	stream_writer_free(&w);
 	free(config);
@@ -258,6 +282,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				load_state(p);
 			else if (type == STREAM_SEC_RAM)
 				(void)stream_apply_ram(p, len, &v.mem, &err);
+			else if (type == STREAM_SEC_DISK)
+				(void)disk_stream_apply(&disk0, 1, p, len, &err);
 			free(p);
 			if (type == STREAM_SEC_END)
 				break;

@@ -58,5 +58,6 @@ st_finish() {
 	$SNAP_EDIT check-disk "$TMP/st.img" >/dev/null || { echo "    the disk breaks the scenario's rule"; return 1; }
 }
 
-st_flags() { echo --memory 256M --cpus "$1" --disk "path=$TMP/st.img" --console "file=$TMP/console.out"; }
+# ST_DISK: another image (a migration's destination with disks=copy has its own).
+st_flags() { echo --memory 256M --cpus "$1" --disk "path=${ST_DISK:-$TMP/st.img}" --console "file=$TMP/console.out"; }
 

@@ -53,12 +53,13 @@ mig_wait_phase() {
 }
 
 # mig_hop FROM FROM_PID FROM_FD TO TO_FD URI CPUS [migrate args]: migrates the running VM FROM
-# to a new destination TO; on return TO is current and FROM has exited 0 ("migrated").
+# to a new destination TO (with MIG_DEST_ARGS too); on return TO is current and FROM has
+# exited 0 ("migrated").
 mig_hop() {
 	local from=$1 fpid=$2 ffd=$3 to=$4 tfd=$5 uri=$6 cpus=$7 tpid
 	shift 7
 	ST_FD=$tfd
-	mig_dest "$to" "$uri" $(st_flags "$cpus") || return 1
+	mig_dest "$to" "$uri" $(st_flags "$cpus") ${MIG_DEST_ARGS:-} || return 1
 	tpid=$SPID
 	mig_ctl "$from" migrate uri="$uri" "$@" || {
 		echo "    source $from said:"; tail -n 20 "$TMP/$from.err" | sed 's/^/    | /'
@@ -266,6 +267,116 @@ t_migrate_qcow2() {
 	return $rc
 }
 t_run "migrate a VM on a qcow2 image (shared storage), --cpus 2: qemu-img check clean, disk checks out" t_migrate_qcow2
+
+# Without shared storage (disks=copy): the destination has its own new image of the same
+# size; the source's holds data the guest never touches (random, 12 MiB in two places, so
+# the copy has more to do than the guest's sectors) besides the sectors the guest keeps
+# writing throughout. The destination starts --paused, so that its image can be compared
+# with the source's (final at the hand-over) before its guest writes again; then it resumes
+# and its guest checks every page and sector.
+mig_copy_source() {
+	local fmt=$1
+	rm -f "$TMP/st.img" "$TMP/dst.img" "$TMP/src.raw"
+	truncate -s 64M "$TMP/src.raw"
+	head -c 8M /dev/urandom | dd of="$TMP/src.raw" bs=1M seek=1 conv=notrunc status=none
+	head -c 4M /dev/urandom | dd of="$TMP/src.raw" bs=1M seek=40 conv=notrunc status=none
+	if [ "$fmt" = raw ]; then
+		mv "$TMP/src.raw" "$TMP/st.img"
+	else
+		qemu-img convert -f raw -O qcow2 "$TMP/src.raw" "$TMP/st.img" || return 1
+		rm -f "$TMP/src.raw"
+	fi
+}
+
+# mig_copy_check FMT: the paused destination's image against the source's, then the
+# destination's guest resumed and checked.
+mig_copy_check() {
+	local fmt=$1 before
+	qemu-img compare -U -f "$fmt" -F "$fmt" "$TMP/st.img" "$TMP/dst.img" >"$TMP/cmp.out" 2>&1 ||
+		{ echo "    qemu-img compare:"; sed 's/^/    | /' "$TMP/cmp.out"; return 1; }
+	echo "    note: $(cat "$TMP/cmp.out")"
+	if [ "$fmt" = qcow2 ]; then
+		qemu-img check -U "$TMP/dst.img" >"$TMP/check.out" 2>&1 ||
+			{ echo "    qemu-img check:"; sed 's/^/    | /' "$TMP/check.out"; return 1; }
+	fi
+	# Sparse: the destination holds about what the source does, not the whole 64 MiB.
+	local src_kb dst_kb
+	src_kb=$(du -k "$TMP/st.img" | cut -f1) dst_kb=$(du -k "$TMP/dst.img" | cut -f1)
+	echo "    note: allocated: source $src_kb KiB, destination $dst_kb KiB"
+	[ "$dst_kb" -le $((src_kb + 2048)) ] ||
+		{ echo "    the destination's image is not sparse"; return 1; }
+	mig_ctl b resume || return 1
+	before=$(sed -n 's/^state: round \([0-9]*\)$/\1/p' "$TMP/a.out" | tail -1)
+	st_wait_round $((before + 16)) || return 1
+	st_send q
+	st_end
+	expect_rc 0 && expect_out "state: verified" || return 1
+	if [ "$fmt" = qcow2 ]; then
+		qemu-img convert -O raw "$TMP/dst.img" "$TMP/dst.raw" || return 1
+		$SNAP_EDIT check-disk "$TMP/dst.raw" >/dev/null
+	else
+		$SNAP_EDIT check-disk "$TMP/dst.img" >/dev/null
+	fi || { echo "    the destination's disk breaks the scenario's rule"; return 1; }
+}
+
+t_migrate_copy_run() {
+	local fmt=$1
+	mig_copy_source "$fmt" || return 1
+	"$VMM" img create -f "$fmt" "$TMP/dst.img" 64M >/dev/null || return 1
+	ST_FD=9 st_start a $(st_flags 2) --kernel "$GUEST" --cmdline "scenario=state"
+	st_wait_round 24 || return 1
+	ST_DISK=$TMP/dst.img MIG_DEST_ARGS=--paused mig_hop a "$SPID" 9 b 8 "unix:$TMP/mig.sock" 2 disks=copy ||
+		return 1
+	grep -q "the VM runs here now" "$TMP/b.err" || return 1
+	mig_copy_check "$fmt"
+}
+t_migrate_copy() {
+	t_migrate_copy_run "$1"
+	local rc=$?
+	rm -f "$TMP/st.img" "$TMP/dst.img" "$TMP/dst.raw" "$TMP/src.raw"
+	return $rc
+}
+t_run "disks=copy, raw, the guest writing throughout: the destination's image compares equal, stays sparse" t_migrate_copy raw
+t_run "disks=copy, qcow2, the guest writing throughout: compares equal, qemu-img check clean, sparse" t_migrate_copy qcow2
+
+# disks=copy-top: both hosts have the base image; only the source's top image travels.
+t_migrate_copy_top_run() {
+	mig_copy_source qcow2 || return 1
+	mv "$TMP/st.img" "$TMP/base.img"
+	"$VMM" img create -f qcow2 -b "$TMP/base.img" -F qcow2 "$TMP/st.img" >/dev/null &&
+		"$VMM" img create -f qcow2 -b "$TMP/base.img" -F qcow2 "$TMP/dst.img" >/dev/null || return 1
+	ST_FD=9 st_start a $(st_flags 2) --kernel "$GUEST" --cmdline "scenario=state"
+	st_wait_round 24 || return 1
+	ST_DISK=$TMP/dst.img MIG_DEST_ARGS=--paused mig_hop a "$SPID" 9 b 8 "unix:$TMP/mig.sock" 2 disks=copy-top ||
+		return 1
+	mig_copy_check qcow2
+}
+t_migrate_copy_top() {
+	t_migrate_copy_top_run
+	local rc=$?
+	rm -f "$TMP/st.img" "$TMP/dst.img" "$TMP/dst.raw" "$TMP/base.img"
+	return $rc
+}
+t_run "disks=copy-top: only the top image over a base both sides have travels; compares equal" t_migrate_copy_top
+
+# disks=copy on shared storage by mistake: the destination cannot take the image the source
+# still holds, says so and exits 1 before anything is written; the source runs on.
+t_copy_onto_shared() {
+	truncate -s 1M "$TMP/st.img"
+	ST_FD=9 st_start a $(st_flags 1) --kernel "$GUEST" --cmdline "scenario=state"
+	APID=$SPID
+	st_wait_round 16 || return 1
+	ST_FD=8 mig_dest b "unix:$TMP/mig.sock" $(st_flags 1) || return 1
+	BPID=$SPID
+	mig_ctl a migrate uri="unix:$TMP/mig.sock" disks=copy || return 1
+	mig_use b "$BPID" 8
+	st_end
+	expect_rc 1 && expect_err "--disk path=$TMP/st.img: locking" || return 1
+	mig_use a "$APID" 9
+	mig_wait_phase a failed || return 1
+	mig_source_survives
+}
+t_run "disks=copy onto the source's own image (shared storage): the destination refuses it; the source runs on" t_copy_onto_shared
 
 # auto_converge=false and a guest that dirties faster than the link (16 MiB per vCPU rewritten
 # continuously; a guest that rests between its rounds, as the default scenario does, leaves a

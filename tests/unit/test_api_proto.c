@@ -67,6 +67,10 @@ START_TEST(fields_and_defaults)
 	ck_assert_int_eq(parse("{\"cmd\":\"migrate\",\"uri\":\"unix:/s\",\"auto_converge\":false}", &req,
 			       &err), 0);
 	ck_assert(!req.auto_converge);
+	ck_assert_int_eq(req.disks, DISK_STREAM_SHARED);
+	ck_assert_int_eq(parse("{\"cmd\":\"migrate\",\"uri\":\"unix:/s\",\"disks\":\"copy-top\"}", &req,
+			       &err), 0);
+	ck_assert_int_eq(req.disks, DISK_STREAM_COPY_TOP);
 	/* An id is echoed: integers and short strings. */
 	ck_assert_int_eq(parse("{\"id\":42,\"cmd\":\"status\"}", &req, &err), 0);
 	ck_assert(json_is_integer(req.id) && json_integer_value(req.id) == 42);
@@ -107,6 +111,8 @@ START_TEST(hostile_requests_are_refused_with_a_reason)
 	refused("{\"cmd\":\"snapshot\",\"path\":5}", "\"path\" must be a string");
 	refused("{\"cmd\":\"snapshot\",\"path\":\"\"}", "1 to 4095 bytes");
 	refused("{\"cmd\":\"snapshot\",\"path\":\"x\",\"stop\":\"yes\"}", "\"stop\" must be true or false");
+	refused("{\"cmd\":\"migrate\",\"uri\":\"unix:/s\",\"disks\":\"all\"}",
+		"\"disks\" must be \"shared\", \"copy\" or \"copy-top\"");
 	refused("{\"cmd\":\"migrate\",\"uri\":\"unix:/s\",\"auto_converge\":1}",
 		"\"auto_converge\" must be true or false, not an integer");
 	refused("{\"cmd\":\"status\",\"auto_converge\":true}", "status: unknown field \"auto_converge\"");

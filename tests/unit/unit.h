@@ -28,6 +28,7 @@ Suite *suite_virtio_net(void);
 Suite *suite_virtio_blk(void);
 Suite *suite_disk(void);
 Suite *suite_disk_worker(void);
+Suite *suite_disk_copy(void);
 Suite *suite_virtio_console(void);
 Suite *suite_api_proto(void);
 Suite *suite_ged(void);

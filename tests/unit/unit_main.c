@@ -7,7 +7,7 @@ int main(void)
 	Suite *(*const suites[])(void) = {
 		suite_bus, suite_memory, suite_bzimage, suite_boot, suite_pvh, suite_parse,
 		suite_cli, suite_uart, suite_vcpu_exit, suite_cpuid, suite_term, suite_firmware, suite_virtqueue, suite_virtio_mmio, suite_qcow2, suite_image_lock, suite_engine_range, suite_reset_vector, suite_stream,
-		suite_virtio_net, suite_virtio_blk, suite_disk, suite_disk_worker, suite_virtio_console, suite_ged,
+		suite_virtio_net, suite_virtio_blk, suite_disk, suite_disk_worker, suite_disk_copy, suite_virtio_console, suite_ged,
 		suite_api_proto, suite_api_server, suite_hardening, suite_migrate,
 	};
 	SRunner *sr = srunner_create(NULL);

@@ -1,0 +1,307 @@
+/* A migration's disks=copy: the block layer's changed-block tracking and guest-visible reads
+ * (block/disk_copy.h), and the destination's DISK section parser (migrate/disk_stream.h),
+ * which must refuse every malformed section before it writes anything. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "block/disk.h"
+#include "block/disk_copy.h"
+#include "block/qcow2.h"
+#include "migrate/disk_stream.h"
+#include "tests/unit/unit.h"
+
+#define SIZE (1ULL << 20)
+#define BLK DISK_COPY_BLOCK
+
+static struct evloop loop;
+static char path[64], base[64];
+static int done_count;
+
+static void setup(void)
+{
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/minivmm-unit-copy-XXXXXX");
+	snprintf(base, sizeof(base), "/tmp/minivmm-unit-base-XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, SIZE), 0);
+	close(fd);
+	fd = mkstemp(base);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(evloop_init(&loop), 0);
+}
+
+static void teardown(void)
+{
+	evloop_destroy(&loop);
+	unlink(path);
+	unlink(base);
+}
+
+static struct disk *open_disk(const char *p)
+{
+	struct disk_config dc = { .path = p, .format = DISK_FORMAT_AUTO,
+				  .engine = BLK_ENGINE_SYNC, .engine_set = true };
+	struct errmsg err;
+	struct disk *d;
+
+	ck_assert_msg(disk_open(&dc, &loop, &d, &err) == 0, "%s", err.text);
+	return d;
+}
+
+static void on_done(struct disk_req *r, int err)
+{
+	(void)r;
+	(void)err;
+	done_count++;
+}
+
+static void run(struct disk *d, struct disk_req *r)
+{
+	int want = done_count + 1;
+
+	r->done = on_done;
+	ck_assert_int_eq(disk_submit(d, r), 0);
+	disk_kick(d);
+	for (int i = 0; i < 1000 && done_count < want; i++)
+		evloop_run_once(&loop, 1);
+	ck_assert_int_eq(done_count, want);
+}
+
+static void file_write(const char *p, uint64_t off, int byte, size_t len)
+{
+	uint8_t *b = malloc(len);
+	int fd = open(p, O_WRONLY);
+
+	memset(b, byte, len);
+	ck_assert_int_eq(pwrite(fd, b, len, (off_t)off), (ssize_t)len);
+	close(fd);
+	free(b);
+}
+
+/* Writes and write-zeroes mark every block they touch (a write across a block boundary marks
+ * both); reads and flushes mark none; a collect clears what it returns. */
+START_TEST(writes_mark_their_blocks)
+{
+	struct disk *d = open_disk(path);
+	uint8_t *buf = aligned_alloc(4096, 8192);
+	struct iovec iov = { buf, 8192 };
+	struct disk_req w = { .op = BLK_OP_WRITE, .offset = BLK - 4096, .iov = &iov, .iovcnt = 1 };
+	struct disk_req r = { .op = BLK_OP_READ, .offset = 5 * BLK, .iov = &iov, .iovcnt = 1 };
+	struct disk_req z = { .op = BLK_OP_WRITE_ZEROES, .offset = 9 * BLK, .len = 512 };
+	struct disk_req f = { .op = BLK_OP_FLUSH };
+	uint64_t bits[2] = { 0 };
+
+	memset(buf, 0x42, 8192);
+	ck_assert_int_eq(disk_copy_blocks(d), SIZE / BLK);
+	run(d, &w); /* not tracked yet */
+	ck_assert_int_eq(disk_track_start(d), 0);
+	ck_assert_int_eq(disk_track_collect(d, bits), 0);
+	run(d, &r);
+	run(d, &f);
+	ck_assert_int_eq(disk_track_collect(d, bits), 0);
+	w.done = NULL;
+	run(d, &w);
+	run(d, &z);
+	ck_assert_int_eq(disk_track_collect(d, bits), 3);
+	ck_assert_uint_eq(bits[0], (1u << 0) | (1u << 1) | (1u << 9));
+	ck_assert_int_eq(disk_track_collect(d, bits), 0);
+	disk_track_stop(d);
+	run(d, &w);
+	ck_assert_int_eq(disk_track_collect(d, bits), 0);
+	disk_close(d);
+	free(buf);
+}
+END_TEST
+
+/* A raw image: a hole and a block of written zeros read as zero, data as data. */
+START_TEST(raw_read_kinds)
+{
+	uint8_t *buf = aligned_alloc(4096, BLK);
+	enum disk_extent k;
+	struct disk *d;
+
+	file_write(path, 2 * BLK + 100, 0x77, 10);
+	file_write(path, 4 * BLK, 0, BLK);
+	d = open_disk(path);
+	ck_assert_int_eq(disk_copy_read(d, 0, BLK, false, buf, &k), 0);
+	ck_assert_int_eq(k, DISK_EXTENT_ZERO);
+	ck_assert_int_eq(disk_copy_read(d, 2 * BLK, BLK, false, buf, &k), 0);
+	ck_assert_int_eq(k, DISK_EXTENT_DATA);
+	ck_assert_int_eq(buf[100], 0x77);
+	ck_assert_int_eq(buf[99], 0);
+	ck_assert_int_eq(disk_copy_read(d, 4 * BLK, BLK, false, buf, &k), 0);
+	ck_assert_int_eq(k, DISK_EXTENT_ZERO);
+	ck_assert_int_eq(disk_copy_read(d, SIZE - BLK, BLK + 512, false, buf, &k), -ERANGE);
+	disk_close(d);
+	free(buf);
+}
+END_TEST
+
+/* qcow2 over a backing file: with top_only a block the top leaves to the backing file is
+ * BACKING (not sent); without, it is the backing file's data; a block the top holds is
+ * data either way; an unallocated block without backing data is zero. */
+START_TEST(qcow2_top_only_read_kinds)
+{
+	struct qcow2_create_opts ob = { .size = SIZE }, ot = { .size = SIZE, .backing = base,
+								 .backing_fmt = "qcow2" };
+	uint8_t *buf = aligned_alloc(4096, BLK), data[512];
+	struct errmsg err;
+	struct qcow2 *q;
+	enum disk_extent k;
+	struct disk *d;
+
+	unlink(path);
+	unlink(base);
+	ck_assert_msg(qcow2_create(base, &ob, &err) == 0, "%s", err.text);
+	ck_assert_int_eq(qcow2_open(base, false, &q, NULL, &err), 0);
+	memset(data, 0x31, sizeof(data));
+	ck_assert_int_eq(qcow2_pwrite(q, data, sizeof(data), BLK), 0);
+	ck_assert_int_eq(qcow2_close(q), 0);
+	ck_assert_msg(qcow2_create(path, &ot, &err) == 0, "%s", err.text);
+	ck_assert_int_eq(qcow2_open(path, false, &q, NULL, &err), 0);
+	memset(data, 0x32, sizeof(data));
+	ck_assert_int_eq(qcow2_pwrite(q, data, sizeof(data), 3 * BLK), 0);
+	ck_assert_int_eq(qcow2_close(q), 0);
+
+	d = open_disk(path);
+	ck_assert(disk_has_backing(d));
+	ck_assert_int_eq(disk_copy_read(d, BLK, BLK, true, buf, &k), 0);
+	ck_assert_int_eq(k, DISK_EXTENT_BACKING);
+	ck_assert_int_eq(disk_copy_read(d, BLK, BLK, false, buf, &k), 0);
+	ck_assert_int_eq(k, DISK_EXTENT_DATA);
+	ck_assert_int_eq(buf[0], 0x31);
+	ck_assert_int_eq(disk_copy_read(d, 3 * BLK, BLK, true, buf, &k), 0);
+	ck_assert_int_eq(k, DISK_EXTENT_DATA);
+	ck_assert_int_eq(buf[0], 0x32);
+	ck_assert_int_eq(disk_copy_read(d, 5 * BLK, BLK, false, buf, &k), 0);
+	ck_assert_int_eq(k, DISK_EXTENT_ZERO);
+	disk_close(d);
+	free(buf);
+}
+END_TEST
+
+/* ---- the destination's parser ---- */
+
+static size_t sec(uint8_t *p, uint32_t disk, uint32_t flags)
+{
+	stream_put32(p, disk);
+	stream_put32(p + 4, flags);
+	return 8;
+}
+
+static size_t run_hdr(uint8_t *p, uint64_t off, uint32_t len, uint32_t flags)
+{
+	stream_put64(p, off);
+	stream_put32(p + 8, len);
+	stream_put32(p + 12, flags);
+	return 16;
+}
+
+static uint8_t file_byte(uint64_t off)
+{
+	uint8_t b = 0xee;
+	int fd = open(path, O_RDONLY);
+
+	ck_assert_int_eq(pread(fd, &b, 1, (off_t)off), 1);
+	close(fd);
+	return b;
+}
+
+START_TEST(apply_refuses_malformed_sections)
+{
+	static uint8_t p[4096];
+	struct disk *d = open_disk(path);
+	struct errmsg err;
+	size_t n;
+
+	file_write(path, 0, 0x55, 4096);
+	/* Too short; a disk it does not have; unknown flags; TOP without BEGIN. */
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, 7, &err), -EINVAL);
+	n = sec(p, 1, 1);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, n, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.text, "disk 1"));
+	n = sec(p, 0, 4);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, n, &err), -EINVAL);
+	n = sec(p, 0, 2);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, n, &err), -EINVAL);
+	/* Data before BEGIN. */
+	n = sec(p, 0, 0);
+	n += run_hdr(p + n, 0, 512, 0);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, n + 512, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.text, "before its BEGIN"));
+	/* BEGIN with bytes after it; then a real BEGIN. */
+	n = sec(p, 0, 1);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, n + 16, &err), -EINVAL);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, n, &err), 0);
+	/* Runs: cut-short header, zero length, not whole sectors, past the end (also by
+	 * wrapping around), unknown flags, more data claimed than carried. */
+	n = sec(p, 0, 0);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, n + 15, &err), -EINVAL);
+	run_hdr(p + n, 0, 0, 0);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, n + 16, &err), -EINVAL);
+	run_hdr(p + n, 100, 512, 1);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, n + 16, &err), -EINVAL);
+	run_hdr(p + n, 0, 700, 1);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, n + 16, &err), -EINVAL);
+	run_hdr(p + n, SIZE - 512, 1024, 1);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, n + 16, &err), -EINVAL);
+	run_hdr(p + n, UINT64_MAX - 511, 1024, 1);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, n + 16, &err), -EINVAL);
+	run_hdr(p + n, 0, 512, 6);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, n + 16, &err), -EINVAL);
+	run_hdr(p + n, 0, 1024, 0);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, n + 16 + 1000, &err), -EINVAL);
+	ck_assert_int_eq(file_byte(0), 0x55);
+	/* A good section: data at 0, zeros at 4096-512. */
+	n = sec(p, 0, 0);
+	n += run_hdr(p + n, 0, 512, 0);
+	memset(p + n, 0x66, 512);
+	n += 512;
+	n += run_hdr(p + n, 3584, 512, 1);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, n, &err), 0);
+	ck_assert_int_eq(disk_copy_flush(d), 0);
+	ck_assert_int_eq(file_byte(0), 0x66);
+	ck_assert_int_eq(file_byte(512), 0x55);
+	ck_assert_int_eq(file_byte(3584), 0);
+	ck_assert_int_eq(file_byte(3583), 0x55);
+	disk_close(d);
+}
+END_TEST
+
+/* copy-top onto an image without a backing file would read the source's unsent blocks as
+ * zeros: refused, naming the disk. */
+START_TEST(copy_top_needs_a_backing_file)
+{
+	struct disk *d = open_disk(path);
+	uint8_t p[8];
+	struct errmsg err;
+
+	sec(p, 0, 3);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, 8, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.text, path));
+	disk_close(d);
+}
+END_TEST
+
+Suite *suite_disk_copy(void)
+{
+	Suite *s = suite_create("disk_copy");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, writes_mark_their_blocks);
+	tcase_add_test(tc, raw_read_kinds);
+	tcase_add_test(tc, qcow2_top_only_read_kinds);
+	tcase_add_test(tc, apply_refuses_malformed_sections);
+	tcase_add_test(tc, copy_top_needs_a_backing_file);
+	suite_add_tcase(s, tc);
+	return s;
+}
