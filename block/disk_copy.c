@@ -22,13 +22,19 @@ static uint64_t track_words(const struct disk *d)
 	return (disk_copy_blocks(d) + 63) / 64;
 }
 
+/* A bitmap left on (a migration that failed while the VM could not pause) is kept, not
+ * replaced: the I/O thread may be marking it right now. Its stale marks only cost resends. */
 int disk_track_start(struct disk *d)
 {
-	uint64_t *bits = calloc(track_words(d) ? track_words(d) : 1, sizeof(uint64_t));
+	uint64_t *bits, *none = NULL;
 
+	if (atomic_load(&d->track))
+		return 0;
+	bits = calloc(track_words(d) ? track_words(d) : 1, sizeof(uint64_t));
 	if (!bits)
 		return -ENOMEM;
-	free(atomic_exchange(&d->track, bits));
+	if (!atomic_compare_exchange_strong(&d->track, &none, bits))
+		free(bits);
 	return 0;
 }
 
@@ -62,10 +68,12 @@ static void tracked_done(struct disk_req *r, int err)
 	r->done(r, err);
 }
 
+/* Every request that changes the disk, tracked or not: one submitted before the tracking
+ * started may complete after the first pass read its block, and must be marked then. */
 void disk_track_request(struct disk *d, struct disk_req *r)
 {
-	if (r->op == BLK_OP_READ || r->op == BLK_OP_FLUSH || !atomic_load(&d->track) ||
-	    r->done == tracked_done)
+	(void)d;
+	if (r->op == BLK_OP_READ || r->op == BLK_OP_FLUSH || r->done == tracked_done)
 		return;
 	r->caller_done = r->done;
 	r->done = tracked_done;
@@ -132,7 +140,9 @@ static int raw_read(struct disk *d, uint64_t off, uint64_t len, void *buf, enum 
 
 /* A qcow2 image, under the format lock (the I/O thread only tries it and hands its request
  * to the worker meanwhile; the worker waits): the mapping first, so that a range left to the
- * backing file or zero is not read at all. */
+ * backing file or zero is not read at all. With @top_only, zero clusters are read (as
+ * zeros) like data: a block that mixes them with clusters left to the backing file must go
+ * whole, or the destination would show the backing file's bytes where the guest zeroed. */
 static int qcow2_read(struct disk *d, uint64_t off, uint64_t len, bool top_only, void *buf,
 		      enum disk_extent *kind)
 {
@@ -150,7 +160,8 @@ static int qcow2_read(struct disk *d, uint64_t off, uint64_t len, bool top_only,
 		if (run.kind == QCOW2_RUN_BACKING && top_only)
 			below = true;
 		else if (run.kind == QCOW2_RUN_DATA || run.kind == QCOW2_RUN_COMPRESSED ||
-			 (run.kind == QCOW2_RUN_BACKING && backing))
+			 (run.kind == QCOW2_RUN_BACKING && backing) ||
+			 (run.kind == QCOW2_RUN_ZERO && top_only))
 			data = true;
 		done += run.len;
 	}
@@ -241,6 +252,10 @@ int disk_copy_write(struct disk *d, uint64_t off, const void *buf, uint64_t len)
 
 	if (!d->copy_target || off > d->size || len > d->size - off)
 		return -ERANGE;
+	/* As raw.c refuses the guest: a probed raw image must not become a qcow2 one (with a
+	 * backing file of the source's choosing) at its next start. */
+	if (d->probed_raw && off == 0 && len >= 4 && !memcmp(buf, QCOW2_MAGIC_BYTES, 4))
+		return -EPERM;
 	if (!d->qcow2)
 		return raw_write(d, off, buf, len);
 	disk_format_lock(d);

@@ -24,7 +24,7 @@ void disk_track_request(struct disk *d, struct disk_req *r);
 /* Blocks of @d (the last may be short). */
 uint64_t disk_copy_blocks(const struct disk *d);
 
-/* Starts marking changed blocks (-ENOMEM). */
+/* Starts marking changed blocks (-ENOMEM); already on: kept as it is. */
 int disk_track_start(struct disk *d) __attribute__((warn_unused_result));
 /* Stops it; only while no request is in flight (the disk is quiesced). */
 void disk_track_stop(struct disk *d);
@@ -51,7 +51,8 @@ bool disk_has_backing(const struct disk *d);
  * allocated yet (what is not sent stays the backing file's). */
 int disk_copy_target(struct disk *d, bool top_only, struct errmsg *err)
 	__attribute__((warn_unused_result));
-/* Writes, before the VM runs: nothing else uses the image. */
+/* Writes, before the VM runs: nothing else uses the image. -EPERM for a qcow2 magic at the
+ * start of a raw image whose format is probed (as block/raw.c refuses the guest). */
 int disk_copy_write(struct disk *d, uint64_t off, const void *buf, uint64_t len)
 	__attribute__((warn_unused_result));
 int disk_copy_zero(struct disk *d, uint64_t off, uint64_t len) __attribute__((warn_unused_result));

@@ -89,7 +89,6 @@ int disk_stream_start(struct vm *vm, enum disk_stream_mode mode, struct disk_str
 		c->top_only = mode == DISK_STREAM_COPY_TOP && disk_has_backing(d);
 		c->todo = malloc(words(d) * sizeof(uint64_t) + sizeof(uint64_t));
 		if (!c->todo) {
-			disk_stream_stop(s);
 			disk_stream_free(s);
 			return errmsg_set(err, -ENOMEM, "out of memory for the disks' copy");
 		}
@@ -98,8 +97,9 @@ int disk_stream_start(struct vm *vm, enum disk_stream_mode mode, struct disk_str
 		if (disk_copy_blocks(d) % 64)
 			c->todo[words(d) - 1] = (1ULL << (disk_copy_blocks(d) % 64)) - 1;
 		s->n++;
+		/* On failure the bitmaps already on stay on: the VM runs, and the I/O thread may
+		 * be marking them (a later migration takes them as they are). */
 		if (disk_track_start(d)) {
-			disk_stream_stop(s);
 			disk_stream_free(s);
 			return errmsg_set(err, -ENOMEM, "out of memory for the disks' copy");
 		}
@@ -286,6 +286,9 @@ int disk_stream_apply(struct disk *const *disks, unsigned n, const uint8_t *p, s
 			return errmsg_set(err, -EINVAL, "DISK section for disk %u: a run of %u bytes with %zu left",
 					  idx, rl, len - pos);
 		ret = rf & RUN_ZERO ? disk_copy_zero(d, off, rl) : disk_copy_write(d, off, p + pos, rl);
+		if (ret == -EPERM)
+			return errmsg_set(err, ret, "--disk path=%s: the source's disk starts with a qcow2 header, refused on a raw image whose format is probed (give it format=raw, here and on the source)",
+					  d->path);
 		if (ret)
 			return errmsg_set(err, ret, "--disk path=%s: writing %u bytes at byte %llu: %s",
 					  d->path, rl, (unsigned long long)off, strerror(-ret));

@@ -413,17 +413,17 @@ static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 		struct converge_in in;
 		enum converge_step step;
 		double expected, t0 = m->round_start, dt;
-		uint64_t pages;
+		uint64_t dirty; /* bytes: pages and changed disk blocks */
 
 		if (ret)
 			return ret;
 		ret = dirty_collect(vm, d, err);
 		if (ret)
 			return ret;
-		pages = dirty_set_count(d, &vm->mem);
+		dirty = dirty_set_count(d, &vm->mem) * STREAM_PAGE + disk_stream_collect(m->ds);
 		dt = now_ms() - t0;
 		pthread_mutex_lock(&m->lock);
-		m->st.remaining = pages * STREAM_PAGE + disk_stream_collect(m->ds);
+		m->st.remaining = dirty;
 		m->st.dirty_rate = dt > 0 ? (double)m->st.remaining / dt * 1e3 : 0;
 		/* With auto-converge the throttle decides when to give up (it ramps over
 		 * seconds, however many rounds that takes); without it, the round limit. */
@@ -676,6 +676,12 @@ int migrate_start(struct vm *vm, const struct migrate_params *p, struct errmsg *
 	m->st.phase = MIGRATE_SETUP;
 	m->st.expected_downtime_ms = -1;
 	m->t_start = m->last_line = now_ms();
+	/* The worker's eventfd is registered once: the last migration's record lets it go
+	 * (that record stays for migrate-status until the new one is under way). */
+	if (vm->mig && vm->mig->req_ev.fd >= 0) {
+		evloop_del(&vm->loop, &vm->mig->req_ev);
+		vm->mig->req_ev.fd = -1;
+	}
 	m->req_ev.fd = w->req_fd;
 	ret = evloop_add(&vm->loop, &m->req_ev, EPOLLIN);
 	if (ret) {

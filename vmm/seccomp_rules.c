@@ -86,8 +86,11 @@ static const struct seccomp_rule io_api_rules[] = {
 	 * VM was stopped by this in make test) */
 	SYS(getrandom),
 	IOCTL(KVM_GET_IRQCHIP), IOCTL(KVM_GET_PIT2), IOCTL(KVM_GET_MSR_INDEX_LIST),
-	/* a failed migration: the I/O thread turns KVM's dirty log off again (the memslots) */
-	IOCTL(KVM_SET_USER_MEMORY_REGION),
+	/* a failed migration: the I/O thread turns KVM's dirty log off again (the memslots) and
+	 * takes the image locks back, looking first at other processes' (block/image_lock.c;
+	 * a failure after the pause was killed by this filter until the fault tests flipped a
+	 * bit in STATE) */
+	IOCTL(KVM_SET_USER_MEMORY_REGION), ARG32(fcntl, 1, F_OFD_GETLK),
 };
 
 /* vCPU threads: KVM_RUN and what exits lead to. Port and MMIO handlers of every device run
@@ -135,9 +138,10 @@ static const struct seccomp_rule migration_rules[] = {
 	/* auto-converge: the vCPU throttle's period (migrate/throttle.c) */
 	SYS(timerfd_settime),
 	/* disks=copy: the images read (a raw file's holes skipped; qcow2 tables read into the
-	 * cache and a dirty one written back to make room, as the disk's worker does) */
+	 * cache and a dirty one written back to make room, as the disk's worker does: the write-back
+	 * may grow the file) */
 	SYS(pread64), SYS(preadv), SYS(lseek), SYS(pwrite64), SYS(pwritev), SYS(fdatasync),
-	SYS(fsync),
+	SYS(fsync), SYS(ftruncate), SYS(fallocate),
 	IOCTL(KVM_SET_USER_MEMORY_REGION), IOCTL(KVM_GET_DIRTY_LOG), IOCTL(KVM_CHECK_EXTENSION)
 	SANITIZER_RULES
 };

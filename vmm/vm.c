@@ -541,8 +541,10 @@ int vm_run(struct vm *vm)
 	if (ret)
 		vm_request_stop(vm, VM_STOP_ERROR, 1, "cannot start vCPU threads: %s",
 				strerror(-ret));
-	if (!ret && vm->cfg->start_paused && (ret = vm_pause(vm, &err)))
+	if (!ret && vm->cfg->start_paused && (ret = vm_pause(vm, &err))) {
+		vm_lifecycle_hold(vm); /* the failed pause let them go: not one more instruction */
 		vm_request_stop(vm, VM_STOP_ERROR, 1, "--paused: %s", err.text);
+	}
 	/* stdin belongs to the virtio console when it is on stdio, else to COM1. */
 	if (!ret && vm->cfg->console.mode == CHARDEV_STDIO)
 		ret = stdin_input_start(&vm->input, &vm->machine, virtio_console_push_input, vm->console);

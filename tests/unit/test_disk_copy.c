@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "block/disk.h"
@@ -14,6 +15,7 @@
 #include "block/qcow2.h"
 #include "migrate/disk_stream.h"
 #include "tests/unit/unit.h"
+#include "vmm/seccomp.h"
 
 #define SIZE (1ULL << 20)
 #define BLK DISK_COPY_BLOCK
@@ -45,15 +47,20 @@ static void teardown(void)
 	unlink(base);
 }
 
-static struct disk *open_disk(const char *p)
+static struct disk *open_disk_engine(const char *p, enum blk_engine_kind engine)
 {
-	struct disk_config dc = { .path = p, .format = DISK_FORMAT_AUTO,
-				  .engine = BLK_ENGINE_SYNC, .engine_set = true };
+	struct disk_config dc = { .path = p, .format = DISK_FORMAT_AUTO, .engine = engine,
+				  .engine_set = true };
 	struct errmsg err;
 	struct disk *d;
 
 	ck_assert_msg(disk_open(&dc, &loop, &d, &err) == 0, "%s", err.text);
 	return d;
+}
+
+static struct disk *open_disk(const char *p)
+{
+	return open_disk_engine(p, BLK_ENGINE_SYNC);
 }
 
 static void on_done(struct disk_req *r, int err)
@@ -188,6 +195,74 @@ START_TEST(qcow2_top_only_read_kinds)
 }
 END_TEST
 
+/* Review of 82a7d8e, 1: a write submitted before the tracking started and completing after
+ * the first pass read its block must be marked (it was not: the destination kept zeros). */
+START_TEST(write_in_flight_at_track_start_is_marked)
+{
+	struct disk *d = open_disk_engine(path, BLK_ENGINE_IO_URING);
+	uint8_t *buf = aligned_alloc(4096, BLK), *rd = aligned_alloc(4096, BLK);
+	struct iovec iov = { buf, 4096 };
+	struct disk_req w = { .op = BLK_OP_WRITE, .offset = 0, .iov = &iov, .iovcnt = 1,
+			      .done = on_done };
+	uint64_t bits[1] = { 0 };
+	enum disk_extent k;
+
+	memset(buf, 0x42, 4096);
+	ck_assert_int_eq(disk_submit(d, &w), 0);     /* guest write, in flight */
+	ck_assert_int_eq(disk_track_start(d), 0);    /* migrate disks=copy starts */
+	ck_assert_int_eq(disk_copy_read(d, 0, BLK, false, rd, &k), 0); /* first pass */
+	ck_assert_int_eq(k, DISK_EXTENT_ZERO);       /* sent as zeros */
+	disk_kick(d);
+	for (int i = 0; i < 1000 && !done_count; i++)
+		evloop_run_once(&loop, 10);
+	ck_assert_int_eq(done_count, 1);             /* the write landed */
+	ck_assert_int_eq(disk_copy_read(d, 0, BLK, false, rd, &k), 0);
+	ck_assert_int_eq(rd[0], 0x42);
+	/* ...but block 0 is not marked: never sent again. */
+	ck_assert_msg(disk_track_collect(d, bits) == 1, "block 0 not marked: destination keeps zeros");
+	disk_close(d);
+	free(buf);
+	free(rd);
+}
+END_TEST
+
+/* Review of 82a7d8e, 2: copy-top with clusters under 64 KiB: a block whose top holds a zero
+ * cluster and leaves the rest to the backing file must be sent (it was reported BACKING:
+ * the destination showed the backing file's bytes where the guest had zeroed). */
+START_TEST(copy_top_sends_zero_clusters)
+{
+	struct qcow2_create_opts ob = { .size = 1 << 20 },
+		ot = { .size = 1 << 20, .cluster_size = 4096, .backing = base, .backing_fmt = "qcow2" };
+	uint8_t *buf = aligned_alloc(4096, BLK), data[BLK];
+	struct errmsg err;
+	struct qcow2 *q;
+	enum disk_extent k;
+	struct disk *d;
+
+	unlink(path);
+	unlink(base);
+	ck_assert_msg(qcow2_create(base, &ob, &err) == 0, "%s", err.text);
+	ck_assert_int_eq(qcow2_open(base, false, &q, NULL, &err), 0);
+	memset(data, 0x31, sizeof(data));
+	ck_assert_int_eq(qcow2_pwrite(q, data, BLK, 0), 0);
+	ck_assert_int_eq(qcow2_close(q), 0);
+	ck_assert_msg(qcow2_create(path, &ot, &err) == 0, "%s", err.text);
+	d = open_disk(path);
+	/* guest: write-zeroes of 4 KiB at 0 (what a discard / WRITE_ZEROES does) */
+	ck_assert_int_eq(qcow2_zero(d->qcow2, 0, 4096, true), 0);
+	ck_assert_int_eq(qcow2_pread(d->qcow2, buf, BLK, 0), 0);
+	ck_assert_int_eq(buf[0], 0);       /* the guest sees zeros */
+	ck_assert_int_eq(buf[4096], 0x31);
+	ck_assert_int_eq(disk_copy_read(d, 0, BLK, true, buf, &k), 0);
+	ck_assert_msg(k != DISK_EXTENT_BACKING,
+		      "block with a ZERO cluster reported BACKING: not sent, destination reads 0x31");
+	ck_assert_int_eq(buf[0], 0);
+	ck_assert_int_eq(buf[4096], 0x31);
+	disk_close(d);
+	free(buf);
+}
+END_TEST
+
 /* ---- the destination's parser ---- */
 
 static size_t sec(uint8_t *p, uint32_t disk, uint32_t flags)
@@ -291,17 +366,103 @@ START_TEST(copy_top_needs_a_backing_file)
 }
 END_TEST
 
+/* Review of 82a7d8e, 3: a DISK run must not write a qcow2 header at byte 0 of a destination
+ * image whose format is probed as raw (raw.c refuses the guest the same); the next start
+ * would open it as qcow2 with a backing file of the source's choosing. */
+START_TEST(copy_cannot_plant_qcow2_magic_in_probed_raw)
+{
+	static uint8_t p[8 + 16 + 512];
+	struct disk *d = open_disk(path);
+	struct errmsg err;
+	size_t n = 0;
+
+	ck_assert(d->probed_raw);
+	stream_put32(p, 0);
+	stream_put32(p + 4, 1);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, 8, &err), 0); /* BEGIN */
+	stream_put32(p, 0);
+	stream_put32(p + 4, 0);
+	n = 8;
+	stream_put64(p + n, 0);
+	stream_put32(p + n + 8, 512);
+	stream_put32(p + n + 12, 0);
+	n += 16;
+	memcpy(p + n, "QFI\xfb", 4);
+	n += 512;
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, n, &err), -EPERM);
+	ck_assert_ptr_nonnull(strstr(err.text, "format=raw"));
+	disk_close(d);
+	{
+		char m[4];
+		int fd = open(path, O_RDONLY);
+
+		ck_assert_int_eq(pread(fd, m, 4, 0), 4);
+		close(fd);
+		ck_assert_msg(memcmp(m, "QFI\xfb", 4) != 0, "probed raw image now starts with the qcow2 magic");
+	}
+}
+END_TEST
+
+/* Review of 82a7d8e, 4: the migration thread reads a qcow2 image under its own seccomp
+ * filter, and the L2 cache's eviction write-back it may run grows the file (ftruncate) when
+ * tables were allocated past the file's end (write-zeroes over a backing file allocates L2
+ * tables without extending the file): the filter killed the VM. */
+START_TEST(migration_filter_allows_eviction_writeback)
+{
+	const uint64_t region = 512ULL << 20, nreg = 80;
+	struct qcow2_create_opts ot = { .size = nreg * region, .backing = base, .backing_fmt = "raw" };
+	uint8_t *buf = aligned_alloc(4096, BLK);
+	struct seccomp_set *set;
+	struct errmsg err;
+	struct disk *d;
+	int fd, st;
+	pid_t pid;
+
+	fd = open(base, O_WRONLY);
+	ck_assert_int_eq(ftruncate(fd, (off_t)(nreg * region)), 0);
+	close(fd);
+	unlink(path);
+	ck_assert_msg(qcow2_create(path, &ot, &err) == 0, "%s", err.text);
+	d = open_disk(path);
+	for (uint64_t i = 0; i < nreg; i++) /* the guest: write-zeroes, one per 512 MiB */
+		ck_assert_int_eq(qcow2_zero(d->qcow2, i * region, BLK, true), 0);
+	pid = fork();
+	if (pid == 0) {
+		if (seccomp_set_new(SECCOMP_POLICY_ON, true, -1, &set, &err) ||
+		    seccomp_set_build(set, SECCOMP_THREAD_MIGRATION))
+			_exit(2);
+		for (uint64_t i = 0; i < nreg; i++) {
+			enum disk_extent k;
+
+			if (disk_copy_read(d, i * region, BLK, false, buf, &k))
+				_exit(3);
+		}
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "migration thread's reads died: status 0x%x (159 = SIGSYS report)", st);
+	disk_close(d);
+	free(buf);
+}
+END_TEST
+
 Suite *suite_disk_copy(void)
 {
 	Suite *s = suite_create("disk_copy");
 	TCase *tc = tcase_create("core");
 
+	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, writes_mark_their_blocks);
 	tcase_add_test(tc, raw_read_kinds);
 	tcase_add_test(tc, qcow2_top_only_read_kinds);
 	tcase_add_test(tc, apply_refuses_malformed_sections);
 	tcase_add_test(tc, copy_top_needs_a_backing_file);
+	tcase_add_test(tc, write_in_flight_at_track_start_is_marked);
+	tcase_add_test(tc, copy_top_sends_zero_clusters);
+	tcase_add_test(tc, copy_cannot_plant_qcow2_magic_in_probed_raw);
+	tcase_add_test(tc, migration_filter_allows_eviction_writeback);
 	suite_add_tcase(s, tc);
 	return s;
 }
