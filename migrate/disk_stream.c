@@ -143,6 +143,11 @@ uint64_t disk_stream_collect(struct disk_stream *s)
 	return bytes;
 }
 
+size_t disk_stream_buffered(const struct disk_stream *s)
+{
+	return s ? s->len : 0;
+}
+
 static int flush_section(struct disk_stream *s, struct stream_writer *w)
 {
 	int ret = 0;

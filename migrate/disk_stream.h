@@ -45,6 +45,8 @@ uint64_t disk_stream_collect(struct disk_stream *s);
 /* Sends the blocks still to send (@tick every block, as stream_write_ram's). */
 int disk_stream_send(struct disk_stream *s, struct stream_writer *w, stream_tick_fn tick,
 		     void *arg, struct errmsg *err) __attribute__((warn_unused_result));
+/* Bytes collected for the DISK section being filled, not written yet (NULL: 0). */
+size_t disk_stream_buffered(const struct disk_stream *s);
 /* Stops the tracking: only while the VM is paused (no request in flight). */
 void disk_stream_stop(struct disk_stream *s);
 void disk_stream_free(struct disk_stream *s);

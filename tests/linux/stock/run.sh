@@ -265,6 +265,54 @@ s_snapshot_loop() {
 		{ echo "    loop.txt is not lines 1..$n once each:"; head -c 600 "$TMP/loop.txt" | sed 's/^/    | /'; return 1; }
 }
 
+# The loop on the ext4 disk live-migrated midway to a second process (issue 15): with the
+# image shared, or copied into the destination's own new image (disks=copy). The loop goes on
+# on the destination from the next line, the clock does not go back, the file has every line
+# once and the filesystem is clean afterwards.
+s_migrate_loop() {
+	local mode=$1 last before after n=100 img=$TMP/loop.img dimg bpid
+	ext4_image "$img" rw-loop
+	dimg=$img
+	if [ "$mode" = copy ]; then
+		dimg=$TMP/loop-dst.img
+		rm -f "$dimg"
+		"$VMM" img create -f raw "$dimg" 64M >/dev/null || return 1
+	fi
+	local cmd="console=ttyS0 quiet stock=loop stock.loops=$n stock.devices=1 stock.end=poweroff"
+	stock_start -- --disk "path=$img" --api-socket "$TMP/api" --cmdline "$cmd"
+	stock_wait_line "STOCK: loop 15 at" 180 || return 1
+	rm -f "$TMP/api-b" "$TMP/mig.sock"
+	"$VMM" run --memory 512M --disk "path=$dimg" --api-socket "$TMP/api-b" --incoming "unix:$TMP/mig.sock" \
+		>"$TMP/out.b" 2>"$TMP/err.b" </dev/null &
+	bpid=$!
+	for _ in $(seq 100); do grep -q "waiting for a migration" "$TMP/err.b" && break; sleep 0.1; done
+	"$VMM" ctl "$TMP/api" migrate uri="unix:$TMP/mig.sock" disks="$([ "$mode" = copy ] && echo copy || echo shared)" \
+		>"$TMP/ctl.out" 2>&1 || { echo "    ctl migrate failed"; sed 's/^/    | /' "$TMP/ctl.out"; kill -KILL $bpid; return 1; }
+	stock_wait 120
+	expect_rc 0 && expect_err "migration: completed" || { kill -KILL $bpid; return 1; }
+	grep "migration: completed" "$TMP/err" | sed 's/^minivmm: migration: /    note: /'
+	last=$(tr -d '\r' <"$TMP/out" | sed -n 's/^STOCK: loop \([0-9]*\) at [0-9]*$/\1/p' | tail -1)
+	before=$(tr -d '\r' <"$TMP/out" | sed -n 's/^STOCK: loop [0-9]* at \([0-9]*\)$/\1/p' | tail -1)
+	# The destination from here on is the VM: the stock_* helpers follow it.
+	LPID=$bpid LSTART=$SECONDS
+	while kill -0 "$LPID" 2>/dev/null && [ $((SECONDS - LSTART)) -lt 180 ]; do sleep 0.2; done
+	kill -0 "$LPID" 2>/dev/null && { echo "    the destination still runs after 180 s"; kill -KILL "$LPID"; }
+	wait "$LPID"
+	RC=$?
+	OUT=$(cat "$TMP/out.b")
+	ERR=$(cat "$TMP/err.b")
+	echo "    note: source stopped after loop line $last; destination: $(grep 'migration received' "$TMP/err.b" | sed 's/^minivmm: migration //')"
+	expect_rc 0 && expect_out "STOCK: loop $((last + 1)) at" && expect_out "STOCK: loop: $n lines, unmounted" &&
+		expect_out "STOCK: end: poweroff" || return 1
+	after=$(tr -d '\r' <<<"$OUT" | sed -n 's/^STOCK: loop [0-9]* at \([0-9]*\)$/\1/p' | head -1)
+	[ "$after" -ge "$before" ] || { echo "    the guest's clock went back: $before before, $after after"; return 1; }
+	e2fsck -fn "$dimg" >"$TMP/fsck" 2>&1 || { echo "    e2fsck -fn:"; sed 's/^/    /' "$TMP/fsck"; return 1; }
+	debugfs -R "cat /loop.txt" "$dimg" 2>/dev/null >"$TMP/loop.txt"
+	seq 1 $n | sed 's/^/line /' | cmp -s - "$TMP/loop.txt" ||
+		{ echo "    loop.txt is not lines 1..$n once each:"; head -c 600 "$TMP/loop.txt" | sed 's/^/    | /'; return 1; }
+	rm -f "$TMP/loop-dst.img"
+}
+
 KVER_GUEST=$(basename "$STOCK_KERNEL" | sed 's/^vmlinuz-//')
 t_run "stock: ttyS0, --cpus 4, ext4 rw on raw and on a qcow2 overlay, a read-only disk, poweroff -f" s_serial_disks_smp
 t_run "stock: console=hvc0, DHCP, 100 pings from the host, wget + md5" s_hvc0_net
@@ -272,4 +320,6 @@ t_run "stock: no privilege at all (uid 65534, kvm group, tap fd from a root help
 t_run "stock: reboot -f ends with 0, and with 1 under --on-reboot fail" s_reboot
 t_run "stock: ctl pause/resume (no guest time jump), ctl shutdown -> power button -> acpid -> poweroff, exit 0" s_ctl_pause_shutdown
 t_run "stock: snapshot a shell loop writing to ext4, restore: it continues, the clock does not go back, e2fsck clean" s_snapshot_loop
+t_run "stock: live-migrate a shell loop writing to ext4 (shared image): it continues on the destination, e2fsck clean" s_migrate_loop shared
+t_run "stock: live-migrate it with disks=copy into the destination's own image: it continues there, e2fsck clean" s_migrate_loop copy
 t_summary
