@@ -71,7 +71,7 @@ check: $(BUILD)/unit $(BUILD)/unit-asan
 # Every suite that boots a guest runs where /dev/kvm is usable, and in the nested-KVM box
 # (tests/kvmbox/run) where it is not; none skips for lack of KVM.
 # Boots the test guest through the real binary.
-test-integration integration: minivmm guest $(BUILD)/minivmm-asan $(BUILD)/blkpattern
+test-integration integration: minivmm guest $(BUILD)/minivmm-asan $(BUILD)/blkpattern $(BUILD)/mig_proxy
 	tests/integration/run.sh
 
 # The same guest under QEMU microvm with QEMU's devices: checks our guest drivers against an
@@ -101,7 +101,7 @@ run: all
 	tests/kvmbox/kvm-or-box ./minivmm run $(ARGS)
 
 # Everything, guest suites in the box where there is no /dev/kvm (tests/run.sh says how).
-test: all $(BUILD)/unit $(BUILD)/unit-asan $(BUILD)/minivmm-asan $(BUILD)/blkpattern $(BUILD)/qcow2io fuzz
+test: all $(BUILD)/unit $(BUILD)/unit-asan $(BUILD)/minivmm-asan $(BUILD)/blkpattern $(BUILD)/qcow2io $(BUILD)/mig_proxy fuzz
 	tests/run.sh
 
 # qcow2 format tests against qemu-img (no /dev/kvm needed); CRASH_TRIALS=100 for the long run.
@@ -215,6 +215,10 @@ $(BUILD)/blk_bench: bench/blk_bench.c $(call obj,rel,$(VMM_LIB_SRCS))
 
 # Drives block/qcow2 from the host for the tests; built with ASan/UBSan so that every qcow2
 # test is also a sanitizer run.
+$(BUILD)/mig_proxy: tests/tools/mig_proxy.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
+
 $(BUILD)/qcow2io: tests/tools/qcow2io.c $(call obj,asan,$(QCOW2_SRCS))
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -o $@ $(filter %.c %.o,$^) -lz -lzstd
 

@@ -1,6 +1,10 @@
 #!/usr/bin/python3
 # A minimal QMP client for the benchmarks: qmp.py SOCKET wait-file|migrate FILE|wait-running
 #   migrate FILE   migrate "exec:cat > FILE", wait until completed, print the seconds it took
+#   live URI DOWNTIME_MS   live-migrate to URI with that downtime limit and no bandwidth cap
+#                  (auto-converge off, QEMU's default); print "total_ms downtime_ms bytes
+#                  rounds status" from query-migrate, giving up after 300 s (status "failed"
+#                  or "timeout": it did not converge)
 #   wait-running   wait until the VM runs (after -incoming), print nothing
 import json
 import socket
@@ -42,10 +46,28 @@ def main():
         while q.cmd("query-migrate")["return"].get("status") not in ("completed", "failed"):
             time.sleep(0.01)
         print("%.3f" % (time.monotonic() - t0))
+    elif sys.argv[2] == "live":
+        q.cmd("migrate-set-parameters", **{"downtime-limit": int(sys.argv[4]),
+                                           "max-bandwidth": 1 << 40})
+        t0 = time.monotonic()
+        q.cmd("migrate", uri=sys.argv[3])
+        while True:
+            r = q.cmd("query-migrate")["return"]
+            if r.get("status") in ("completed", "failed") or time.monotonic() - t0 > 300:
+                break
+            time.sleep(0.02)
+        st = r.get("status")
+        if st not in ("completed", "failed"):
+            q.cmd("migrate_cancel")
+            st = "timeout"
+        ram = r.get("ram", {})
+        print("%d %s %d %d %s" % (r.get("total-time", (time.monotonic() - t0) * 1000),
+                                  r.get("downtime", "-"), ram.get("transferred", 0),
+                                  ram.get("dirty-sync-count", 0), st))
     elif sys.argv[2] == "wait-running":
         while q.cmd("query-status")["return"].get("status") != "running":
             time.sleep(0.005)
-    q.cmd("quit") if sys.argv[2] == "migrate" else None
+    q.cmd("quit") if sys.argv[2] in ("migrate", "live") else None
 
 
 if __name__ == "__main__":

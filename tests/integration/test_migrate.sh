@@ -6,75 +6,7 @@
 # configuration that differs) must leave the source running, its guest's check passing later.
 
 source "$ROOT/tests/integration/state_helpers.sh"
-
-# mig_use NAME PID FD: makes a started VM the current one for the st_* helpers.
-mig_use() { SNAME=$1 SPID=$2 ST_FD=$3; }
-
-# mig_dest NAME URI ARGS...: a destination (stdin on fd ST_FD), waiting on URI (until it says
-# so).
-mig_dest() {
-	local name=$1 uri=$2 i
-	shift 2
-	st_start "$name" "$@" --incoming "$uri"
-	for i in $(seq 100); do
-		grep -q "waiting for a migration" "$TMP/$name.err" 2>/dev/null && return 0
-		kill -0 "$SPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "    destination $name is not listening:"; sed 's/^/    | /' "$TMP/$name.err"
-	return 1
-}
-
-# mig_ctl SOCKNAME ARGS...: minivmm ctl on $TMP/SOCKNAME.sock; output in $TMP/ctl.out.
-mig_ctl() {
-	local sock=$1
-	shift
-	"$VMM" ctl "$TMP/$sock.sock" "$@" >"$TMP/ctl.out" 2>&1 && return 0
-	echo "    ctl $*:"; sed 's/^/    | /' "$TMP/ctl.out"
-	return 1
-}
-
-# mig_wait_phase SOCKNAME PHASE...: until migrate-status shows one of the phases (60 s).
-mig_wait_phase() {
-	local sock=$1 i p
-	shift
-	for i in $(seq 600); do
-		"$VMM" ctl "$TMP/$sock.sock" migrate-status >"$TMP/status.out" 2>&1 || true
-		for p in "$@"; do grep -q "^phase: $p\$" "$TMP/status.out" && return 0; done
-		# An end other than the one awaited: no use waiting (make test once waited 11 min).
-		grep -qE "^phase: (completed|failed|cancelled)\$" "$TMP/status.out" && break
-		# Nor once the VM has exited (a migration that completed between two polls).
-		grep -qE "no such socket|connection refused" "$TMP/status.out" && break
-		sleep 0.1
-	done
-	echo "    migrate-status never showed $*:"; sed 's/^/    | /' "$TMP/status.out"
-	[ -f "$TMP/$sock.err" ] && { echo "    $sock said:"; tail -n 8 "$TMP/$sock.err" | sed 's/^/    | /'; }
-	return 1
-}
-
-# mig_hop FROM FROM_PID FROM_FD TO TO_FD URI CPUS [migrate args]: migrates the running VM FROM
-# to a new destination TO (with MIG_DEST_ARGS too); on return TO is current and FROM has
-# exited 0 ("migrated").
-mig_hop() {
-	local from=$1 fpid=$2 ffd=$3 to=$4 tfd=$5 uri=$6 cpus=$7 tpid
-	shift 7
-	ST_FD=$tfd
-	mig_dest "$to" "$uri" $(st_flags "$cpus") ${MIG_DEST_ARGS:-} || return 1
-	tpid=$SPID
-	mig_ctl "$from" migrate uri="$uri" "$@" || {
-		echo "    source $from said:"; tail -n 20 "$TMP/$from.err" | sed 's/^/    | /'
-		echo "    destination $to said:"; tail -n 20 "$TMP/$to.err" | sed 's/^/    | /'
-		return 1
-	}
-	mig_use "$from" "$fpid" "$ffd"
-	st_end
-	expect_rc 0 && expect_err "migration: completed" || return 1
-	grep "migration: completed" "$TMP/$from.err" | sed 's/^minivmm: migration: /    note: /'
-	mig_use "$to" "$tpid" "$tfd"
-	grep "migration received" "$TMP/$to.err" | sed 's/^minivmm: migration /    note: destination /'
-	grep -q "the VM runs here now" "$TMP/$to.err" ||
-		{ echo "    destination $to did not say it runs the VM:"; sed 's/^/    | /' "$TMP/$to.err"; return 1; }
-}
+source "$ROOT/tests/integration/mig_helpers.sh"
 
 t_migrate() {
 	local cpus=$1 uri=$2 pages=${3:-64} before after
@@ -149,16 +81,6 @@ t_back_and_forth() {
 	st_finish
 }
 t_run "10 migrations back and forth of one VM" t_back_and_forth
-
-# The source must keep running after a failed migration, its guest's state intact.
-mig_source_survives() {
-	local r
-	mig_use a "$APID" 9
-	kill -0 "$SPID" 2>/dev/null || { echo "    the source exited"; return 1; }
-	r=$(st_last_round)
-	st_wait_round $((r + 16)) || { echo "    the source's guest does not go on"; return 1; }
-	st_finish
-}
 
 # mig_pair CPUS: a source 'a' (APID) whose guest rewrites 16 MiB per vCPU continuously, and a
 # destination 'b' (its pid in SPID) waiting on unix:$TMP/mig.sock.
@@ -378,77 +300,6 @@ t_copy_onto_shared() {
 }
 t_run "disks=copy onto the source's own image (shared storage): the destination refuses it; the source runs on" t_copy_onto_shared
 
-# Each fault 10 times at a random point, against one source VM that must survive them all:
-# the destination killed, the connection cut after a random number of bytes (the stream
-# truncated), one bit flipped in a section of each kind (mig_proxy.py, a man in the middle),
-# a configuration that differs, a cancel. Every destination must exit 1 without running the
-# guest; the source must report the failure, run on, and its guest's check pass at the end.
-mig_fault_once() {
-	local i=$1 kind=$2 name=b$1 r=$RANDOM uri="unix:$TMP/mig.sock" bpid pxpid=
-	local flags=$(st_flags 2) args=""
-	case $kind in
-	mismatch) flags=$(case $((i % 3)) in 0) echo --memory 128M --cpus 2 ;; 1) echo --memory 256M --cpus 1 ;;
-		*) echo --memory 256M --cpus 3 ;; esac) flags="$flags --disk path=$TMP/st.img --console file=$TMP/console.out" ;;
-	kill | cancel) args="bandwidth=1" ;;
-	esac
-	ST_FD=8 mig_dest "$name" "unix:$TMP/mig.sock" $flags || return 1
-	bpid=$SPID
-	case $kind in
-	cut | flip-*)
-		uri="unix:$TMP/px.sock"
-		rm -f "$TMP/px.out"
-		if [ "$kind" = cut ]; then
-			python3 "$ROOT/tests/integration/mig_proxy.py" "$TMP/px.sock" "$TMP/mig.sock" cut $((r * 45)) \
-				>"$TMP/px.out" 2>"$TMP/px.err" &
-			pxpid=$!
-		else
-			python3 "$ROOT/tests/integration/mig_proxy.py" "$TMP/px.sock" "$TMP/mig.sock" flip "${kind#flip-}" "$r" \
-				>"$TMP/px.out" 2>"$TMP/px.err" &
-			pxpid=$!
-		fi
-		for _ in $(seq 50); do grep -q listening "$TMP/px.out" 2>/dev/null && break; sleep 0.1; done ;;
-	esac
-	mig_ctl a migrate uri="$uri" $args || return 1
-	case $kind in
-	kill) sleep "0.$((r % 15 + 1))"; kill -KILL "$bpid" ;;
-	cancel) sleep "0.$((r % 15 + 1))"; mig_ctl a migrate-cancel || return 1 ;;
-	esac
-	mig_wait_phase a failed cancelled || return 1
-	[ -n "$pxpid" ] && wait "$pxpid" 2>/dev/null
-	mig_use "$name" "$bpid" 8
-	st_end
-	if [ "$kind" != kill ]; then
-		[ "$RC" = 1 ] || { echo "    $kind: the destination exited $RC, not 1"; tail -3 "$TMP/$name.err" | sed 's/^/    | /'; return 1; }
-	fi
-	[ -z "$OUT" ] || { echo "    $kind: the destination's guest ran"; return 1; }
-	case $kind in
-	cut | flip-*) grep -q "^proxy: \(cut\|flipped\)" "$TMP/px.err" ||
-		{ echo "    $kind: no fault happened:"; sed 's/^/    | /' "$TMP/px.err"; return 1; } ;;
-	esac
-	echo "$kind: $(tail -1 "$TMP/$name.err" | sed 's/^minivmm: //; s/--incoming unix:[^:]*: //' | cut -c1-100)" >>"$TMP/faults.log"
-	rm -f "$TMP/$name".*
-	mig_use a "$APID" 9
-	kill -0 "$APID" 2>/dev/null || { echo "    $kind: the source exited"; tail -5 "$TMP/a.err" | sed 's/^/    | /'; return 1; }
-}
-
-t_faults_random() {
-	local i k n=0 kinds="kill cut cancel mismatch flip-config flip-header flip-magic flip-ram flip-state flip-end"
-	truncate -s 1M "$TMP/st.img"
-	: >"$TMP/faults.log"
-	ST_FD=9 st_start a $(st_flags 2) --kernel "$GUEST" --cmdline "scenario=state"
-	APID=$SPID
-	st_wait_round 16 || return 1
-	for i in $(seq 10); do
-		for k in $kinds; do
-			mig_fault_once "$i" "$k" || { echo "    attempt $i, $k"; return 1; }
-			n=$((n + 1))
-		done
-	done
-	echo "    note: $n faults, each destination refused or died and the source ran on; what the destinations said:"
-	sed 's/[0-9][0-9]*/N/g' "$TMP/faults.log" | sort | uniq -c | sed 's/^/    note: /'
-	mig_source_survives
-}
-t_run "10 faults of each kind at random points (killed, cut, cancelled, config, a bit flipped in each section kind): the source runs on" t_faults_random
 
 # auto_converge=false and a guest that dirties faster than the link (16 MiB per vCPU rewritten
 # continuously; a guest that rests between its rounds, as the default scenario does, leaves a
