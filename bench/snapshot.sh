@@ -8,30 +8,12 @@
 #   bench/snapshot.sh            SIZES="512 2048" (MiB)
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-if ! { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }; then
-	[ -z "${KVMBOX_INSIDE:-}" ] || { echo "no /dev/kvm inside the box" >&2; exit 1; }
-	make -s -C "$ROOT" minivmm guest
-	echo "no /dev/kvm here: running in the nested-KVM box (absolute times are an emulated CPU's; compare the ratios)"
-	exec "$ROOT/tests/kvmbox/run" --memory 8192 -- "$0" "$@"
-fi
-VMM=$ROOT/minivmm
-GUEST=$ROOT/tests/guest/guest.bzImage
-GUEST_ELF=$ROOT/tests/guest/guest.elf
-QEMU=$(command -v qemu-system-x86_64)
-QMP="/usr/bin/python3 $ROOT/bench/qmp.py"
-TMP=$(mktemp -d)  # in the box: its tmpfs (8 GiB box), so the file system is not what is measured
-trap 'pkill -P $$ 2>/dev/null; rm -rf "$TMP"' EXIT
+source "$ROOT/bench/box.sh"
+bench_in_box "minivmm guest" "--memory 8192" "$@"
 
 now() { date +%s.%N; }
 since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.3f", e - s }'; }
 mib() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.1f", b / 1048576 }'; }
-
-# wait_for FILE TEXT: until TEXT is in FILE (120 s).
-wait_for() {
-	for _ in $(seq 2400); do grep -qF "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
-	echo "no '$2' in $1" >&2
-	return 1
-}
 
 cmdline_for() { # LOAD MIB
 	if [ "$1" = idle ]; then echo "scenario=idle"; else echo "scenario=memtest memtest=$(($2 - 96)) hold=1"; fi
