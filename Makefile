@@ -213,6 +213,10 @@ $(BUILD)/blkpattern: tests/tools/blkpattern.c tests/guest/pattern.h
 $(BUILD)/blk_bench: bench/blk_bench.c $(call obj,rel,$(VMM_LIB_SRCS))
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# Live migration's data path host-side (bench/migrate_datapath.sh): no KVM.
+$(BUILD)/mig_bench: bench/mig_bench.c $(call obj,rel,$(VMM_LIB_SRCS))
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
+
 # Drives block/qcow2 from the host for the tests; built with ASan/UBSan so that every qcow2
 # test is also a sanitizer run.
 $(BUILD)/mig_proxy: tests/tools/mig_proxy.c
