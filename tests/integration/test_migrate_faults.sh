@@ -1,5 +1,5 @@
 # Live migration (issue #15) under faults at random points: see t_faults_random. Its own file
-# so that make test can run it in the other lane from test_migrate.sh.
+# (integration part 1, where the stock kernel's build on an empty cache does not add to it).
 
 source "$ROOT/tests/integration/state_helpers.sh"
 source "$ROOT/tests/integration/mig_helpers.sh"
