@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Live migration, minivmm next to QEMU 7.2 microvm on the same test guest in the same run,
+# over a unix socket on one host (source and destination side by side): a guest of MEM MiB
+# (default 1024) idle; with every page written once (memtest, then halted); and rewriting a
+# 16 MiB working set continuously (scenario=state pages=4096, one vCPU). Both with a 50 ms
+# downtime limit and no bandwidth cap; QEMU without auto-converge (its default), minivmm
+# with its default (on). Reports total time, downtime (as each VMM measures it: pause to the
+# destination's confirmation for minivmm, QEMU's own "downtime"), bytes on the wire, rounds,
+# and the link's rate by iperf3 over loopback in the same run. Where there is no /dev/kvm it
+# runs inside the nested-KVM box: absolute times and rates are an emulated CPU's there
+# (the copy is CPU-bound), only the ratios between the two VMMs count.
+#   bench/migrate.sh [MiB] [LOADS]     default: 1024 "idle full dirty" (arguments, not the
+#                                      environment: the box passes only the arguments on)
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/bench/box.sh"
+bench_in_box "minivmm guest" "--memory 8192" "$@"
+MEM=${1:-1024}
+LOADS=${2:-idle full dirty}
+
+cmdline_for() {
+	case $1 in
+	idle) echo "scenario=idle" ;;
+	full) echo "scenario=memtest memtest=$((MEM - 96)) hold=1" ;;
+	dirty) echo "scenario=state pages=4096" ;;
+	esac
+}
+ready_text() {
+	case $1 in
+	idle) echo "idle: halting" ;;
+	full) echo "OK" ;;
+	dirty) echo "state: round 16" ;;
+	esac
+}
+
+ours() { # LOAD -> "total_ms downtime_ms bytes rounds status"
+	local load=$1 line
+	rm -f "$TMP/a" "$TMP/b" "$TMP/mig.sock"
+	"$VMM" run --kernel "$GUEST" --memory "${MEM}M" --api-socket "$TMP/a" --cmdline "$(cmdline_for "$load")" \
+		>"$TMP/a.out" 2>"$TMP/a.err" </dev/null &
+	local apid=$!
+	wait_for "$TMP/a.out" "$(ready_text "$load")"
+	"$VMM" run --memory "${MEM}M" --api-socket "$TMP/b" --incoming "unix:$TMP/mig.sock" \
+		>"$TMP/b.out" 2>"$TMP/b.err" </dev/null &
+	local bpid=$!
+	wait_for "$TMP/b.err" "waiting for a migration"
+	"$VMM" ctl "$TMP/a" migrate uri="unix:$TMP/mig.sock" downtime_ms=50 >/dev/null
+	# Give up as QEMU's side does: after 300 s.
+	for _ in $(seq 3000); do kill -0 $apid 2>/dev/null || break; sleep 0.1; done
+	if kill -0 $apid 2>/dev/null; then
+		"$VMM" ctl "$TMP/a" migrate-cancel >/dev/null 2>&1 || true
+		echo "300000 - 0 0 timeout"
+	else
+		line=$(grep "migration: completed" "$TMP/a.err" || true)
+		if [ -n "$line" ]; then
+			sed -n 's/.*completed in \([0-9]*\) ms, \([0-9]*\) rounds, \([0-9]*\) bytes, downtime \([0-9.]*\) ms.*/\1 \4 \3 \2 completed/p' <<<"$line"
+		else
+			echo "- - 0 0 failed"
+		fi
+	fi
+	"$VMM" ctl "$TMP/b" quit >/dev/null 2>&1 || true
+	"$VMM" ctl "$TMP/a" quit >/dev/null 2>&1 || true
+	wait $apid $bpid 2>/dev/null || true
+}
+
+qemu() { # LOAD -> "total_ms downtime_ms bytes rounds status"
+	local load=$1 args
+	args=(-accel kvm -M microvm -m "${MEM}M" -nodefaults -no-user-config -display none -kernel "$GUEST_ELF"
+		-append "$(cmdline_for "$load")")
+	rm -f "$TMP/qa" "$TMP/qb" "$TMP/qmig.sock"
+	"$QEMU" "${args[@]}" -serial "file:$TMP/q.out" -qmp "unix:$TMP/qa,server,nowait" </dev/null &
+	local apid=$!
+	wait_for "$TMP/q.out" "$(ready_text "$load")"
+	"$QEMU" "${args[@]}" -serial null -qmp "unix:$TMP/qb,server,nowait" -incoming "unix:$TMP/qmig.sock" </dev/null &
+	local bpid=$!
+	for _ in $(seq 200); do [ -S "$TMP/qmig.sock" ] && break; sleep 0.05; done
+	$QMP "$TMP/qa" live "unix:$TMP/qmig.sock" 50
+	kill -TERM $apid $bpid 2>/dev/null || true
+	wait $apid $bpid 2>/dev/null || true
+	rm -f "$TMP/q.out"
+}
+
+link_rate() { # MB/s over loopback, iperf3 for 3 s
+	command -v iperf3 >/dev/null || { echo "-"; return; }
+	iperf3 -s -1 -p 5299 >/dev/null 2>&1 &
+	sleep 0.5
+	iperf3 -c 127.0.0.1 -p 5299 -t 3 -J 2>/dev/null |
+		python3 -c 'import json,sys; print("%.0f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 8e6))' ||
+		echo "-"
+	wait || true
+}
+
+echo "live migration, test guest of $MEM MiB, 1 vCPU, unix socket, minivmm vs QEMU $("$QEMU" --version | head -1 | awk '{print $4}') microvm${KVMBOX_INSIDE:+ (in the nested-KVM box)}"
+echo "link (iperf3, loopback tcp): $(link_rate) MB/s"
+printf '%-7s | %9s %8s %9s %6s %-9s | %9s %8s %9s %6s %-9s | %7s\n' load "ours ms" "down ms" "MB" rounds status \
+	"QEMU ms" "down ms" "MB" rounds status "time x"
+for load in $LOADS; do
+	read -r ot od ob or os < <(ours "$load")
+	read -r qt qd qb qr qs < <(qemu "$load")
+	printf '%-7s | %9s %8s %9s %6s %-9s | %9s %8s %9s %6s %-9s | %7s\n' "$load" "$ot" "$od" \
+		"$(awk -v b="$ob" 'BEGIN{printf "%.1f", b/1e6}')" "$or" "$os" "$qt" "$qd" \
+		"$(awk -v b="$qb" 'BEGIN{printf "%.1f", b/1e6}')" "$qr" "$qs" \
+		"$(awk -v a="$qt" -v b="$ot" 'BEGIN{ if (b > 0 && a > 0) printf "%.2f", a/b; else print "-" }')"
+done
+echo "time x: QEMU's total time / ours (above 1: ours is faster)"
