@@ -282,7 +282,7 @@ int disk_submit(struct disk *d, struct disk_req *r)
 	if (d->readonly && r->op != BLK_OP_READ && r->op != BLK_OP_FLUSH)
 		return -EROFS;
 	r->disk = d;
-	disk_track_request(d, r);
+	disk_track_request(r);
 	return d->fmt->submit(d, r);
 }
 

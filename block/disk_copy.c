@@ -17,7 +17,7 @@ uint64_t disk_copy_blocks(const struct disk *d)
 	return (d->size + DISK_COPY_BLOCK - 1) >> DISK_COPY_BLOCK_BITS;
 }
 
-static uint64_t track_words(const struct disk *d)
+uint64_t disk_track_words(const struct disk *d)
 {
 	return (disk_copy_blocks(d) + 63) / 64;
 }
@@ -30,7 +30,7 @@ int disk_track_start(struct disk *d)
 
 	if (atomic_load(&d->track))
 		return 0;
-	bits = calloc(track_words(d) ? track_words(d) : 1, sizeof(uint64_t));
+	bits = calloc(disk_track_words(d) ? disk_track_words(d) : 1, sizeof(uint64_t));
 	if (!bits)
 		return -ENOMEM;
 	if (!atomic_compare_exchange_strong(&d->track, &none, bits))
@@ -70,9 +70,8 @@ static void tracked_done(struct disk_req *r, int err)
 
 /* Every request that changes the disk, tracked or not: one submitted before the tracking
  * started may complete after the first pass read its block, and must be marked then. */
-void disk_track_request(struct disk *d, struct disk_req *r)
+void disk_track_request(struct disk_req *r)
 {
-	(void)d;
 	if (r->op == BLK_OP_READ || r->op == BLK_OP_FLUSH || r->done == tracked_done)
 		return;
 	r->caller_done = r->done;
@@ -85,7 +84,7 @@ uint64_t disk_track_collect(struct disk *d, uint64_t *out)
 
 	if (!bits)
 		return 0;
-	for (uint64_t i = 0; i < track_words(d); i++) {
+	for (uint64_t i = 0; i < disk_track_words(d); i++) {
 		uint64_t w = atomic_exchange_explicit((_Atomic uint64_t *)&bits[i], 0,
 						      memory_order_acq_rel);
 

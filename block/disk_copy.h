@@ -19,10 +19,11 @@
 #define DISK_COPY_BLOCK (1u << DISK_COPY_BLOCK_BITS)
 
 /* disk_submit's: a request that changes blocks marks them when it completes (while tracking). */
-void disk_track_request(struct disk *d, struct disk_req *r);
+void disk_track_request(struct disk_req *r);
 
-/* Blocks of @d (the last may be short). */
+/* Blocks of @d (the last may be short), and the 64-bit words of a bitmap of them. */
 uint64_t disk_copy_blocks(const struct disk *d);
+uint64_t disk_track_words(const struct disk *d);
 
 /* Starts marking changed blocks (-ENOMEM); already on: kept as it is. */
 int disk_track_start(struct disk *d) __attribute__((warn_unused_result));

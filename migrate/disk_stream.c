@@ -37,11 +37,6 @@ struct disk_stream {
 	bool run_zero;
 };
 
-static uint64_t words(const struct disk *d)
-{
-	return (disk_copy_blocks(d) + 63) / 64;
-}
-
 void disk_stream_free(struct disk_stream *s)
 {
 	if (!s)
@@ -87,15 +82,15 @@ int disk_stream_start(struct vm *vm, enum disk_stream_mode mode, struct disk_str
 		c->d = d;
 		c->index = i;
 		c->top_only = mode == DISK_STREAM_COPY_TOP && disk_has_backing(d);
-		c->todo = malloc(words(d) * sizeof(uint64_t) + sizeof(uint64_t));
+		c->todo = malloc(disk_track_words(d) * sizeof(uint64_t) + sizeof(uint64_t));
 		if (!c->todo) {
 			disk_stream_free(s);
 			return errmsg_set(err, -ENOMEM, "out of memory for the disks' copy");
 		}
 		/* Every block, then those the guest changes meanwhile. */
-		memset(c->todo, 0xff, words(d) * sizeof(uint64_t));
+		memset(c->todo, 0xff, disk_track_words(d) * sizeof(uint64_t));
 		if (disk_copy_blocks(d) % 64)
-			c->todo[words(d) - 1] = (1ULL << (disk_copy_blocks(d) % 64)) - 1;
+			c->todo[disk_track_words(d) - 1] = (1ULL << (disk_copy_blocks(d) % 64)) - 1;
 		s->n++;
 		/* On failure the bitmaps already on stay on: the VM runs, and the I/O thread may
 		 * be marking them (a later migration takes them as they are). */
@@ -136,7 +131,7 @@ uint64_t disk_stream_collect(struct disk_stream *s)
 		uint64_t n = 0;
 
 		disk_track_collect(c->d, c->todo);
-		for (uint64_t j = 0; j < words(c->d); j++)
+		for (uint64_t j = 0; j < disk_track_words(c->d); j++)
 			n += (uint64_t)__builtin_popcountll(c->todo[j]);
 		bytes += n * DISK_COPY_BLOCK;
 	}
@@ -202,7 +197,7 @@ static int send_disk(struct disk_stream *s, struct stream_writer *w, struct copi
 {
 	struct disk *d = c->d;
 
-	for (uint64_t j = 0; j < words(d); j++) {
+	for (uint64_t j = 0; j < disk_track_words(d); j++) {
 		while (c->todo[j]) {
 			uint64_t b = j * 64 + (uint64_t)__builtin_ctzll(c->todo[j]);
 			uint64_t off = b << DISK_COPY_BLOCK_BITS;

@@ -153,6 +153,24 @@ START_TEST(raw_read_kinds)
 }
 END_TEST
 
+/* A new qcow2 image at @p (any old file there removed) with @len bytes of @byte at @off. */
+static void qcow2_with(const char *p, const struct qcow2_create_opts *o, int byte, size_t len,
+		       uint64_t off)
+{
+	static uint8_t data[BLK];
+	struct errmsg err;
+	struct qcow2 *q;
+
+	unlink(p);
+	ck_assert_msg(qcow2_create(p, o, &err) == 0, "%s", err.text);
+	if (!len)
+		return;
+	ck_assert_int_eq(qcow2_open(p, false, &q, NULL, &err), 0);
+	memset(data, byte, len);
+	ck_assert_int_eq(qcow2_pwrite(q, data, len, off), 0);
+	ck_assert_int_eq(qcow2_close(q), 0);
+}
+
 /* qcow2 over a backing file: with top_only a block the top leaves to the backing file is
  * BACKING (not sent); without, it is the backing file's data; a block the top holds is
  * data either way; an unallocated block without backing data is zero. */
@@ -160,24 +178,12 @@ START_TEST(qcow2_top_only_read_kinds)
 {
 	struct qcow2_create_opts ob = { .size = SIZE }, ot = { .size = SIZE, .backing = base,
 								 .backing_fmt = "qcow2" };
-	uint8_t *buf = aligned_alloc(4096, BLK), data[512];
-	struct errmsg err;
-	struct qcow2 *q;
+	uint8_t *buf = aligned_alloc(4096, BLK);
 	enum disk_extent k;
 	struct disk *d;
 
-	unlink(path);
-	unlink(base);
-	ck_assert_msg(qcow2_create(base, &ob, &err) == 0, "%s", err.text);
-	ck_assert_int_eq(qcow2_open(base, false, &q, NULL, &err), 0);
-	memset(data, 0x31, sizeof(data));
-	ck_assert_int_eq(qcow2_pwrite(q, data, sizeof(data), BLK), 0);
-	ck_assert_int_eq(qcow2_close(q), 0);
-	ck_assert_msg(qcow2_create(path, &ot, &err) == 0, "%s", err.text);
-	ck_assert_int_eq(qcow2_open(path, false, &q, NULL, &err), 0);
-	memset(data, 0x32, sizeof(data));
-	ck_assert_int_eq(qcow2_pwrite(q, data, sizeof(data), 3 * BLK), 0);
-	ck_assert_int_eq(qcow2_close(q), 0);
+	qcow2_with(base, &ob, 0x31, 512, BLK);
+	qcow2_with(path, &ot, 0x32, 512, 3 * BLK);
 
 	d = open_disk(path);
 	ck_assert(disk_has_backing(d));
@@ -234,20 +240,12 @@ START_TEST(copy_top_sends_zero_clusters)
 {
 	struct qcow2_create_opts ob = { .size = 1 << 20 },
 		ot = { .size = 1 << 20, .cluster_size = 4096, .backing = base, .backing_fmt = "qcow2" };
-	uint8_t *buf = aligned_alloc(4096, BLK), data[BLK];
-	struct errmsg err;
-	struct qcow2 *q;
+	uint8_t *buf = aligned_alloc(4096, BLK);
 	enum disk_extent k;
 	struct disk *d;
 
-	unlink(path);
-	unlink(base);
-	ck_assert_msg(qcow2_create(base, &ob, &err) == 0, "%s", err.text);
-	ck_assert_int_eq(qcow2_open(base, false, &q, NULL, &err), 0);
-	memset(data, 0x31, sizeof(data));
-	ck_assert_int_eq(qcow2_pwrite(q, data, BLK, 0), 0);
-	ck_assert_int_eq(qcow2_close(q), 0);
-	ck_assert_msg(qcow2_create(path, &ot, &err) == 0, "%s", err.text);
+	qcow2_with(base, &ob, 0x31, BLK, 0);
+	qcow2_with(path, &ot, 0, 0, 0);
 	d = open_disk(path);
 	/* guest: write-zeroes of 4 KiB at 0 (what a discard / WRITE_ZEROES does) */
 	ck_assert_int_eq(qcow2_zero(d->qcow2, 0, 4096, true), 0);
