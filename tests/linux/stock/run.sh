@@ -233,11 +233,26 @@ s_ctl_pause_shutdown() {
 	[ ! -e "$sock" ] || { echo "    the socket outlived minivmm"; return 1; }
 }
 
+# loop_went_on LAST BEFORE N IMAGE: the loop, stopped in one process after line LAST at guest
+# time BEFORE, went on in the next one ($RC, $OUT) from line LAST+1 to N without its clock
+# going back, and IMAGE holds lines 1..N once each on a clean filesystem.
+loop_went_on() {
+	local last=$1 before=$2 n=$3 img=$4 after
+	expect_rc 0 && expect_out "STOCK: loop $((last + 1)) at" && expect_out "STOCK: loop: $n lines, unmounted" &&
+		expect_out "STOCK: end: poweroff" || return 1
+	after=$(tr -d '\r' <<<"$OUT" | sed -n 's/^STOCK: loop [0-9]* at \([0-9]*\)$/\1/p' | head -1)
+	[ "$after" -ge "$before" ] || { echo "    the guest's clock went back: $before before, $after after"; return 1; }
+	e2fsck -fn "$img" >"$TMP/fsck" 2>&1 || { echo "    e2fsck -fn:"; sed 's/^/    /' "$TMP/fsck"; return 1; }
+	debugfs -R "cat /loop.txt" "$img" 2>/dev/null >"$TMP/loop.txt"
+	seq 1 "$n" | sed 's/^/line /' | cmp -s - "$TMP/loop.txt" ||
+		{ echo "    loop.txt is not lines 1..$n once each:"; head -c 600 "$TMP/loop.txt" | sed 's/^/    | /'; return 1; }
+}
+
 # The loop on the ext4 disk snapshotted midway (stop=true), restored by a new process: the loop
 # goes on from the next line, the guest's clock does not go backwards, the file has every line
 # once and the filesystem is clean.
 s_snapshot_loop() {
-	local last before after n=60
+	local last before n=60
 	ext4_image "$TMP/loop.img" rw-loop
 	local flags=(--disk "path=$TMP/loop.img" --api-socket "$TMP/api"
 		--cmdline "console=ttyS0 quiet stock=loop stock.loops=$n stock.devices=1 stock.end=poweroff")
@@ -254,15 +269,8 @@ s_snapshot_loop() {
 	echo "    note: snapshot after loop line $last: $(du -k "$TMP/snap" | cut -f1) KiB"
 	stock_start -- --restore "$TMP/snap" "${flags[@]}"
 	stock_wait 180
-	expect_rc 0 && expect_out "STOCK: loop $((last + 1)) at" && expect_out "STOCK: loop: $n lines, unmounted" &&
-		expect_out "STOCK: end: poweroff" || return 1
 	! grep -q "STOCK: init running" <<<"$OUT" || { echo "    the restored guest booted again"; return 1; }
-	after=$(tr -d '\r' <<<"$OUT" | sed -n 's/^STOCK: loop [0-9]* at \([0-9]*\)$/\1/p' | head -1)
-	[ "$after" -ge "$before" ] || { echo "    the guest's clock went back: $before before, $after after"; return 1; }
-	e2fsck -fn "$TMP/loop.img" >"$TMP/fsck" 2>&1 || { echo "    e2fsck -fn:"; sed 's/^/    /' "$TMP/fsck"; return 1; }
-	debugfs -R "cat /loop.txt" "$TMP/loop.img" 2>/dev/null >"$TMP/loop.txt"
-	seq 1 $n | sed 's/^/line /' | cmp -s - "$TMP/loop.txt" ||
-		{ echo "    loop.txt is not lines 1..$n once each:"; head -c 600 "$TMP/loop.txt" | sed 's/^/    | /'; return 1; }
+	loop_went_on "$last" "$before" "$n" "$TMP/loop.img"
 }
 
 # The loop on the ext4 disk live-migrated midway to a second process (issue 15): with the
@@ -270,7 +278,7 @@ s_snapshot_loop() {
 # on the destination from the next line, the clock does not go back, the file has every line
 # once and the filesystem is clean afterwards.
 s_migrate_loop() {
-	local mode=$1 last before after n=100 img=$TMP/loop.img dimg bpid
+	local mode=$1 last before n=100 img=$TMP/loop.img dimg bpid
 	ext4_image "$img" rw-loop
 	dimg=$img
 	if [ "$mode" = copy ]; then
@@ -302,14 +310,7 @@ s_migrate_loop() {
 	OUT=$(cat "$TMP/out.b")
 	ERR=$(cat "$TMP/err.b")
 	echo "    note: source stopped after loop line $last; destination: $(grep 'migration received' "$TMP/err.b" | sed 's/^minivmm: migration //')"
-	expect_rc 0 && expect_out "STOCK: loop $((last + 1)) at" && expect_out "STOCK: loop: $n lines, unmounted" &&
-		expect_out "STOCK: end: poweroff" || return 1
-	after=$(tr -d '\r' <<<"$OUT" | sed -n 's/^STOCK: loop [0-9]* at \([0-9]*\)$/\1/p' | head -1)
-	[ "$after" -ge "$before" ] || { echo "    the guest's clock went back: $before before, $after after"; return 1; }
-	e2fsck -fn "$dimg" >"$TMP/fsck" 2>&1 || { echo "    e2fsck -fn:"; sed 's/^/    /' "$TMP/fsck"; return 1; }
-	debugfs -R "cat /loop.txt" "$dimg" 2>/dev/null >"$TMP/loop.txt"
-	seq 1 $n | sed 's/^/line /' | cmp -s - "$TMP/loop.txt" ||
-		{ echo "    loop.txt is not lines 1..$n once each:"; head -c 600 "$TMP/loop.txt" | sed 's/^/    | /'; return 1; }
+	loop_went_on "$last" "$before" "$n" "$dimg" || return 1
 	rm -f "$TMP/loop-dst.img"
 }
 
