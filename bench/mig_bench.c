@@ -2,7 +2,7 @@
  * VMM maps it) -> the dirty set (migrate/dirty.h, fed by the VMM's own marks: the synthetic
  * dirtier writes through gm_write) -> the stream writer (migrate/stream.h) -> a connection made
  * by migrate/channel.c (so with the migration's own socket options) -> the stream reader ->
- * stream_apply_ram into a second guest RAM. The source is the main thread, the destination a
+ * stream_receive_ram straight into a second guest RAM. The source is the main thread, the destination a
  * thread of its own. Every transfer ends with a memcmp of the two memories: a figure is printed
  * only for a copy that came out right.
  *
@@ -242,12 +242,15 @@ static int stream_recv(int fd, struct guest_mem *gm, uint64_t *bytes, struct err
 		uint8_t *payload;
 		size_t len;
 
-		ret = stream_read_section(&r, &type, &payload, &len, err);
+		ret = stream_read_section_header(&r, &type, &len, err);
+		if (!ret && type == STREAM_SEC_RAM) {
+			ret = stream_receive_ram(&r, gm, err);
+			continue;
+		}
+		ret = ret ? ret : stream_read_payload(&r, &payload, err);
 		if (ret)
 			break;
-		if (type == STREAM_SEC_RAM)
-			ret = stream_apply_ram(payload, len, gm, err);
-		else if (type != STREAM_SEC_END)
+		if (type != STREAM_SEC_END)
 			ret = errmsg_set(err, -EPROTO, "stream: a section of type 0x%x", type);
 		free(payload);
 	}

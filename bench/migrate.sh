@@ -56,6 +56,7 @@ ours() { # LOAD -> "total_ms downtime_ms bytes rounds status"
 			sed -n 's/.*completed in \([0-9]*\) ms, \([0-9]*\) rounds, \([0-9]*\) bytes, downtime \([0-9.]*\) ms.*/\1 \4 \3 \2 completed/p' <<<"$line"
 		else
 			echo "- - 0 0 failed"
+			tail -n 3 "$TMP/a.err" "$TMP/b.err" >&2
 		fi
 	fi
 	"$VMM" ctl "$TMP/b" quit >/dev/null 2>&1 || true

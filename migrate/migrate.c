@@ -237,7 +237,7 @@ static int tick(void *arg, uint64_t pages)
 	double t = now_ms(), elapsed = t - m->round_start;
 	/* What is queued in a section counts: a round of a few MiB fits one section, which
 	 * goes out only at the round's end (the limit held nothing back before). */
-	uint64_t sent = m->w.bytes + m->w.ram_len + disk_stream_buffered(m->ds) - m->round_bytes0;
+	uint64_t sent = m->w.bytes + stream_writer_buffered(&m->w) + disk_stream_buffered(m->ds) - m->round_bytes0;
 
 	(void)pages;
 	if (atomic_load(&m->cancel) && !atomic_load(&m->final))

@@ -215,7 +215,14 @@ int vm_receive_stream(struct vm *vm, struct stream_reader *r, bool whole_file,
 	free(current);
 	payload = NULL;
 	while (!ret) {
-		ret = stream_read_section(r, &type, &payload, &len, err);
+		ret = stream_read_section_header(r, &type, &len, err);
+		if (!ret && type == STREAM_SEC_RAM) {
+			/* Straight into guest RAM: a corrupt section fails the whole stream, and
+			 * this VM never runs (see stream_receive_ram()). */
+			ret = stream_receive_ram(r, &vm->mem, err);
+			continue;
+		}
+		ret = ret ? ret : stream_read_payload(r, &payload, err);
 		if (ret)
 			break;
 		if (type == STREAM_SEC_END) {
@@ -224,9 +231,7 @@ int vm_receive_stream(struct vm *vm, struct stream_reader *r, bool whole_file,
 			free(payload);
 			break;
 		}
-		if (type == STREAM_SEC_RAM) {
-			ret = stream_apply_ram(payload, len, &vm->mem, err);
-		} else if (type == STREAM_SEC_DISK) {
+		if (type == STREAM_SEC_DISK) {
 			/* A snapshot's disks are files beside it, never in it. */
 			ret = whole_file ? errmsg_set(err, -EINVAL, "%s: a DISK section in a snapshot", r->what) :
 					   disk_stream_apply(disks, nr_disks, payload, len, err);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 
@@ -11,32 +12,35 @@
 #define HDR_LEN 16
 #define SEC_HDR_LEN 24
 #define RUN_HDR_LEN 16
-#define NO_RUN SIZE_MAX
 /* Run flag: the run's pages are zero and carry no data (a migration's page that was sent and
  * has since become zero; a fresh VM's RAM needs none). */
 #define RUN_ZERO 1u
 
-static int write_all(struct stream_writer *w, const void *p, size_t len)
+/* Writes @n buffers whole (a socket may take part of them). */
+static int write_all(struct stream_writer *w, struct iovec *iov, int n)
 {
-	const uint8_t *b = p;
+	while (n) {
+		ssize_t done = writev(w->fd, iov, n);
 
-	while (len) {
-		ssize_t n = write(w->fd, b, len);
-
-		if (n < 0 && errno == EINTR)
+		if (done < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (done < 0)
 			return -errno;
-		b += n;
-		len -= (size_t)n;
-		w->bytes += (uint64_t)n;
+		w->bytes += (uint64_t)done;
+		for (; n && (size_t)done >= iov->iov_len; iov++, n--)
+			done -= (ssize_t)iov->iov_len;
+		if (n) {
+			iov->iov_base = (uint8_t *)iov->iov_base + done;
+			iov->iov_len -= (size_t)done;
+		}
 	}
 	return 0;
 }
 
 int stream_writer_init(struct stream_writer *w, int fd)
 {
-	*w = (struct stream_writer){ .fd = fd, .crc = crc32c_pick(), .run_hdr = NO_RUN };
+	*w = (struct stream_writer){ .fd = fd };
+	crc32c_init(&w->crc);
 	w->ram = malloc(STREAM_MAX_RAM);
 	return w->ram ? 0 : -ENOMEM;
 }
@@ -50,28 +54,42 @@ void stream_writer_free(struct stream_writer *w)
 int stream_write_header(struct stream_writer *w)
 {
 	uint8_t h[HDR_LEN];
+	struct iovec iov = { h, sizeof(h) };
 
 	memcpy(h, MAGIC, 8);
 	stream_put32(h + 8, STREAM_VERSION);
 	stream_put32(h + 12, 0);
-	return write_all(w, h, sizeof(h));
+	return write_all(w, &iov, 1);
 }
 
-int stream_write_section(struct stream_writer *w, uint32_t type, const void *p, size_t len)
+/* A section whose payload's checksum is known already: header and payload in one system
+ * call. */
+static int write_section_crc(struct stream_writer *w, uint32_t type, const void *p, size_t len,
+			     uint32_t crc)
 {
 	uint8_t h[SEC_HDR_LEN];
+	struct iovec iov[2] = { { h, sizeof(h) }, { (void *)p, len } };
 	int ret;
 
 	stream_put32(h, type);
 	stream_put32(h + 4, 0);
 	stream_put64(h + 8, len);
-	stream_put32(h + 16, w->crc(0, p, len));
-	stream_put32(h + 20, w->crc(0, h, 20));
-	ret = write_all(w, h, sizeof(h));
-	ret = ret ? ret : write_all(w, p, len);
+	stream_put32(h + 16, crc);
+	stream_put32(h + 20, crc32c(&w->crc, 0, h, 20));
+	ret = write_all(w, iov, len ? 2 : 1);
 	if (!ret)
 		w->sections++;
 	return ret;
+}
+
+int stream_write_section(struct stream_writer *w, uint32_t type, const void *p, size_t len)
+{
+	return write_section_crc(w, type, p, len, crc32c(&w->crc, 0, p, len));
+}
+
+size_t stream_writer_buffered(const struct stream_writer *w)
+{
+	return w->ram_len + (w->run.data ? (size_t)w->run.pages * STREAM_PAGE : 0);
 }
 
 int stream_flush_ram(struct stream_writer *w)
@@ -80,54 +98,74 @@ int stream_flush_ram(struct stream_writer *w)
 
 	if (!w->ram_len)
 		return 0;
-	ret = stream_write_section(w, STREAM_SEC_RAM, w->ram, w->ram_len);
+	ret = write_section_crc(w, STREAM_SEC_RAM, w->ram, w->ram_len, w->ram_crc);
 	w->ram_len = 0;
-	w->run_hdr = NO_RUN;
+	w->ram_crc = 0;
 	return ret;
 }
 
-/* Adds a page to the open run when it continues it (same kind, next address), else opens a
- * new run; a section is flushed once its pages reach a chunk, so with at most one run header
- * per page the buffer holds. */
-static int add_page(struct stream_writer *w, uint64_t gpa, const void *page)
+/* Data pages the current section still takes: a section ends after a chunk of page data, so
+ * that with a run header per page at most it fits STREAM_MAX_RAM. */
+static uint32_t data_room(const struct stream_writer *w)
 {
-	uint32_t flags = page ? 0 : RUN_ZERO;
-	int ret;
+	return w->ram_len >= STREAM_RAM_CHUNK ? 0 :
+	       (uint32_t)((STREAM_RAM_CHUNK - w->ram_len) / STREAM_PAGE);
+}
 
-	if (w->ram_len + RUN_HDR_LEN + STREAM_PAGE > STREAM_MAX_RAM) {
+/* Appends @run to the section (the caller kept it within data_room()) and writes the section
+ * out once it holds a chunk. */
+static int put_run(struct stream_writer *w, struct stream_run *run)
+{
+	uint8_t *h = w->ram + w->ram_len;
+
+	if (!run->pages)
+		return 0;
+	stream_put64(h, run->gpa);
+	stream_put32(h + 8, run->pages);
+	stream_put32(h + 12, run->data ? 0 : RUN_ZERO);
+	w->ram_crc = crc32c(&w->crc, w->ram_crc, h, RUN_HDR_LEN);
+	w->ram_len += RUN_HDR_LEN;
+	if (run->data) {
+		size_t n = (size_t)run->pages * STREAM_PAGE;
+
+		/* The checksum is of the bytes copied: the guest may be writing the page. */
+		w->ram_crc = crc32c_copy(&w->crc, w->ram_crc, w->ram + w->ram_len, run->data, n);
+		w->ram_len += n;
+	}
+	run->pages = 0;
+	return w->ram_len >= STREAM_RAM_CHUNK ? stream_flush_ram(w) : 0;
+}
+
+/* Adds one page (@data NULL: a zero page) to @run, ending the run first where the page does
+ * not continue it. */
+static int add_page(struct stream_writer *w, struct stream_run *run, uint64_t gpa,
+		    const uint8_t *data)
+{
+	int ret = 0;
+
+	if (run->pages && (!run->data != !data || gpa != run->gpa + run->pages * STREAM_PAGE ||
+			   (data ? run->pages >= data_room(w) : run->pages == UINT32_MAX)))
+		ret = put_run(w, run);
+	if (!ret && data && !data_room(w))
 		ret = stream_flush_ram(w);
-		if (ret)
-			return ret;
-	}
-	if (w->run_hdr == NO_RUN || gpa != w->run_next_gpa ||
-	    stream_get32(w->ram + w->run_hdr + 12) != flags) {
-		w->run_hdr = w->ram_len;
-		stream_put64(w->ram + w->ram_len, gpa);
-		stream_put32(w->ram + w->ram_len + 8, 0);
-		stream_put32(w->ram + w->ram_len + 12, flags);
-		w->ram_len += RUN_HDR_LEN;
-	}
-	if (page) {
-		memcpy(w->ram + w->ram_len, page, STREAM_PAGE);
-		w->ram_len += STREAM_PAGE;
-	}
-	stream_put32(w->ram + w->run_hdr + 8, stream_get32(w->ram + w->run_hdr + 8) + 1);
-	w->run_next_gpa = gpa + STREAM_PAGE;
-	/* A section holds at most a chunk of pages (zero runs: a chunk's worth of headers at
-	 * most): start a new run in the next one. */
-	if (w->ram_len >= STREAM_RAM_CHUNK)
-		return stream_flush_ram(w);
+	if (ret)
+		return ret;
+	if (!run->pages)
+		*run = (struct stream_run){ .gpa = gpa, .data = data };
+	run->pages++;
 	return 0;
 }
 
 int stream_write_page(struct stream_writer *w, uint64_t gpa, const void *page)
 {
-	return add_page(w, gpa, page);
+	int ret = add_page(w, &w->run, gpa, page);
+
+	return ret ? ret : put_run(w, &w->run);
 }
 
 int stream_write_zero_page(struct stream_writer *w, uint64_t gpa)
 {
-	return add_page(w, gpa, NULL);
+	return stream_write_page(w, gpa, NULL);
 }
 
 int stream_write_end(struct stream_writer *w)
@@ -141,7 +179,8 @@ int stream_write_end(struct stream_writer *w)
 
 void stream_reader_init(struct stream_reader *r, int fd, const char *what)
 {
-	*r = (struct stream_reader){ .fd = fd, .crc = crc32c_pick(), .what = what };
+	*r = (struct stream_reader){ .fd = fd, .what = what };
+	crc32c_init(&r->crc);
 }
 
 static int read_all(struct stream_reader *r, void *p, size_t len, const char *part,
@@ -200,19 +239,17 @@ static const char *section_name(uint32_t type)
 	}
 }
 
-int stream_read_section(struct stream_reader *r, uint32_t *type, uint8_t **payload,
-			size_t *len, struct errmsg *err)
+int stream_read_section_header(struct stream_reader *r, uint32_t *type, size_t *len,
+			       struct errmsg *err)
 {
 	uint8_t h[SEC_HDR_LEN];
 	uint64_t at = r->offset, n, max;
 	const char *name;
-	uint8_t *p;
 	int ret = read_all(r, h, sizeof(h), "a section header", err);
 
-	*payload = NULL;
 	if (ret)
 		return ret;
-	if (r->crc(0, h, 20) != stream_get32(h + 20))
+	if (crc32c(&r->crc, 0, h, 20) != stream_get32(h + 20))
 		return errmsg_set(err, -EINVAL, "%s: section header at byte %llu is corrupt (checksum)",
 				  r->what, (unsigned long long)at);
 	*type = stream_get32(h);
@@ -229,14 +266,33 @@ int stream_read_section(struct stream_reader *r, uint32_t *type, uint8_t **paylo
 	if (n > max || (*type == STREAM_SEC_END && n != 4))
 		return errmsg_set(err, -EINVAL, "%s: %s section of %llu bytes (at most %llu)", r->what,
 				  name, (unsigned long long)n, (unsigned long long)max);
-	p = malloc(n ? n : 1);
+	r->sec = (struct stream_section_hdr){ .type = *type, .len = n, .crc = stream_get32(h + 16),
+					      .at = at, .name = name };
+	*len = n;
+	return 0;
+}
+
+static int check_payload(struct stream_reader *r, uint32_t crc, struct errmsg *err)
+{
+	if (crc != r->sec.crc)
+		return errmsg_set(err, -EINVAL, "%s: %s section at byte %llu is corrupt (checksum)",
+				  r->what, r->sec.name, (unsigned long long)r->sec.at);
+	return 0;
+}
+
+int stream_read_payload(struct stream_reader *r, uint8_t **payload, struct errmsg *err)
+{
+	size_t n = r->sec.len;
+	uint8_t *p = malloc(n ? n : 1);
+	int ret;
+
+	*payload = NULL;
 	if (!p)
-		return errmsg_set(err, -ENOMEM, "%s: out of memory for a %s section", r->what, name);
-	ret = read_all(r, p, n, name, err);
-	if (!ret && r->crc(0, p, n) != stream_get32(h + 16))
-		ret = errmsg_set(err, -EINVAL, "%s: %s section at byte %llu is corrupt (checksum)",
-				 r->what, name, (unsigned long long)at);
-	if (!ret && *type == STREAM_SEC_END && stream_get32(p) != r->sections)
+		return errmsg_set(err, -ENOMEM, "%s: out of memory for a %s section", r->what,
+				  r->sec.name);
+	ret = read_all(r, p, n, r->sec.name, err);
+	ret = ret ? ret : check_payload(r, crc32c(&r->crc, 0, p, n), err);
+	if (!ret && r->sec.type == STREAM_SEC_END && stream_get32(p) != r->sections)
 		ret = errmsg_set(err, -EINVAL, "%s: END says %u sections came before it, %u did",
 				 r->what, stream_get32(p), r->sections);
 	if (ret) {
@@ -245,46 +301,80 @@ int stream_read_section(struct stream_reader *r, uint32_t *type, uint8_t **paylo
 	}
 	r->sections++;
 	*payload = p;
-	*len = n;
 	return 0;
 }
 
-int stream_apply_ram(const uint8_t *payload, size_t len, struct guest_mem *gm,
-		     struct errmsg *err)
+int stream_read_section(struct stream_reader *r, uint32_t *type, uint8_t **payload,
+			size_t *len, struct errmsg *err)
 {
-	size_t off = 0;
+	int ret = stream_read_section_header(r, type, len, err);
 
-	while (off < len) {
-		uint64_t gpa, bytes;
-		uint32_t pages, flags;
-		void *dst;
+	*payload = NULL;
+	return ret ? ret : stream_read_payload(r, payload, err);
+}
+
+/* Checks the run header at @h with @left payload bytes after it: its flags, that its pages
+ * fit the payload (data runs) and lie wholly in guest RAM; *@dst is where they go. */
+static int check_run(const uint8_t *h, size_t left, struct guest_mem *gm, uint64_t *bytes,
+		     bool *zero, uint8_t **dst, struct errmsg *err)
+{
+	uint64_t gpa = stream_get64(h);
+	uint32_t pages = stream_get32(h + 8), flags = stream_get32(h + 12);
+
+	if (flags & ~RUN_ZERO)
+		return errmsg_set(err, -EINVAL, "RAM section: run with unknown flags 0x%x", flags);
+	*zero = flags & RUN_ZERO;
+	*bytes = (uint64_t)pages * STREAM_PAGE;
+	if (!pages || gpa % STREAM_PAGE || (!*zero && *bytes > left))
+		return errmsg_set(err, -EINVAL,
+				  "RAM section: run of %u pages at 0x%llx does not fit (%zu bytes left)",
+				  pages, (unsigned long long)gpa, left);
+	*dst = gm_ptr(gm, gpa, *bytes);
+	if (!*dst)
+		return errmsg_set(err, -EINVAL, "RAM section: %u pages at 0x%llx lie outside guest RAM",
+				  pages, (unsigned long long)gpa);
+	return 0;
+}
+
+/* Pages are read into guest RAM and checksummed in pieces of this size (still in the cache
+ * when the checksum reads them). */
+#define RECEIVE_PIECE (256u << 10)
+
+int stream_receive_ram(struct stream_reader *r, struct guest_mem *gm, struct errmsg *err)
+{
+	size_t len = r->sec.len, off = 0;
+	uint32_t crc = 0;
+	int ret = 0;
+
+	while (off < len && !ret) {
+		uint8_t h[RUN_HDR_LEN], *dst = NULL;
+		uint64_t bytes = 0;
+		bool zero = false;
 
 		if (len - off < RUN_HDR_LEN)
 			return errmsg_set(err, -EINVAL, "RAM section: a run header cut short");
-		gpa = stream_get64(payload + off);
-		pages = stream_get32(payload + off + 8);
-		flags = stream_get32(payload + off + 12);
-		if (flags & ~RUN_ZERO)
-			return errmsg_set(err, -EINVAL, "RAM section: run with unknown flags 0x%x", flags);
+		ret = read_all(r, h, sizeof(h), "RAM", err);
+		ret = ret ? ret : check_run(h, len - off - RUN_HDR_LEN, gm, &bytes, &zero, &dst, err);
+		if (ret)
+			return ret;
+		crc = crc32c(&r->crc, crc, h, sizeof(h));
 		off += RUN_HDR_LEN;
-		bytes = (uint64_t)pages * STREAM_PAGE;
-		if (!pages || gpa % STREAM_PAGE || (!(flags & RUN_ZERO) && bytes > len - off))
-			return errmsg_set(err, -EINVAL,
-					  "RAM section: run of %u pages at 0x%llx does not fit (%zu bytes left)",
-					  pages, (unsigned long long)gpa, len - off);
-		dst = gm_ptr(gm, gpa, bytes);
-		if (!dst)
-			return errmsg_set(err, -EINVAL,
-					  "RAM section: %u pages at 0x%llx lie outside guest RAM", pages,
-					  (unsigned long long)gpa);
-		if (flags & RUN_ZERO) {
+		if (zero) {
 			memset(dst, 0, bytes);
 			continue;
 		}
-		memcpy(dst, payload + off, bytes);
 		off += bytes;
+		for (uint64_t done = 0; done < bytes && !ret; done += RECEIVE_PIECE) {
+			size_t n = bytes - done < RECEIVE_PIECE ? bytes - done : RECEIVE_PIECE;
+
+			ret = read_all(r, dst + done, n, "RAM", err);
+			crc = ret ? crc : crc32c(&r->crc, crc, dst + done, n);
+		}
 	}
-	return 0;
+	ret = ret ? ret : check_payload(r, crc, err);
+	if (!ret)
+		r->sections++;
+	return ret;
 }
 
 int stream_write_ram(struct stream_writer *w, const struct guest_mem *gm, uint64_t *const *dirty,
@@ -298,6 +388,7 @@ int stream_write_ram(struct stream_writer *w, const struct guest_mem *gm, uint64
 		uint64_t pages = reg->size / STREAM_PAGE;
 
 		for (uint64_t pg = 0; pg < pages && !ret; pg++) {
+			uint64_t gpa = reg->gpa + pg * STREAM_PAGE;
 			const uint8_t *page;
 
 			if (dirty && !(dirty[r][pg / 64] >> (pg % 64) & 1)) {
@@ -306,17 +397,18 @@ int stream_write_ram(struct stream_writer *w, const struct guest_mem *gm, uint64
 					pg |= 63;
 				continue;
 			}
-			page = gm_ptr(gm, reg->gpa + pg * STREAM_PAGE, STREAM_PAGE);
+			page = gm_ptr(gm, gpa, STREAM_PAGE);
 			if (!page)
 				continue;
 			if (!stream_page_is_zero(page))
-				ret = stream_write_page(w, reg->gpa + pg * STREAM_PAGE, page);
+				ret = add_page(w, &w->run, gpa, page);
 			else if (!skip_zero)
-				ret = stream_write_zero_page(w, reg->gpa + pg * STREAM_PAGE);
+				ret = add_page(w, &w->run, gpa, NULL);
 			if (!ret && tick && ++done % STREAM_TICK_PAGES == 0)
 				ret = tick(arg, done);
 		}
 	}
+	ret = ret ? ret : put_run(w, &w->run);
 	return ret ? ret : stream_flush_ram(w);
 }
 

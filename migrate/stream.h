@@ -73,16 +73,24 @@ static inline uint64_t stream_get64(const uint8_t *p)
 	return le64toh(v);
 }
 
+/* A run of pages on its way into a RAM section: consecutive guest pages of one kind, held as a
+ * pointer to the first until the run ends, then copied in one pass that also checksums them. */
+struct stream_run {
+	uint64_t gpa;
+	const uint8_t *data;           /* NULL: a zero run */
+	uint32_t pages;
+};
+
 struct stream_writer {
 	int fd;
-	crc32c_fn crc;
+	struct crc32c crc;
 	uint32_t sections;
 	uint64_t bytes;                /* written so far, for progress */
 	/* RAM section being filled */
 	uint8_t *ram;
 	size_t ram_len;
-	size_t run_hdr;                /* offset of the open run's header, or SIZE_MAX */
-	uint64_t run_next_gpa;
+	uint32_t ram_crc;              /* of ram[0..ram_len) */
+	struct stream_run run;         /* pages that go into it next */
 };
 
 int stream_writer_init(struct stream_writer *w, int fd) __attribute__((warn_unused_result));
@@ -91,21 +99,33 @@ void stream_writer_free(struct stream_writer *w);
 int stream_write_header(struct stream_writer *w) __attribute__((warn_unused_result));
 int stream_write_section(struct stream_writer *w, uint32_t type, const void *p, size_t len)
 	__attribute__((warn_unused_result));
-/* Adds one page to the current RAM section (consecutive pages share a run); a full section is
- * written out. All-zero pages are the caller's to skip. */
+/* Adds one page to the current RAM section, as a run of its own; a full section is written
+ * out. All-zero pages are the caller's to skip. */
 int stream_write_page(struct stream_writer *w, uint64_t gpa, const void *page)
 	__attribute__((warn_unused_result));
 /* A page that is zero, as a run flag without data (a migration resends a page that became
  * zero; a snapshot skips them). */
 int stream_write_zero_page(struct stream_writer *w, uint64_t gpa) __attribute__((warn_unused_result));
+/* Bytes of RAM section not written yet (the bandwidth limit counts them as sent). */
+size_t stream_writer_buffered(const struct stream_writer *w);
 /* Writes what stream_write_page() collected (no-op when nothing). */
 int stream_flush_ram(struct stream_writer *w) __attribute__((warn_unused_result));
 /* Flushes RAM and writes END. */
 int stream_write_end(struct stream_writer *w) __attribute__((warn_unused_result));
 
+/* The section whose payload a reader reads next. */
+struct stream_section_hdr {
+	uint32_t type;
+	uint32_t crc;                  /* its payload's */
+	size_t len;
+	uint64_t at;                   /* the header's offset, for errors */
+	const char *name;
+};
+
 struct stream_reader {
 	int fd;
-	crc32c_fn crc;
+	struct crc32c crc;
+	struct stream_section_hdr sec;
 	uint64_t offset;
 	uint32_t sections;
 	const char *what;              /* names the source in errors: a file name, "stream" */
@@ -118,9 +138,19 @@ int stream_read_header(struct stream_reader *r, struct errmsg *err)
  * known ones. END is returned after its count was checked. */
 int stream_read_section(struct stream_reader *r, uint32_t *type, uint8_t **payload,
 			size_t *len, struct errmsg *err) __attribute__((warn_unused_result));
-/* Copies a RAM section's runs into @gm, refusing any run not wholly inside guest RAM. */
-int stream_apply_ram(const uint8_t *payload, size_t len, struct guest_mem *gm,
-		     struct errmsg *err) __attribute__((warn_unused_result));
+/* The same in two steps, so that a RAM section's pages can go straight into guest RAM: the
+ * header (type known, length within the type's bound), then stream_read_payload() or, for
+ * RAM, stream_receive_ram(). */
+int stream_read_section_header(struct stream_reader *r, uint32_t *type, size_t *len,
+			       struct errmsg *err) __attribute__((warn_unused_result));
+int stream_read_payload(struct stream_reader *r, uint8_t **payload, struct errmsg *err)
+	__attribute__((warn_unused_result));
+/* Reads a RAM section's runs into @gm without a copy: each run header is checked before its
+ * pages are read, and every run must lie in guest RAM, but the section's checksum can only be
+ * checked at its end. A section refused for its checksum has written guest RAM: the caller
+ * must not run that VM (a destination or a restore that fails never does). */
+int stream_receive_ram(struct stream_reader *r, struct guest_mem *gm, struct errmsg *err)
+	__attribute__((warn_unused_result));
 
 /* Called every STREAM_TICK_PAGES pages by stream_write_ram() with the pages looked at so far;
  * a non-zero return stops it and is returned (progress lines, cancel, bandwidth limit). */

@@ -127,14 +127,14 @@ static const struct seccomp_rule cpuid_rules[] = {
 
 /* The migration thread (with --api-socket; started with the VM, it waits for `migrate`): the
  * connection (socket, connect, its buffer sizes; the destination's confirmation with a
- * deadline; shutdown on cancel), the stream, requests to the I/O thread (an eventfd write and
- * a condition variable), KVM's dirty log on every memslot, the bandwidth limit's sleep, the
- * vCPU throttle's timer, the progress line on stderr, the disks' contents with disks=copy.
- * No file is opened and no thread started. */
+ * deadline; shutdown on cancel), the stream (a section's header and payload in one writev),
+ * requests to the I/O thread (an eventfd write and a condition variable), KVM's dirty log on
+ * every memslot, the bandwidth limit's sleep, the vCPU throttle's timer, the progress line on
+ * stderr, the disks' contents with disks=copy. No file is opened and no thread started. */
 static const struct seccomp_rule migration_rules[] = {
 	COMMON_RULES,
 	SYS(socket), SYS(connect), SYS(setsockopt), SYS(shutdown), SYS(close),
-	SYS(write), SYS(read), SYS(recvfrom), SYS(poll), SYS(nanosleep), SYS(clock_nanosleep),
+	SYS(write), SYS(writev), SYS(read), SYS(recvfrom), SYS(poll), SYS(nanosleep), SYS(clock_nanosleep),
 	/* auto-converge: the vCPU throttle's period (migrate/throttle.c) */
 	SYS(timerfd_settime),
 	/* disks=copy: the images read (a raw file's holes skipped; qcow2 tables read into the

@@ -222,11 +222,14 @@ static void put_le(uint8_t *p, uint64_t v, unsigned n)
 /* The stream's framing (migrate/stream.h) made right again after a mutation. */
 static void fix_framing(uint8_t *data, size_t size)
 {
-	static crc32c_fn crc;
+	static struct crc32c crc;
+	static bool crc_ready;
 	size_t off = 16;
 
-	if (!crc)
-		crc = crc32c_pick();
+	if (!crc_ready) {
+		crc32c_init(&crc);
+		crc_ready = true;
+	}
 	while (off + 24 <= size) {
 		uint8_t *h = data + off;
 		uint64_t len = get_le(h + 8, 4) | (uint64_t)get_le(h + 12, 4) << 32;
@@ -236,8 +239,8 @@ static void fix_framing(uint8_t *data, size_t size)
 			len = left;
 			put_le(h + 8, len, 8);
 		}
-		put_le(h + 16, crc(0, h + 24, len), 4);
-		put_le(h + 20, crc(0, h, 20), 4);
+		put_le(h + 16, crc32c(&crc, 0, h + 24, len), 4);
+		put_le(h + 20, crc32c(&crc, 0, h, 20), 4);
 		off += 24 + len;
 	}
 }
@@ -274,14 +277,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size_t len;
 			uint32_t type;
 
-			if (stream_read_section(&r, &type, &p, &len, &err))
+			if (stream_read_section_header(&r, &type, &len, &err))
+				break;
+			/* RAM as the destination and --restore read it: straight into guest RAM. */
+			if (type == STREAM_SEC_RAM) {
+				if (stream_receive_ram(&r, &v.mem, &err))
+					break;
+				continue;
+			}
+			if (stream_read_payload(&r, &p, &err))
 				break;
 			if (type == STREAM_SEC_CONFIG && !state_check(p, len, &err))
 				(void)snapshot_config_compare(p, reference, "the snapshot", &err);
 			else if (type == STREAM_SEC_STATE && !state_check(p, len, &err))
 				load_state(p);
-			else if (type == STREAM_SEC_RAM)
-				(void)stream_apply_ram(p, len, &v.mem, &err);
 			else if (type == STREAM_SEC_DISK)
 				(void)disk_stream_apply(&disk0, 1, p, len, &err);
 			free(p);

@@ -53,6 +53,29 @@ static int make_stream(size_t *len)
 	return fd;
 }
 
+/* A RAM section holding @payload, framed and checksummed, read back the way a destination or
+ * --restore reads it (straight into @gm). */
+static int apply_ram(const void *payload, size_t len, struct guest_mem *gm, struct errmsg *err)
+{
+	struct stream_writer w;
+	struct stream_reader r;
+	uint32_t type;
+	size_t n;
+	int fd = memfd_create("ram", 0), ret;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(stream_writer_init(&w, fd), 0);
+	ck_assert_int_eq(stream_write_section(&w, STREAM_SEC_RAM, payload, len), 0);
+	stream_writer_free(&w);
+	lseek(fd, 0, SEEK_SET);
+	stream_reader_init(&r, fd, "test");
+	ck_assert_int_eq(stream_read_section_header(&r, &type, &n, err), 0);
+	ck_assert_uint_eq(n, len);
+	ret = stream_receive_ram(&r, gm, err);
+	close(fd);
+	return ret;
+}
+
 /* Reads the whole stream at @fd into @gm; 0 or the first error. */
 static int read_stream(int fd, struct guest_mem *gm, struct errmsg *err)
 {
@@ -67,12 +90,15 @@ static int read_stream(int fd, struct guest_mem *gm, struct errmsg *err)
 		size_t len;
 		uint32_t type;
 
-		ret = stream_read_section(&r, &type, &p, &len, err);
+		ret = stream_read_section_header(&r, &type, &len, err);
+		if (!ret && type == STREAM_SEC_RAM) {
+			ret = stream_receive_ram(&r, gm, err);
+			continue;
+		}
+		ret = ret ? ret : stream_read_payload(&r, &p, err);
 		if (ret)
 			break;
-		if (type == STREAM_SEC_RAM)
-			ret = stream_apply_ram(p, len, gm, err);
-		else if (type != STREAM_SEC_END)
+		if (type != STREAM_SEC_END)
 			ret = state_check(p, len, err);
 		free(p);
 		if (type == STREAM_SEC_END)
@@ -148,15 +174,15 @@ START_TEST(ram_outside_guest_refused)
 	ck_assert_int_eq(gm_init(&gm, RAM, false), 0);
 	memcpy(run, &gpa, 8);
 	run[8] = 1;
-	ck_assert_int_eq(stream_apply_ram(run, sizeof(run), &gm, &err), -EINVAL);
+	ck_assert_int_eq(apply_ram(run, sizeof(run), &gm, &err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err.text, "outside guest RAM"));
 	gpa = 0x800; /* not page-aligned */
 	memcpy(run, &gpa, 8);
-	ck_assert_int_eq(stream_apply_ram(run, sizeof(run), &gm, &err), -EINVAL);
+	ck_assert_int_eq(apply_ram(run, sizeof(run), &gm, &err), -EINVAL);
 	gpa = 0;
 	memcpy(run, &gpa, 8);
 	run[8] = 2; /* two pages claimed, one present */
-	ck_assert_int_eq(stream_apply_ram(run, sizeof(run), &gm, &err), -EINVAL);
+	ck_assert_int_eq(apply_ram(run, sizeof(run), &gm, &err), -EINVAL);
 	gm_destroy(&gm);
 }
 END_TEST
@@ -242,7 +268,7 @@ START_TEST(dirty_round_with_zero_runs)
 	ck_assert_uint_eq(type, STREAM_SEC_RAM);
 	/* One data page and one zero run: two run headers, one page of data. */
 	ck_assert_uint_eq(len, 2 * 16 + STREAM_PAGE);
-	ck_assert_msg(stream_apply_ram(p, len, &dst, &err) == 0, "%s", err.text);
+	ck_assert_msg(apply_ram(p, len, &dst, &err) == 0, "%s", err.text);
 	free(p);
 	ck_assert_uint_eq(d[0x3000], 0x11);
 	ck_assert_uint_eq(d[0x5000], 0);
@@ -264,15 +290,15 @@ START_TEST(unknown_run_flags_refused)
 	ck_assert_int_eq(gm_init(&gm, RAM, false), 0);
 	run[8] = 1;
 	run[12] = 2;
-	ck_assert_int_eq(stream_apply_ram(run, sizeof(run), &gm, &err), -EINVAL);
+	ck_assert_int_eq(apply_ram(run, sizeof(run), &gm, &err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err.text, "unknown flags"));
 	/* A zero run past RAM is refused like a data run. */
 	run[12] = 1;
 	run[8] = 0;
 	run[9] = 1; /* 256 pages = 1 MiB from 0: fits */
-	ck_assert_int_eq(stream_apply_ram(run, sizeof(run), &gm, &err), 0);
+	ck_assert_int_eq(apply_ram(run, sizeof(run), &gm, &err), 0);
 	run[9] = 2;
-	ck_assert_int_eq(stream_apply_ram(run, sizeof(run), &gm, &err), -EINVAL);
+	ck_assert_int_eq(apply_ram(run, sizeof(run), &gm, &err), -EINVAL);
 	gm_destroy(&gm);
 }
 END_TEST
@@ -340,6 +366,94 @@ START_TEST(old_fdt_version_refused)
 }
 END_TEST
 
+/* Both implementations give the published CRC-32C values (RFC 3720's vectors and the usual
+ * "123456789"), agree on every length and alignment, continue across any split, and the
+ * copying form copies exactly what it checksums. */
+START_TEST(crc32c_both_kinds_agree)
+{
+	static const struct { const char *what; uint8_t byte; size_t n; uint32_t crc; } known[] = {
+		{ "32 zero bytes", 0x00, 32, 0x8a9136aa },
+		{ "32 0xff bytes", 0xff, 32, 0x62a8ab43 },
+	};
+	struct crc32c c;
+	uint8_t buf[300], out[310];
+	uint32_t want[2];
+
+	crc32c_init(&c);
+	for (int hw = 0; hw < 2; hw++) {
+		if (hw && !__builtin_cpu_supports("sse4.2"))
+			continue;
+		c.hw = hw;
+		ck_assert_uint_eq(crc32c(&c, 0, "123456789", 9), 0xe3069283);
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+			memset(buf, known[i].byte, known[i].n);
+			ck_assert_msg(crc32c(&c, 0, buf, known[i].n) == known[i].crc, "%s (%s)",
+				      known[i].what, hw ? "instruction" : "tables");
+		}
+	}
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 131 + 7);
+	for (size_t off = 0; off < 9; off++)
+		for (size_t n = 0; n + off <= sizeof(buf); n += 1 + n / 8) {
+			for (int hw = 0; hw < 2; hw++) {
+				c.hw = hw && __builtin_cpu_supports("sse4.2");
+				want[hw] = crc32c(&c, 0, buf + off, n);
+				ck_assert_uint_eq(crc32c(&c, crc32c(&c, 0, buf + off, n / 3), buf + off + n / 3,
+							 n - n / 3), want[hw]);
+				memset(out, 0xee, sizeof(out));
+				ck_assert_uint_eq(crc32c_copy(&c, 0, out + 1, buf + off, n), want[hw]);
+				ck_assert_int_eq(memcmp(out + 1, buf + off, n), 0);
+				ck_assert_uint_eq(out[0], 0xee);
+				ck_assert_uint_eq(out[n + 1], 0xee);
+			}
+			ck_assert_msg(want[0] == want[1], "offset %zu, %zu bytes", off, n);
+		}
+}
+END_TEST
+
+/* Guest RAM written whole: the data runs split at the section size, every section within the
+ * reader's limit, and every page arrives. */
+START_TEST(long_runs_split_into_sections)
+{
+	const size_t ram = 3 * STREAM_RAM_CHUNK + 5 * STREAM_PAGE;
+	struct guest_mem src = { 0 }, dst = { 0 };
+	struct stream_writer w;
+	struct stream_reader r;
+	struct errmsg err = { "" };
+	unsigned sections = 0;
+	uint8_t *s, *p;
+	uint32_t type;
+	size_t len;
+	int fd = memfd_create("long", 0);
+
+	ck_assert_int_eq(gm_init(&src, ram, false), 0);
+	ck_assert_int_eq(gm_init(&dst, ram, false), 0);
+	s = gm_ptr(&src, 0, ram);
+	for (size_t i = 0; i < ram / 8; i++)
+		((uint64_t *)s)[i] = i * 0x9e3779b97f4a7c15ull | 1;
+	memset(s + STREAM_RAM_CHUNK, 0, 3 * STREAM_PAGE); /* zero pages skipped mid-run */
+	ck_assert_int_eq(stream_writer_init(&w, fd), 0);
+	ck_assert_int_eq(stream_write_ram(&w, &src, NULL, true, NULL, NULL), 0);
+	ck_assert_uint_eq(stream_writer_buffered(&w), 0);
+	stream_writer_free(&w);
+	lseek(fd, 0, SEEK_SET);
+	stream_reader_init(&r, fd, "test");
+	while (stream_read_section(&r, &type, &p, &len, &err) == 0) {
+		ck_assert_uint_eq(type, STREAM_SEC_RAM);
+		ck_assert_uint_le(len, STREAM_MAX_RAM);
+		ck_assert_msg(apply_ram(p, len, &dst, &err) == 0, "%s", err.text);
+		free(p);
+		sections++;
+	}
+	ck_assert_msg(strstr(err.text, "truncated in a section header"), "%s", err.text);
+	ck_assert_uint_eq(sections, 4);
+	ck_assert_int_eq(memcmp(s, gm_ptr(&dst, 0, ram), ram), 0);
+	close(fd);
+	gm_destroy(&src);
+	gm_destroy(&dst);
+}
+END_TEST
+
 Suite *suite_stream(void)
 {
 	Suite *s = suite_create("stream");
@@ -354,6 +468,8 @@ Suite *suite_stream(void)
 	tcase_add_test(tc, dirty_round_with_zero_runs);
 	tcase_add_test(tc, unknown_run_flags_refused);
 	tcase_add_test(tc, old_fdt_version_refused);
+	tcase_add_test(tc, crc32c_both_kinds_agree);
+	tcase_add_test(tc, long_runs_split_into_sections);
 	suite_add_tcase(s, tc);
 	return s;
 }
