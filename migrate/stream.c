@@ -336,42 +336,89 @@ static int check_run(const uint8_t *h, size_t left, struct guest_mem *gm, uint64
 	return 0;
 }
 
-/* Pages are read into guest RAM and checksummed in pieces of this size (still in the cache
- * when the checksum reads them). */
+/* A RAM section's payload as it is read: small pieces (run headers, a late round's scattered
+ * pages) come through a read-ahead buffer, many per system call; pages of a long run are read
+ * straight into guest RAM, in pieces still in the cache when the checksum reads them. Nothing
+ * past the section's payload is read. */
+#define RECEIVE_BUF (64u << 10)
 #define RECEIVE_PIECE (256u << 10)
+
+struct ram_in {
+	struct stream_reader *r;
+	uint8_t *buf;
+	size_t pos, have;          /* buf[pos..have) not taken yet */
+	size_t unread;             /* payload bytes still in the stream */
+	uint32_t crc;              /* of the payload taken so far */
+};
+
+/* The payload's next @n bytes (the caller checked they are in it) into @dst. */
+static int ram_take(struct ram_in *in, uint8_t *dst, size_t n, struct errmsg *err)
+{
+	const struct crc32c *c = &in->r->crc;
+
+	while (n) {
+		size_t k;
+		int ret;
+
+		if (in->pos == in->have && n >= RECEIVE_BUF) {
+			k = n < RECEIVE_PIECE ? n : RECEIVE_PIECE;
+			ret = read_all(in->r, dst, k, "RAM", err);
+			if (ret)
+				return ret;
+			in->unread -= k;
+			in->crc = crc32c(c, in->crc, dst, k);
+		} else {
+			if (in->pos == in->have) {
+				k = in->unread < RECEIVE_BUF ? in->unread : RECEIVE_BUF;
+				ret = read_all(in->r, in->buf, k, "RAM", err);
+				if (ret)
+					return ret;
+				in->unread -= k;
+				in->pos = 0;
+				in->have = k;
+			}
+			k = n < in->have - in->pos ? n : in->have - in->pos;
+			in->crc = crc32c_copy(c, in->crc, dst, in->buf + in->pos, k);
+			in->pos += k;
+		}
+		dst += k;
+		n -= k;
+	}
+	return 0;
+}
 
 int stream_receive_ram(struct stream_reader *r, struct guest_mem *gm, struct errmsg *err)
 {
+	struct ram_in in = { .r = r, .unread = r->sec.len };
 	size_t len = r->sec.len, off = 0;
-	uint32_t crc = 0;
 	int ret = 0;
 
+	in.buf = malloc(RECEIVE_BUF);
+	if (!in.buf)
+		return errmsg_set(err, -ENOMEM, "%s: out of memory for a RAM section", r->what);
 	while (off < len && !ret) {
 		uint8_t h[RUN_HDR_LEN], *dst = NULL;
 		uint64_t bytes = 0;
 		bool zero = false;
 
-		if (len - off < RUN_HDR_LEN)
-			return errmsg_set(err, -EINVAL, "RAM section: a run header cut short");
-		ret = read_all(r, h, sizeof(h), "RAM", err);
+		if (len - off < RUN_HDR_LEN) {
+			ret = errmsg_set(err, -EINVAL, "RAM section: a run header cut short");
+			break;
+		}
+		ret = ram_take(&in, h, sizeof(h), err);
 		ret = ret ? ret : check_run(h, len - off - RUN_HDR_LEN, gm, &bytes, &zero, &dst, err);
 		if (ret)
-			return ret;
-		crc = crc32c(&r->crc, crc, h, sizeof(h));
+			break;
 		off += RUN_HDR_LEN;
 		if (zero) {
 			memset(dst, 0, bytes);
 			continue;
 		}
 		off += bytes;
-		for (uint64_t done = 0; done < bytes && !ret; done += RECEIVE_PIECE) {
-			size_t n = bytes - done < RECEIVE_PIECE ? bytes - done : RECEIVE_PIECE;
-
-			ret = read_all(r, dst + done, n, "RAM", err);
-			crc = ret ? crc : crc32c(&r->crc, crc, dst + done, n);
-		}
+		ret = ram_take(&in, dst, bytes, err);
 	}
-	ret = ret ? ret : check_payload(r, crc, err);
+	free(in.buf);
+	ret = ret ? ret : check_payload(r, in.crc, err);
 	if (!ret)
 		r->sections++;
 	return ret;
@@ -380,7 +427,8 @@ int stream_receive_ram(struct stream_reader *r, struct guest_mem *gm, struct err
 int stream_write_ram(struct stream_writer *w, const struct guest_mem *gm, uint64_t *const *dirty,
 		     bool skip_zero, stream_tick_fn tick, void *arg)
 {
-	uint64_t done = 0;
+	uint64_t done = 0, unpopulated[GM_PAGEMAP_BATCH / 64] = { 0 };
+	bool known = false;
 	int ret = 0;
 
 	for (unsigned r = 0; r < gm->nr_regions && !ret; r++) {
@@ -388,12 +436,25 @@ int stream_write_ram(struct stream_writer *w, const struct guest_mem *gm, uint64
 		uint64_t pages = reg->size / STREAM_PAGE;
 
 		for (uint64_t pg = 0; pg < pages && !ret; pg++) {
-			uint64_t gpa = reg->gpa + pg * STREAM_PAGE;
+			uint64_t gpa = reg->gpa + pg * STREAM_PAGE, *word;
 			const uint8_t *page;
 
 			if (dirty && !(dirty[r][pg / 64] >> (pg % 64) & 1)) {
 				/* Skip clean words whole: most of a late round's bitmap is zero. */
 				if (!dirty[r][pg / 64])
+					pg |= 63;
+				continue;
+			}
+			/* A whole pass to fresh RAM skips pages the guest never touched without
+			 * reading them: a read would fault in the zero page, most of an idle
+			 * guest's time. A page populated after the look is in the dirty log. */
+			if (!dirty && skip_zero && pg % GM_PAGEMAP_BATCH == 0)
+				known = !gm_unpopulated(gm, gpa, (unsigned)(pages - pg < GM_PAGEMAP_BATCH ?
+									  pages - pg : GM_PAGEMAP_BATCH),
+							unpopulated);
+			word = &unpopulated[pg % GM_PAGEMAP_BATCH / 64];
+			if (known && *word >> (pg % 64) & 1) {
+				if (*word == UINT64_MAX)
 					pg |= 63;
 				continue;
 			}

@@ -158,7 +158,8 @@ int stream_receive_ram(struct stream_reader *r, struct guest_mem *gm, struct err
 typedef int (*stream_tick_fn)(void *arg, uint64_t pages_done);
 
 /* Writes the pages of @gm whose bit is set in @dirty[r] (a bit per page of region r, from its
- * start), or every page when @dirty is NULL. A zero page is skipped with @skip_zero (the
+ * start), or every page when @dirty is NULL (pages never populated are skipped unread then,
+ * with @skip_zero: gm_unpopulated()). A zero page is skipped with @skip_zero (the
  * receiver's RAM is fresh and zero), else sent as a zero run (it may hold older data there).
  * RAM is read while the guest may write it: a torn page is resent by the caller's next
  * round, which its dirty log shows. */

@@ -1,9 +1,11 @@
 #include "vmm/memory.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define HUGE_PAGE_SIZE (2ULL << 20)
 
@@ -55,6 +57,10 @@ int gm_init(struct guest_mem *gm, uint64_t size, bool hugepages)
 		return -errno;
 	gm->base = p;
 	gm->hugepages = hugepages;
+	/* Opened now: after the privilege drop /proc/self is root's (the process is no longer
+	 * dumpable). Without it, a migration tests every page. */
+	gm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	gm->has_pagemap = gm->pagemap_fd >= 0;
 	return gm_layout(gm, size);
 }
 
@@ -63,7 +69,38 @@ void gm_destroy(struct guest_mem *gm)
 	gm_dirty_stop(gm);
 	if (gm->base)
 		munmap(gm->base, gm->size);
+	if (gm->has_pagemap)
+		close(gm->pagemap_fd);
 	memset(gm, 0, sizeof(*gm));
+}
+
+/* pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst) */
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+
+int gm_unpopulated(const struct guest_mem *gm, uint64_t gpa, unsigned pages, uint64_t *out)
+{
+	uint64_t entries[GM_PAGEMAP_BATCH];
+	const uint8_t *hva;
+	ssize_t n;
+
+	if (!gm->has_pagemap)
+		return -ENOSYS;
+	hva = pages && pages <= GM_PAGEMAP_BATCH ? gm_ptr(gm, gpa, (uint64_t)pages * GM_PAGE_SIZE) :
+						  NULL;
+	if (!hva)
+		return -EINVAL;
+	n = pread(gm->pagemap_fd, entries, pages * sizeof(entries[0]),
+		  (off_t)((uintptr_t)hva / GM_PAGE_SIZE * sizeof(entries[0])));
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != pages * sizeof(entries[0]))
+		return -EIO;
+	memset(out, 0, (pages + 63) / 64 * sizeof(*out));
+	for (unsigned i = 0; i < pages; i++)
+		if (!(entries[i] & (PM_PRESENT | PM_SWAPPED)))
+			out[i / 64] |= 1ULL << (i % 64);
+	return 0;
 }
 
 void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)

@@ -31,6 +31,8 @@ struct guest_mem {
 	uint8_t *base;       /* start of the host mapping */
 	uint64_t size;       /* total RAM in bytes */
 	bool hugepages;
+	bool has_pagemap;    /* pagemap_fd is open */
+	int pagemap_fd;      /* /proc/self/pagemap: which pages were never populated */
 };
 
 /* Lays out the regions for @size bytes without mapping anything (unit-testable). */
@@ -39,6 +41,17 @@ int gm_layout(struct guest_mem *gm, uint64_t size);
 /* Maps @size bytes of anonymous memory (MAP_NORESERVE; MAP_HUGETLB when @hugepages) and lays
  * out the regions. @size must be a non-zero multiple of 4 KiB (2 MiB with hugepages). */
 int gm_init(struct guest_mem *gm, uint64_t size, bool hugepages)
+	__attribute__((warn_unused_result));
+/* How many pages gm_unpopulated() looks at per call. */
+#define GM_PAGEMAP_BATCH 512
+
+/* Sets a bit in @out (bit i of word i / 64 for the i-th page) for each of the @pages pages
+ * (at most GM_PAGEMAP_BATCH) from @gpa that were never populated: neither present nor swapped
+ * out, so that they read as zero, and reading them would only fault in the zero page (a
+ * migration's first pass over an idle guest). A page can be populated right after: callers
+ * rely on the dirty log, or a paused VM. 0, or -errno (-ENOSYS without /proc/self/pagemap):
+ * then nothing is known and every page must be looked at. */
+int gm_unpopulated(const struct guest_mem *gm, uint64_t gpa, unsigned pages, uint64_t *out)
 	__attribute__((warn_unused_result));
 /* Lets KSM share identical guest pages (not with huge pages). */
 int gm_mergeable(struct guest_mem *gm);

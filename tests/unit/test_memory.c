@@ -86,6 +86,36 @@ START_TEST(init_rejects_bad_sizes)
 }
 END_TEST
 
+/* Pages written or read are populated (a read maps the zero page); the others are not, and
+ * nothing outside one region or past a batch is looked up. */
+START_TEST(unpopulated_pages_from_pagemap)
+{
+	struct guest_mem gm = { 0 };
+	uint64_t bits[GM_PAGEMAP_BATCH / 64];
+	volatile uint8_t *p;
+	uint8_t sink;
+
+	ck_assert_int_eq(gm_init(&gm, 4 * MIB, false), 0);
+	ck_assert(gm.has_pagemap);
+	p = gm_ptr(&gm, 0, 4 * MIB);
+	p[3 * 4096 + 5] = 1;
+	p[100 * 4096] = 2;
+	sink = p[200 * 4096];
+	(void)sink;
+	ck_assert_int_eq(gm_unpopulated(&gm, 0, GM_PAGEMAP_BATCH, bits), 0);
+	for (unsigned i = 0; i < GM_PAGEMAP_BATCH; i++)
+		ck_assert_msg((bits[i / 64] >> (i % 64) & 1) == (i != 3 && i != 100 && i != 200),
+			      "page %u", i);
+	ck_assert_int_eq(gm_unpopulated(&gm, 99 * 4096, 3, bits), 0);
+	ck_assert_uint_eq(bits[0], 0x5);
+	ck_assert_int_eq(gm_unpopulated(&gm, 0, GM_PAGEMAP_BATCH + 1, bits), -EINVAL);
+	ck_assert_int_eq(gm_unpopulated(&gm, 0, 0, bits), -EINVAL);
+	ck_assert_int_eq(gm_unpopulated(&gm, 4 * MIB - 4096, 2, bits), -EINVAL);
+	gm_destroy(&gm);
+	ck_assert(!gm.has_pagemap);
+}
+END_TEST
+
 Suite *suite_memory(void)
 {
 	Suite *s = suite_create("memory");
@@ -95,6 +125,7 @@ Suite *suite_memory(void)
 	tcase_add_test(tc, accessors_check_whole_range);
 	tcase_add_test(tc, accessors_across_the_hole);
 	tcase_add_test(tc, init_rejects_bad_sizes);
+	tcase_add_test(tc, unpopulated_pages_from_pagemap);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -454,6 +454,94 @@ START_TEST(long_runs_split_into_sections)
 }
 END_TEST
 
+/* A round of scattered pages (a run each, read through the reader's buffer), a long run (read
+ * straight into guest RAM) and zero runs between them, in one section: every page arrives. */
+START_TEST(scattered_and_long_runs_arrive)
+{
+	const size_t ram = 4u << 20, pages = ram / STREAM_PAGE;
+	struct guest_mem src = { 0 }, dst = { 0 };
+	uint64_t words[(4u << 20) / STREAM_PAGE / 64] = { 0 };
+	uint64_t *bits[1] = { words };
+	struct stream_writer w;
+	struct stream_reader r;
+	struct errmsg err = { "" };
+	uint8_t *s, *d;
+	uint32_t type;
+	size_t len;
+	int fd = memfd_create("mixed", 0);
+
+	ck_assert_int_eq(gm_init(&src, ram, false), 0);
+	ck_assert_int_eq(gm_init(&dst, ram, false), 0);
+	s = gm_ptr(&src, 0, ram);
+	d = gm_ptr(&dst, 0, ram);
+	memset(d, 0x77, ram);                   /* an earlier round's data: zero runs clear it */
+	for (size_t pg = 0; pg < pages; pg++) {
+		bool scattered = pg < pages / 2 && pg % 3 == 0, long_run = pg >= pages / 2 + 7;
+
+		if (scattered || long_run || pg % 5 == 1)
+			words[pg / 64] |= 1ull << (pg % 64);
+		if (scattered || long_run)
+			memset(s + pg * STREAM_PAGE, (int)(pg % 251) + 1, STREAM_PAGE);
+	}
+	ck_assert_int_eq(stream_writer_init(&w, fd), 0);
+	ck_assert_int_eq(stream_write_ram(&w, &src, bits, false, NULL, NULL), 0);
+	stream_writer_free(&w);
+	lseek(fd, 0, SEEK_SET);
+	stream_reader_init(&r, fd, "test");
+	ck_assert_int_eq(stream_read_section_header(&r, &type, &len, &err), 0);
+	ck_assert_uint_eq(type, STREAM_SEC_RAM);
+	ck_assert_msg(stream_receive_ram(&r, &dst, &err) == 0, "%s", err.text);
+	for (size_t pg = 0; pg < pages; pg++) {
+		const uint8_t *got = d + pg * STREAM_PAGE;
+
+		if (words[pg / 64] >> (pg % 64) & 1)
+			ck_assert_msg(memcmp(got, s + pg * STREAM_PAGE, STREAM_PAGE) == 0, "page %zu", pg);
+		else
+			ck_assert_msg(got[0] == 0x77 && got[STREAM_PAGE - 1] == 0x77, "page %zu", pg);
+	}
+	close(fd);
+	gm_destroy(&src);
+	gm_destroy(&dst);
+}
+END_TEST
+
+/* A whole pass skips never-populated pages without reading them: afterwards they are still
+ * unpopulated (a read would have mapped the zero page), and the written ones arrived. */
+START_TEST(never_touched_pages_stay_unread)
+{
+	struct guest_mem src = { 0 }, dst = { 0 };
+	struct stream_writer w;
+	struct stream_reader r;
+	struct errmsg err = { "" };
+	uint64_t bits[GM_PAGEMAP_BATCH / 64];
+	uint8_t *s;
+	uint32_t type;
+	size_t len;
+	int fd = memfd_create("idle", 0);
+
+	ck_assert_int_eq(gm_init(&src, RAM, false), 0);
+	ck_assert_int_eq(gm_init(&dst, RAM, false), 0);
+	s = gm_ptr(&src, 0, RAM);
+	memset(s + 7 * STREAM_PAGE, 0x5a, STREAM_PAGE);
+	s[9 * STREAM_PAGE] = 0; /* populated and zero: looked at, not sent */
+	ck_assert_int_eq(stream_writer_init(&w, fd), 0);
+	ck_assert_int_eq(stream_write_ram(&w, &src, NULL, true, NULL, NULL), 0);
+	stream_writer_free(&w);
+	ck_assert_int_eq(gm_unpopulated(&src, 0, RAM / STREAM_PAGE, bits), 0);
+	for (unsigned i = 0; i < RAM / STREAM_PAGE; i++)
+		ck_assert_msg((bits[i / 64] >> (i % 64) & 1) == (i != 7 && i != 9), "page %u", i);
+	lseek(fd, 0, SEEK_SET);
+	stream_reader_init(&r, fd, "test");
+	ck_assert_int_eq(stream_read_section_header(&r, &type, &len, &err), 0);
+	ck_assert_uint_eq(len, 16 + STREAM_PAGE);
+	ck_assert_msg(stream_receive_ram(&r, &dst, &err) == 0, "%s", err.text);
+	ck_assert_int_eq(memcmp(gm_ptr(&dst, 0, RAM), s, RAM), 0);
+	close(fd);
+	gm_destroy(&src);
+	gm_destroy(&dst);
+}
+END_TEST
+
 Suite *suite_stream(void)
 {
 	Suite *s = suite_create("stream");
@@ -470,6 +558,8 @@ Suite *suite_stream(void)
 	tcase_add_test(tc, old_fdt_version_refused);
 	tcase_add_test(tc, crc32c_both_kinds_agree);
 	tcase_add_test(tc, long_runs_split_into_sections);
+	tcase_add_test(tc, scattered_and_long_runs_arrive);
+	tcase_add_test(tc, never_touched_pages_stay_unread);
 	suite_add_tcase(s, tc);
 	return s;
 }
