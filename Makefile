@@ -114,7 +114,8 @@ bench: minivmm guest
 DEPS := build-essential pkg-config linux-libc-dev check liburing-dev libcap-ng-dev libfdt-dev \
 	zlib1g-dev libzstd-dev libseccomp-dev libjansson-dev qemu-utils acpica-tools \
 	clang libclang-rt-14-dev fio e2fsprogs python3 iproute2 iputils-ping dnsmasq-base \
-	linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio busybox-static kmod python3-libfdt device-tree-compiler
+	linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio busybox-static kmod python3-libfdt device-tree-compiler \
+	iperf3
 # QEMU is the oracle and benchmark peer; its GUI recommends are not needed.
 DEPS_NORECOMMENDS := qemu-system-x86
 deps:

@@ -1,35 +1,47 @@
 #!/usr/bin/env bash
 # Live migration, minivmm next to QEMU 7.2 microvm on the same test guest in the same run,
-# over a unix socket on one host (source and destination side by side): a guest of MEM MiB
-# (default 1024) idle; with every page written once (memtest, then halted); and rewriting a
-# 16 MiB working set continuously (scenario=state pages=4096, one vCPU). Both with a 50 ms
-# downtime limit and no bandwidth cap; QEMU without auto-converge (its default), minivmm
-# with its default (on). Reports total time, downtime (as each VMM measures it: pause to the
-# destination's confirmation for minivmm, QEMU's own "downtime"), bytes on the wire, rounds,
-# and the link's rate by iperf3 over loopback in the same run. Where there is no /dev/kvm it
-# runs inside the nested-KVM box: absolute times and rates are an emulated CPU's there
-# (the copy is CPU-bound), only the ratios between the two VMMs count.
-#   bench/migrate.sh [MiB] [LOADS]     default: 1024 "idle full dirty" (arguments, not the
-#                                      environment: the box passes only the arguments on)
+# over a unix socket on one host (source and destination side by side), one vCPU, loads:
+#   idle      the guest halted
+#   full      every page written once (memtest, then halted)
+#   dirty     a 16 MiB working set rewritten continuously (scenario=state pages=4096)
+#   dirtyPCT  pages all over RAM written at PCT% of the link's rate (scenario=dirty, paced by
+#             the TSC; PCT one of 25, 50, 100; the link is iperf3's over loopback in this run)
+# Both with a 50 ms downtime limit and no bandwidth cap; QEMU without auto-converge (its
+# default), minivmm with its default (on); QEMU is given up on after 300 s (60 s for the
+# dirtyPCT loads). Reports total time, downtime (as each VMM measures it: pause to the
+# destination's confirmation for minivmm, QEMU's own "downtime"), bytes on the wire, rounds.
+# Where there is no /dev/kvm it runs inside the nested-KVM box: absolute times and rates are an
+# emulated CPU's there (the copy is CPU-bound), only the ratios between the two VMMs count.
+#   bench/migrate.sh [MiB] [LOADS]     default: 1024 "idle full dirty dirty25 dirty50 dirty100"
+#                                      (arguments, not the environment: the box passes only
+#                                      the arguments on)
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/bench/box.sh"
 bench_in_box "minivmm guest" "--memory 8192" "$@"
 MEM=${1:-1024}
-LOADS=${2:-idle full dirty}
+LOADS=${2:-idle full dirty dirty25 dirty50 dirty100}
+PROBE=$ROOT/build/probe
+cc -O2 -Wall -o "$PROBE" "$ROOT/bench/probe.c"
 
 cmdline_for() {
 	case $1 in
 	idle) echo "scenario=idle" ;;
 	full) echo "scenario=memtest memtest=$((MEM - 96)) hold=1" ;;
 	dirty) echo "scenario=state pages=4096" ;;
+	dirty*) echo "scenario=dirty rate=$(dirty_rate "${1#dirty}") per=10" ;;
 	esac
+}
+# dirty_rate PCT: pages per 10 million TSC cycles for PCT% of LINK MB/s.
+dirty_rate() {
+	awk -v l="$LINK" -v p="$1" -v mhz="$TSC_MHZ" 'BEGIN { r = l * 1e6 * p / 100 / 4096 * 10 / mhz; printf "%d", r < 1 ? 1 : r + 0.5 }'
 }
 ready_text() {
 	case $1 in
 	idle) echo "idle: halting" ;;
 	full) echo "OK" ;;
 	dirty) echo "state: round 16" ;;
+	dirty*) echo "dirty: running" ;;
 	esac
 }
 
@@ -75,7 +87,7 @@ qemu() { # LOAD -> "total_ms downtime_ms bytes rounds status"
 	"$QEMU" "${args[@]}" -serial null -qmp "unix:$TMP/qb,server,nowait" -incoming "unix:$TMP/qmig.sock" </dev/null &
 	local bpid=$!
 	for _ in $(seq 200); do [ -S "$TMP/qmig.sock" ] && break; sleep 0.05; done
-	$QMP "$TMP/qa" live "unix:$TMP/qmig.sock" 50
+	$QMP "$TMP/qa" live "unix:$TMP/qmig.sock" 50 "$([[ $load == dirty?* ]] && echo 60 || echo 300)"
 	kill -TERM $apid $bpid 2>/dev/null || true
 	wait $apid $bpid 2>/dev/null || true
 	rm -f "$TMP/q.out"
@@ -92,7 +104,18 @@ link_rate() { # MB/s over loopback, iperf3 for 3 s
 }
 
 echo "live migration, test guest of $MEM MiB, 1 vCPU, unix socket, minivmm vs QEMU $("$QEMU" --version | head -1 | awk '{print $4}') microvm${KVMBOX_INSIDE:+ (in the nested-KVM box)}"
-echo "link (iperf3, loopback tcp): $(link_rate) MB/s"
+LINK=$(link_rate)
+TSC_MHZ=$("$PROBE" tsc)
+echo "link (iperf3, loopback tcp): $LINK MB/s; TSC $TSC_MHZ MHz"
+if [ "$LINK" = - ] && [[ " $LOADS " == *" dirty"[0-9]* ]]; then
+	echo "the dirtyPCT loads need the link's rate: install iperf3 (make deps)" >&2
+	exit 1
+fi
+for load in $LOADS; do
+	case $load in
+	dirty?*) echo "$load: $(dirty_rate "${load#dirty}") pages per 10 M cycles = $(awk -v l="$LINK" -v p="${load#dirty}" 'BEGIN{printf "%.0f", l*p/100}') MB/s asked" ;;
+	esac
+done
 printf '%-7s | %9s %8s %9s %6s %-9s | %9s %8s %9s %6s %-9s | %7s\n' load "ours ms" "down ms" "MB" rounds status \
 	"QEMU ms" "down ms" "MB" rounds status "time x"
 for load in $LOADS; do

@@ -7,10 +7,14 @@
  *                               mapping (the anonymous mapping of at least MEM_MIB), and the
  *                               difference; then kills CMD.
  *   probe cpu CMD...            runs CMD (output passed through) and prints "USER_S SYS_S" of
- *                               its CPU time on stderr; exits with CMD's status. */
+ *                               its CPU time on stderr; exits with CMD's status.
+ *   probe tsc                   prints the TSC's rate in MHz, measured over 500 ms (a guest's
+ *                               TSC runs at the host's unless the VMM scales it: neither
+ *                               minivmm nor QEMU does by default). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +108,25 @@ static int cmd_rss(unsigned long mem_mib, char **argv)
 	return 0;
 }
 
+static uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static int cmd_tsc(void)
+{
+	double t0 = now_ms(), t;
+	uint64_t c0 = rdtsc();
+
+	while ((t = now_ms()) - t0 < 500)
+		;
+	printf("%.0f\n", (double)(rdtsc() - c0) / ((t - t0) * 1e3));
+	return 0;
+}
+
 static int cmd_cpu(char **argv)
 {
 	struct rusage ru;
@@ -127,8 +150,10 @@ int main(int argc, char **argv)
 		return cmd_cpu(argv + 2);
 	if (argc >= 3 && !strcmp(argv[1], "time"))
 		return cmd_time(argv + 2);
+	if (argc == 2 && !strcmp(argv[1], "tsc"))
+		return cmd_tsc();
 	if (argc >= 4 && !strcmp(argv[1], "rss"))
 		return cmd_rss(strtoul(argv[2], NULL, 0), argv + 3);
-	fprintf(stderr, "usage: probe time CMD... | probe rss MEM_MIB CMD... | probe cpu CMD...\n");
+	fprintf(stderr, "usage: probe time CMD... | probe rss MEM_MIB CMD... | probe cpu CMD... | probe tsc\n");
 	return 2;
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 # A minimal QMP client for the benchmarks: qmp.py SOCKET wait-file|migrate FILE|wait-running
 #   migrate FILE   migrate "exec:cat > FILE", wait until completed, print the seconds it took
-#   live URI DOWNTIME_MS   live-migrate to URI with that downtime limit and no bandwidth cap
-#                  (auto-converge off, QEMU's default); print "total_ms downtime_ms bytes
-#                  rounds status" from query-migrate, giving up after 300 s (status "failed"
-#                  or "timeout": it did not converge)
+#   live URI DOWNTIME_MS [GIVE_UP_S]   live-migrate to URI with that downtime limit and no
+#                  bandwidth cap (auto-converge off, QEMU's default); print "total_ms
+#                  downtime_ms bytes rounds status" from query-migrate, giving up after
+#                  GIVE_UP_S (default 300; status "failed" or "timeout": it did not converge)
 #   wait-running   wait until the VM runs (after -incoming), print nothing
 import json
 import socket
@@ -49,11 +49,12 @@ def main():
     elif sys.argv[2] == "live":
         q.cmd("migrate-set-parameters", **{"downtime-limit": int(sys.argv[4]),
                                            "max-bandwidth": 1 << 40})
+        give_up = int(sys.argv[5]) if len(sys.argv) > 5 else 300
         t0 = time.monotonic()
         q.cmd("migrate", uri=sys.argv[3])
         while True:
             r = q.cmd("query-migrate")["return"]
-            if r.get("status") in ("completed", "failed") or time.monotonic() - t0 > 300:
+            if r.get("status") in ("completed", "failed") or time.monotonic() - t0 > give_up:
                 break
             time.sleep(0.02)
         st = r.get("status")

@@ -35,6 +35,7 @@ static const struct scenario scenarios[] = {
 	SCENARIO("net-hostile", scn_net_hostile),
 	SCENARIO("ticker", scn_ticker),
 	SCENARIO("state", scn_state),
+	SCENARIO("dirty", scn_dirty),
 };
 
 struct idt_gate {

@@ -47,6 +47,8 @@ unsigned net_storm_receive(void);
 int scn_ticker(void);
 /* scn_state.c */
 int scn_state(void);
+/* scn_dirty.c */
+int scn_dirty(void);
 
 /* scn_console.c */
 int scn_console(void);

@@ -13,14 +13,6 @@
 
 #define GED_EVT_POWER_BUTTON 0x01
 
-static inline uint64_t rdtsc(void)
-{
-	uint32_t lo, hi;
-
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return ((uint64_t)hi << 32) | lo;
-}
-
 static const struct plat_dev *find_hid(const struct platform *p, const char *hid)
 {
 	for (unsigned i = 0; i < p->nr_devs; i++)
