@@ -1,5 +1,6 @@
 /* CRC-32C (Castagnoli), as iSCSI, ext4 and virtio use it. Two implementations: the SSE4.2
- * instruction (every x86-64 KVM host of the last decade) and slicing-by-8 tables. The faster
+ * instruction in three interleaved chains (every x86-64 KVM host of the last decade) and
+ * slicing-by-8 tables. The faster
  * one on this CPU is measured once at crc32c_init(), the way Linux picks its xor and RAID-6
  * routines: on real hardware that is the instruction (about 5x the tables); where the CPU is
  * emulated (QEMU's TCG, the nested-KVM box) the instruction is a helper call per 8 bytes and
@@ -11,9 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The instruction's three chains take a lane each (bytes). */
+#define CRC32C_LANE 512
+
 struct crc32c {
 	bool hw;                   /* the instruction, else the tables */
 	uint32_t table[8][256];    /* table[k][b]: byte b followed by k zero bytes */
+	uint32_t shift[2][4][256]; /* [n][k][b]: byte k = b of the register, then (n+1) lanes of zeros */
 };
 
 /* Fills the tables and picks the implementation (a few hundred microseconds; CPUID, a VM exit
