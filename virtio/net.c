@@ -99,6 +99,27 @@ void net_default_mac(const struct net_config *cfg, uint8_t mac[6])
 	mac[5] = (uint8_t)h;
 }
 
+int virtio_net_announce(struct virtio_net *n)
+{
+	uint8_t hdr[NET_HDR_LEN] = { 0 }, f[60] = { 0 };
+	struct iovec iov[2] = { { hdr, sizeof(hdr) }, { f, sizeof(f) } };
+	const uint8_t *mac = n->config.mac;
+
+	memset(f, 0xff, 6);                        /* broadcast */
+	memcpy(f + 6, mac, 6);
+	f[12] = 0x80, f[13] = 0x35;                /* RARP */
+	f[14] = 0, f[15] = 1;                      /* Ethernet */
+	f[16] = 0x08, f[17] = 0x00;                /* IPv4 */
+	f[18] = 6, f[19] = 4;
+	f[20] = 0, f[21] = 3;                      /* reverse request */
+	memcpy(f + 22, mac, 6);                    /* sender MAC, sender IP 0 */
+	memcpy(f + 32, mac, 6);                    /* target MAC, target IP 0 */
+	for (int i = 0; i < 3; i++)
+		if (n->be->write(n->pair[0].fd, iov, 2) < 0)
+			return -errno;
+	return 0;
+}
+
 static void pair_arm(struct net_pair *p, bool on)
 {
 	if (p->armed == on || !p->registered)

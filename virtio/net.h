@@ -46,6 +46,11 @@ int virtio_net_create(struct machine *m, unsigned slot, const struct net_config 
 	__attribute__((warn_unused_result));
 void virtio_net_destroy(struct virtio_net *n);
 
+/* Sends three RARP broadcasts from the NIC's MAC out of its backend (what QEMU's self-announce
+ * sends): a VM that now runs on this host (migrated, restored) is learnt on its new switch
+ * port before it sends anything itself. 0 or -errno. */
+int virtio_net_announce(struct virtio_net *n) __attribute__((warn_unused_result));
+
 /* The MAC a configuration gets without mac=: 52:54:00 and 3 bytes of a hash of the backend
  * and the device's position, so the same command line gives the same address. */
 void net_default_mac(const struct net_config *cfg, uint8_t mac[6]);

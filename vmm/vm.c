@@ -392,6 +392,20 @@ static int vm_setup_vcpus(struct vm *vm, struct errmsg *err)
 	return 0;
 }
 
+/* A VM that now runs on this host (migrated in, or restored from a file made elsewhere): its
+ * NICs announce their MACs, so that switches send its frames here at once rather than to the
+ * old host's port until they age out. Best effort: the VM runs either way. */
+static void announce_nics(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->cfg->nr_nets; i++) {
+		int ret = virtio_net_announce(vm->net[i]);
+
+		if (ret)
+			fprintf(stderr, "minivmm: warning: --net %u: announcing the MAC: %s\n", i,
+				strerror(-ret));
+	}
+}
+
 /* virtio-mmio devices, then the command line (announcing them there for kernels without ACPI,
  * which need CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES; see struct vm_config). */
 static int vm_setup_virtio(struct vm *vm, struct acpi_mmio_dev *acpi_devs, struct errmsg *err)
@@ -421,6 +435,7 @@ static int vm_setup_virtio(struct vm *vm, struct acpi_mmio_dev *acpi_devs, struc
 		ret = virtio_net_create(&vm->machine, vm->nr_virtio, &vm->cfg->nets[i], &n, err);
 		if (ret)
 			return ret;
+		vm->net[i] = n;
 		vm->nr_virtio++;
 	}
 	if (vm->cfg->console.mode != CHARDEV_OFF) {
@@ -505,6 +520,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct errmsg *err)
 		vm_trace(vm, "restored from %s", cfg->restore);
 	if (!ret && cfg->incoming && !(ret = vm_incoming(vm, cfg->incoming, err)))
 		vm_trace(vm, "migrated in from %s", cfg->incoming);
+	if (!ret && (cfg->restore || cfg->incoming))
+		announce_nics(vm);
 	if (!ret && cfg->api_socket)
 		ret = api_start(vm, cfg->api_socket, &vm->api, err);
 	if (ret)

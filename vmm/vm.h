@@ -24,6 +24,7 @@ struct vcpu;
 struct kvm_cpuid2;
 struct virtio_blk;
 struct virtio_console;
+struct virtio_net;
 struct ged;
 struct api;
 struct migration;
@@ -58,6 +59,7 @@ struct vm {
 	unsigned nr_virtio;           /* virtio-mmio slots in use: 0 .. nr_virtio-1 */
 	struct virtio_console *console;
 	struct virtio_blk *blk[VM_MAX_DISKS]; /* owned by the device list */
+	struct virtio_net *net[VM_MAX_NETS];  /* the same */
 	char *cmdline;                /* the user's, plus virtio_mmio.device= announcements */
 
 	/* Stopping: the first request wins; the I/O thread then kicks and joins the vCPUs. */

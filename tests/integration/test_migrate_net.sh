@@ -1,9 +1,10 @@
 # Live migration of a VM on a tap (issue 15): two "hosts" (network namespaces), each with a
 # bridge holding its VMM's tap and one end of a veth pair that joins the two bridges into one
 # segment. A sender on host A pings the guest's net-echo through the migration; the guest then
-# answers from host B, and a UDP "quit" ends it there. Loss is bounded by the hand-over: the
-# source's tap goes with the source, and host A's bridge floods the guest's frames to B until
-# it learns the new port.
+# answers from host B. Loss is bounded by the hand-over: the destination announces the guest's
+# MAC (RARP), and the source's tap goes with the source. Then back to host A with no traffic:
+# host B's bridge must have learnt the new port from the announcement, and a UDP "quit" ends
+# the guest there.
 
 MN_NS=mvmn$$
 MN_GUEST=10.78.0.2
@@ -88,13 +89,32 @@ t_migrate_net() {
 			{ echo "    $lost of $sent pings lost"; exit 1; }
 		ip netns exec "${MN_NS}a" ping -c 3 -W 5 $MN_GUEST >/dev/null ||
 			{ echo "    the guest does not answer from host B"; exit 1; }
+		# Back to host A with no traffic at all: host B's bridge learns where the guest
+		# went from the destination's announcement alone (its entry for the source's tap
+		# goes with the tap, and this guest sends nothing by itself).
+		mn_vm a a2 --incoming "tcp:10.78.0.1:47618"
+		apid=$MN_PID
+		wait_out "$TMP/a2.err" "waiting for a migration" 30 "$apid" && mn_tap_in a || exit 1
+		"$VMM" ctl "$TMP/b.sock" migrate uri=tcp:10.78.0.1:47618 >"$TMP/ctl.out" 2>&1 ||
+			{ echo "    migrate back:"; cat "$TMP/ctl.out" "$TMP/b.err" "$TMP/a2.err"; exit 1; }
+		wait "$bpid"
+		[ $? = 0 ] && grep -q "migration: completed" "$TMP/b.err" ||
+			{ echo "    B did not migrate back:"; sed 's/^/    | /' "$TMP/b.err"; exit 1; }
+		for _ in $(seq 30); do
+			ip -n "${MN_NS}b" -br link show tapm0 >/dev/null 2>&1 || break
+			sleep 0.1
+		done
+		bridge -n "${MN_NS}b" fdb show br br0 >"$TMP/fdb.out"
+		grep -qi "^$MN_MAC dev ${MN_NS}y " "$TMP/fdb.out" ||
+			{ echo "    host B's bridge does not know the guest is behind the veth now:"; sed 's/^/    | /' "$TMP/fdb.out"; exit 1; }
+		echo "    note: back on host A; host B's bridge: $(grep -i "^$MN_MAC" "$TMP/fdb.out")"
 		ip netns exec "${MN_NS}a" bash -c "echo -n quit >/dev/udp/$MN_GUEST/7"
-		wait_out "$TMP/b.out" "net-echo: quit after" 30 "$bpid" || exit 1
-		wait "$bpid" || { echo "    the destination exited $?:"; sed 's/^/    | /' "$TMP/b.err"; exit 1; }
+		wait_out "$TMP/a2.out" "net-echo: quit after" 30 "$apid" || exit 1
+		wait "$apid" || { echo "    host A's destination exited $?:"; sed 's/^/    | /' "$TMP/a2.err"; exit 1; }
 	)
 	local ret=$?
-	pkill -KILL -f -- "$TMP/[ab].sock" 2>/dev/null
+	pkill -KILL -f -- "$TMP/(a|a2|b)\.sock" 2>/dev/null
 	mn_down
 	return $ret
 }
-t_run "migrate net-echo on a tap between two bridged hosts, pinged throughout: bounded loss, the guest answers from the destination" t_migrate_net
+t_run "migrate net-echo on a tap between two bridged hosts, pinged throughout: bounded loss, the guest answers from the destination; back with no traffic: the announcement moves the bridge entry" t_migrate_net

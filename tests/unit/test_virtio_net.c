@@ -402,6 +402,31 @@ START_TEST(broken_device_with_a_taken_chain_is_saved)
 }
 END_TEST
 
+/* A migrated or restored NIC announces its MAC: three RARP broadcasts behind a zero vnet
+ * header, before the guest has sent anything. */
+START_TEST(announce_sends_rarp_from_the_mac)
+{
+	struct net_config nc = { .fd = -1, .pairs = 1, .backend = &vdrv_sock_backend, .has_mac = true,
+				 .mac = { 0x02, 0, 0, 0x12, 0x34, 0x56 } };
+	struct errmsg err;
+	uint8_t f[128], zero[HDR] = { 0 };
+
+	ck_assert_int_eq(vdrv_sock_pairs(1, nc.backend_fds, peer), 0);
+	ck_assert_msg(virtio_net_create(&v.m, vdrv_slot(&v), &nc, &net, &err) == 0, "%s", err.text);
+	vdrv_attach(&v);
+	ck_assert_int_eq(virtio_net_announce(net), 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(recv(peer[0], f, sizeof(f), MSG_DONTWAIT), HDR + 60);
+		ck_assert_int_eq(memcmp(f, zero, HDR), 0);
+		ck_assert_int_eq(memcmp(f + HDR, "\xff\xff\xff\xff\xff\xff\x02\0\0\x12\x34\x56\x80\x35", 14), 0);
+		ck_assert_int_eq(memcmp(f + HDR + 14, "\0\x01\x08\0\x06\x04\0\x03", 8), 0);
+		ck_assert_int_eq(memcmp(f + HDR + 22, nc.mac, 6), 0);
+		ck_assert_int_eq(memcmp(f + HDR + 32, nc.mac, 6), 0);
+	}
+	ck_assert_int_lt(recv(peer[0], f, sizeof(f), MSG_DONTWAIT), 0);
+}
+END_TEST
+
 Suite *suite_virtio_net(void)
 {
 	Suite *s = suite_create("virtio_net");
@@ -418,6 +443,7 @@ Suite *suite_virtio_net(void)
 	tcase_add_test(tc, frame_larger_than_buffer_without_mrg);
 	tcase_add_test(tc, pause_after_the_guest_rewrote_a_taken_avail_entry);
 	tcase_add_test(tc, broken_device_with_a_taken_chain_is_saved);
+	tcase_add_test(tc, announce_sends_rarp_from_the_mac);
 	suite_add_tcase(s, tc);
 	return s;
 }

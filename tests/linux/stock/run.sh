@@ -274,11 +274,16 @@ s_snapshot_loop() {
 }
 
 # The loop on the ext4 disk live-migrated midway to a second process (issue 15): with the
-# image shared, or copied into the destination's own new image (disks=copy). The loop goes on
-# on the destination from the next line, the clock does not go back, the file has every line
-# once and the filesystem is clean afterwards.
+# image shared, or copied into the destination's own new image (disks=copy). The guest has a
+# DHCP address on a bridge in a network namespace, where the source's tap and the
+# destination's are; the host pings it 10 times a second from before the migration to after
+# it. The loop goes on on the destination from the next line, the guest answers pings there,
+# the clock does not go back, the file has every line once and the filesystem is clean.
 s_migrate_loop() {
-	local mode=$1 last before n=100 img=$TMP/loop.img dimg bpid
+	local mode=$1 last before n=100 img=$TMP/loop.img dimg bpid ns=minivmm-mig-$$ dpid ppid
+	local mac=02:00:00:5a:4d:49 sent lost
+	[ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] || skip "needs root and /dev/net/tun for taps in a network namespace"
+	command -v dnsmasq >/dev/null && command -v ping >/dev/null || skip "needs dnsmasq and ping (make deps)"
 	ext4_image "$img" rw-loop
 	dimg=$img
 	if [ "$mode" = copy ]; then
@@ -286,32 +291,68 @@ s_migrate_loop() {
 		rm -f "$dimg"
 		"$VMM" img create -f raw "$dimg" 64M >/dev/null || return 1
 	fi
-	local cmd="console=ttyS0 quiet stock=loop stock.loops=$n stock.devices=1 stock.end=poweroff"
-	stock_start -- --disk "path=$img" --api-socket "$TMP/api" --cmdline "$cmd"
-	stock_wait_line "STOCK: loop 15 at" 180 || return 1
-	rm -f "$TMP/api-b" "$TMP/mig.sock"
-	"$VMM" run --memory 512M --disk "path=$dimg" --api-socket "$TMP/api-b" --incoming "unix:$TMP/mig.sock" \
-		>"$TMP/out.b" 2>"$TMP/err.b" </dev/null &
-	bpid=$!
-	for _ in $(seq 100); do grep -q "waiting for a migration" "$TMP/err.b" && break; sleep 0.1; done
-	"$VMM" ctl "$TMP/api" migrate uri="unix:$TMP/mig.sock" disks="$([ "$mode" = copy ] && echo copy || echo shared)" \
-		>"$TMP/ctl.out" 2>&1 || { echo "    ctl migrate failed"; sed 's/^/    | /' "$TMP/ctl.out"; kill -KILL $bpid; return 1; }
-	stock_wait 120
-	expect_rc 0 && expect_err "migration: completed" || { kill -KILL $bpid; return 1; }
-	grep "migration: completed" "$TMP/err" | sed 's/^minivmm: migration: /    note: /'
-	last=$(tr -d '\r' <"$TMP/out" | sed -n 's/^STOCK: loop \([0-9]*\) at [0-9]*$/\1/p' | tail -1)
-	before=$(tr -d '\r' <"$TMP/out" | sed -n 's/^STOCK: loop [0-9]* at \([0-9]*\)$/\1/p' | tail -1)
-	# The destination from here on is the VM: the stock_* helpers follow it.
-	LPID=$bpid LSTART=$SECONDS
-	while kill -0 "$LPID" 2>/dev/null && [ $((SECONDS - LSTART)) -lt 180 ]; do sleep 0.2; done
-	kill -0 "$LPID" 2>/dev/null && { echo "    the destination still runs after 180 s"; kill -KILL "$LPID"; }
-	wait "$LPID"
-	RC=$?
-	OUT=$(cat "$TMP/out.b")
-	ERR=$(cat "$TMP/err.b")
-	echo "    note: source stopped after loop line $last; destination: $(grep 'migration received' "$TMP/err.b" | sed 's/^minivmm: migration //')"
-	loop_went_on "$last" "$before" "$n" "$dimg" || return 1
+	ip netns del $ns 2>/dev/null
+	rm -f "$TMP/leases"
+	ip netns add $ns && ip netns exec $ns ip link set lo up &&
+		ip -n $ns link add br0 type bridge && ip -n $ns addr add 10.0.2.1/24 dev br0 &&
+		ip -n $ns link set br0 up || return 1
+	for t in tap0 tap1; do
+		ip netns exec $ns ip tuntap add dev $t mode tap vnet_hdr && ip -n $ns link set $t master br0 &&
+			ip -n $ns link set $t up || { ip netns del $ns; return 1; }
+	done
+	ip netns exec $ns dnsmasq --no-daemon --conf-file=/dev/null --interface=br0 --bind-interfaces \
+		--dhcp-range=10.0.2.15,10.0.2.15,12h --dhcp-leasefile="$TMP/leases" --pid-file="$TMP/dnsmasq.pid" \
+		>"$TMP/dnsmasq.log" 2>&1 &
+	dpid=$!
+	(
+		local cmd="console=ttyS0 quiet stock=dhcp,loop stock.loops=$n stock.devices=2 stock.end=poweroff"
+		stock_start ip netns exec $ns -- --disk "path=$img" --net tap=tap0,mac=$mac --api-socket "$TMP/api" \
+			--cmdline "$cmd"
+		stock_wait_line "STOCK: loop 15 at" 180 || exit 1
+		grep -q "STOCK: dhcp address 10.0.2.15" "$TMP/out" || { echo "    no DHCP address"; kill -KILL $LPID; exit 1; }
+		ip netns exec $ns ping -i 0.1 10.0.2.15 >"$TMP/ping.log" 2>&1 &
+		ppid=$!
+		sleep 2
+		rm -f "$TMP/api-b" "$TMP/mig.sock"
+		ip netns exec $ns "$VMM" run --memory 512M --disk "path=$dimg" --net tap=tap1,mac=$mac \
+			--api-socket "$TMP/api-b" --incoming "unix:$TMP/mig.sock" >"$TMP/out.b" 2>"$TMP/err.b" </dev/null &
+		bpid=$!
+		for _ in $(seq 100); do grep -q "waiting for a migration" "$TMP/err.b" && break; sleep 0.1; done
+		"$VMM" ctl "$TMP/api" migrate uri="unix:$TMP/mig.sock" disks="$([ "$mode" = copy ] && echo copy || echo shared)" \
+			>"$TMP/ctl.out" 2>&1 || { echo "    ctl migrate failed"; sed 's/^/    | /' "$TMP/ctl.out"; kill -KILL $bpid; exit 1; }
+		stock_wait 120
+		expect_rc 0 && expect_err "migration: completed" || { kill -KILL $bpid; exit 1; }
+		grep "migration: completed" "$TMP/err" | sed 's/^minivmm: migration: /    note: /'
+		last=$(tr -d '\r' <"$TMP/out" | sed -n 's/^STOCK: loop \([0-9]*\) at [0-9]*$/\1/p' | tail -1)
+		before=$(tr -d '\r' <"$TMP/out" | sed -n 's/^STOCK: loop [0-9]* at \([0-9]*\)$/\1/p' | tail -1)
+		# The loop has ~85 lines (17 s or more) to go on the destination: it answers there.
+		ip netns exec $ns ping -c 3 -W 5 10.0.2.15 >/dev/null ||
+			{ echo "    the guest does not answer pings on the destination"; kill -INT $ppid; kill -KILL $bpid; exit 1; }
+		kill -INT $ppid
+		wait $ppid
+		sent=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' "$TMP/ping.log")
+		lost=$((${sent:-0} - $(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$TMP/ping.log")))
+		echo "    note: pings through the migration: $(grep 'packets transmitted' "$TMP/ping.log")"
+		# Pause, the destination's start, the bridge's flood to the new port: seconds at most.
+		[ "${sent:-0}" -ge 20 ] && [ "$lost" -le 50 ] || { echo "    $lost of $sent pings lost"; kill -KILL $bpid; exit 1; }
+		# The destination from here on is the VM: the stock_* helpers follow it.
+		LPID=$bpid LSTART=$SECONDS
+		while kill -0 "$LPID" 2>/dev/null && [ $((SECONDS - LSTART)) -lt 180 ]; do sleep 0.2; done
+		kill -0 "$LPID" 2>/dev/null && { echo "    the destination still runs after 180 s"; kill -KILL "$LPID"; }
+		wait "$LPID"
+		RC=$?
+		OUT=$(cat "$TMP/out.b")
+		ERR=$(cat "$TMP/err.b")
+		echo "    note: source stopped after loop line $last; destination: $(grep 'migration received' "$TMP/err.b" | sed 's/^minivmm: migration //')"
+		loop_went_on "$last" "$before" "$n" "$dimg"
+	)
+	local ret=$?
+	pkill -INT -f -- "ping -i 0.1 10.0.2.15" 2>/dev/null # a test that failed midway left it
+	kill $dpid 2>/dev/null
+	wait $dpid 2>/dev/null
+	ip netns del $ns
 	rm -f "$TMP/loop-dst.img"
+	return $ret
 }
 
 KVER_GUEST=$(basename "$STOCK_KERNEL" | sed 's/^vmlinuz-//')
@@ -321,6 +362,6 @@ t_run "stock: no privilege at all (uid 65534, kvm group, tap fd from a root help
 t_run "stock: reboot -f ends with 0, and with 1 under --on-reboot fail" s_reboot
 t_run "stock: ctl pause/resume (no guest time jump), ctl shutdown -> power button -> acpid -> poweroff, exit 0" s_ctl_pause_shutdown
 t_run "stock: snapshot a shell loop writing to ext4, restore: it continues, the clock does not go back, e2fsck clean" s_snapshot_loop
-t_run "stock: live-migrate a shell loop writing to ext4 (shared image): it continues on the destination, e2fsck clean" s_migrate_loop shared
-t_run "stock: live-migrate it with disks=copy into the destination's own image: it continues there, e2fsck clean" s_migrate_loop copy
+t_run "stock: live-migrate a shell loop writing to ext4 (shared image), pinged throughout: it continues on the destination and answers there, e2fsck clean" s_migrate_loop shared
+t_run "stock: live-migrate it with disks=copy into the destination's own image, pinged throughout: it continues there, e2fsck clean" s_migrate_loop copy
 t_summary
