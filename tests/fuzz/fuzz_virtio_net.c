@@ -10,9 +10,12 @@
  *   FRAME pair len16 ext      a frame from the network
  *   CTRL head cmd[4]          a control command (class, command, 2 bytes) and its ack byte
  *   DRAIN                     the network reads what the device transmitted
- *   REFILL pair n16 len16     a driver's receive refill loop (Linux's try_fill_recv): n
- *                             one-buffer chains of len bytes at the heads that follow the
- *                             avail index (wrapping at the queue's size), one kick at the end */
+ *   REFILL pair n16 len16 k8  a driver's receive refill loop: n one-buffer chains of len
+ *                             bytes at the heads that follow the avail index (wrapping at the
+ *                             queue's size), a kick (and the used ring read) after every 1, 4
+ *                             or 16 of them (k % 4 = 1, 2, 3: iPXE's refill kicks after each
+ *                             buffer) or once at the end (k % 4 = 0: Linux's try_fill_recv).
+ *                             Every kick counts against FZ_MAX_OPS. */
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -146,16 +149,28 @@ static void fz_dev_op(struct fz *f, unsigned op)
 				;
 		break;
 	case 5: { /* REFILL */
-		unsigned q, n;
+		unsigned q, n, every, i;
 		uint16_t len;
+		uint8_t k;
 
 		pair = fz_u8(f) % pairs;
 		q = 2 * pair;
 		n = fz_u16(f) % 1024 + 1;
 		len = fz_u16(f) % 4096;
-		for (unsigned i = 0; i < n && f->v.q[q].num; i++)
+		k = fz_u8(f) % 4;
+		every = k ? 1u << (2 * (k - 1)) : n;
+		for (i = 0; i < n && f->v.q[q].num && f->ops < FZ_MAX_OPS; i++) {
 			one_buffer(f, q, (uint16_t)(f->v.q[q].avail_idx % f->v.q[q].num), len, true);
-		fz_kick(f, q);
+			if ((i + 1) % every == 0) {
+				/* Read back what came before posting more, as a driver does: the
+				 * used ring holds only the queue's size of entries. */
+				fz_kick(f, q);
+				fz_reap(f);
+				f->ops++;
+			}
+		}
+		if (i % every)
+			fz_kick(f, q);
 		break;
 	}
 	}
