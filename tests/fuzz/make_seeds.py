@@ -113,7 +113,7 @@ dicts = {
     [bytes([TXFRAME, p, 0]) + u16(n) for p in (0, 1) for n in (6, 72, 9000)] +
     [bytes([FRAME, p]) + u16(n) + bytes([e]) for p in (0, 1) for n in (60, 1500, 65535) for e in (0, 1)] +
     [bytes([CTRL, 0, 4, 0, n, 0]) for n in (1, 2, 3)] + [bytes([DRAIN])] +
-    [bytes([REFILL, p]) + u16(n) + u16(ln) + bytes([k]) for p in (0, 1) for n in (0, 255)
+    [bytes([REFILL, p]) + u16(n) + u16(ln) + bytes([k]) for p in (0, 1) for n in (0, 255, 1023)
      for ln in (12, 1536) for k in (0, 1)],
     'console': generic + [bytes([INPUT, 5]) + b'hello', bytes([TXBUF, 0]) + u16(100),
                           bytes([RXBUF_C, 0]) + u16(64) + b'\x00', bytes([RXBUF_C, 0]) + u16(64) + b'\x80'],
