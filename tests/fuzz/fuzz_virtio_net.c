@@ -56,15 +56,22 @@ static void fz_dev_destroy(struct fz *f)
 		close(peer[i]);
 }
 
+/* Reads every frame waiting on @fd. Only EAGAIN ends it: with the other end open, recv() on a
+ * SOCK_SEQPACKET socket returns 0 for an empty record (FRAME of length 0), and stopping there
+ * left the frames behind it to the next input (a crash that its input alone did not repeat). */
+static void drain(int fd)
+{
+	while (recv(fd, frame, sizeof(frame), MSG_DONTWAIT) >= 0)
+		;
+}
+
 static void fz_dev_renew(struct fz *f)
 {
 	(void)f;
 	/* Nothing of the last input may still be on its way. */
 	for (unsigned i = 0; i < pairs; i++) {
-		while (recv(peer[i], frame, sizeof(frame), MSG_DONTWAIT) > 0)
-			;
-		while (recv(dev_end[i], frame, sizeof(frame), MSG_DONTWAIT) > 0)
-			;
+		drain(peer[i]);
+		drain(dev_end[i]);
 	}
 }
 
@@ -145,8 +152,7 @@ static void fz_dev_op(struct fz *f, unsigned op)
 	}
 	case 4: /* DRAIN */
 		for (unsigned i = 0; i < pairs; i++)
-			while (recv(peer[i], frame, sizeof(frame), MSG_DONTWAIT) > 0)
-				;
+			drain(peer[i]);
 		break;
 	case 5: { /* REFILL */
 		unsigned q, n, every, i;
