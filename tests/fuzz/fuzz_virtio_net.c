@@ -10,9 +10,12 @@
  *   FRAME pair len16 ext      a frame from the network
  *   CTRL head cmd[4]          a control command (class, command, 2 bytes) and its ack byte
  *   DRAIN                     the network reads what the device transmitted
- *   REFILL pair n16 len16     a driver's receive refill loop (Linux's try_fill_recv): n
- *                             one-buffer chains of len bytes at the heads that follow the
- *                             avail index (wrapping at the queue's size), one kick at the end */
+ *   REFILL pair n16 len16 k8  a driver's receive refill loop: n one-buffer chains of len
+ *                             bytes at the heads that follow the avail index (wrapping at the
+ *                             queue's size), a kick (and the used ring read) after every 1, 4
+ *                             or 16 of them (k % 4 = 1, 2, 3: iPXE's refill kicks after each
+ *                             buffer) or once at the end (k % 4 = 0: Linux's try_fill_recv).
+ *                             Every kick counts against FZ_MAX_OPS. */
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -53,15 +56,22 @@ static void fz_dev_destroy(struct fz *f)
 		close(peer[i]);
 }
 
+/* Reads every frame waiting on @fd. Only EAGAIN ends it: with the other end open, recv() on a
+ * SOCK_SEQPACKET socket returns 0 for an empty record (FRAME of length 0), and stopping there
+ * left the frames behind it to the next input (a crash that its input alone did not repeat). */
+static void drain(int fd)
+{
+	while (recv(fd, frame, sizeof(frame), MSG_DONTWAIT) >= 0)
+		;
+}
+
 static void fz_dev_renew(struct fz *f)
 {
 	(void)f;
 	/* Nothing of the last input may still be on its way. */
 	for (unsigned i = 0; i < pairs; i++) {
-		while (recv(peer[i], frame, sizeof(frame), MSG_DONTWAIT) > 0)
-			;
-		while (recv(dev_end[i], frame, sizeof(frame), MSG_DONTWAIT) > 0)
-			;
+		drain(peer[i]);
+		drain(dev_end[i]);
 	}
 }
 
@@ -142,20 +152,31 @@ static void fz_dev_op(struct fz *f, unsigned op)
 	}
 	case 4: /* DRAIN */
 		for (unsigned i = 0; i < pairs; i++)
-			while (recv(peer[i], frame, sizeof(frame), MSG_DONTWAIT) > 0)
-				;
+			drain(peer[i]);
 		break;
 	case 5: { /* REFILL */
-		unsigned q, n;
+		unsigned q, n, every, i;
 		uint16_t len;
+		uint8_t k;
 
 		pair = fz_u8(f) % pairs;
 		q = 2 * pair;
 		n = fz_u16(f) % 1024 + 1;
 		len = fz_u16(f) % 4096;
-		for (unsigned i = 0; i < n && f->v.q[q].num; i++)
+		k = fz_u8(f) % 4;
+		every = k ? 1u << (2 * (k - 1)) : n;
+		for (i = 0; i < n && f->v.q[q].num && f->ops < FZ_MAX_OPS; i++) {
 			one_buffer(f, q, (uint16_t)(f->v.q[q].avail_idx % f->v.q[q].num), len, true);
-		fz_kick(f, q);
+			if ((i + 1) % every == 0) {
+				/* Read back what came before posting more, as a driver does: the
+				 * used ring holds only the queue's size of entries. */
+				fz_kick(f, q);
+				fz_reap(f);
+				f->ops++;
+			}
+		}
+		if (i % every)
+			fz_kick(f, q);
 		break;
 	}
 	}

@@ -53,11 +53,17 @@ net_seeds = {
                                      bytes([RXBUF, 1, 0]) + u16(2048), bytes([KICK, 2]),
                                      bytes([FRAME, 1]) + u16(600) + b'\x04', bytes([RUN])],
                    ),
-    # Linux's way: fill the ring, take frames, refill what came back.
-    'mrg-refill': blk([8, 4, 4, 4, 2], [bytes([REFILL, 0]) + u16(255) + u16(1536),
+    # Linux's way: fill the ring, take frames, refill what came back (one kick per refill).
+    'mrg-refill': blk([8, 4, 4, 4, 2], [bytes([REFILL, 0]) + u16(255) + u16(1536) + b'\x00',
                                         bytes([FRAME, 0]) + u16(1500) + b'\x00', bytes([RUN]),
-                                        bytes([REFILL, 0]) + u16(0) + u16(1536),
+                                        bytes([REFILL, 0]) + u16(0) + u16(1536) + b'\x00',
                                         bytes([FRAME, 0]) + u16(60) + b'\x06', bytes([DRAIN])]),
+    # iPXE's way: post buffers one at a time with a kick after each, and after every frame
+    # received put one buffer back.
+    'refill-each': blk([4, 4, 4, 4, 2], [bytes([REFILL, 0]) + u16(15) + u16(1536) + b'\x01',
+                                         bytes([REPEAT, 1]) + u16(20),
+                                         bytes([FRAME, 0]) + u16(1500) + b'\x00',
+                                         bytes([REFILL, 0]) + u16(0) + u16(1536) + b'\x01']),
 }
 
 INPUT, TXBUF, RXBUF_C = range(11, 14)
@@ -107,7 +113,8 @@ dicts = {
     [bytes([TXFRAME, p, 0]) + u16(n) for p in (0, 1) for n in (6, 72, 9000)] +
     [bytes([FRAME, p]) + u16(n) + bytes([e]) for p in (0, 1) for n in (60, 1500, 65535) for e in (0, 1)] +
     [bytes([CTRL, 0, 4, 0, n, 0]) for n in (1, 2, 3)] + [bytes([DRAIN])] +
-    [bytes([REFILL, p]) + u16(n) + u16(ln) for p in (0, 1) for n in (0, 255) for ln in (12, 1536)],
+    [bytes([REFILL, p]) + u16(n) + u16(ln) + bytes([k]) for p in (0, 1) for n in (0, 255, 1023)
+     for ln in (12, 1536) for k in (0, 1)],
     'console': generic + [bytes([INPUT, 5]) + b'hello', bytes([TXBUF, 0]) + u16(100),
                           bytes([RXBUF_C, 0]) + u16(64) + b'\x00', bytes([RXBUF_C, 0]) + u16(64) + b'\x80'],
 }
