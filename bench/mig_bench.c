@@ -242,14 +242,9 @@ static int stream_recv(int fd, struct guest_mem *gm, uint64_t *bytes, struct err
 		uint8_t *payload;
 		size_t len;
 
-		ret = stream_read_section_header(&r, &type, &len, err);
-		if (!ret && type == STREAM_SEC_RAM) {
-			ret = stream_receive_ram(&r, gm, err);
+		ret = stream_read_next(&r, gm, &type, &payload, &len, err);
+		if (ret || type == STREAM_SEC_RAM)
 			continue;
-		}
-		ret = ret ? ret : stream_read_payload(&r, &payload, err);
-		if (ret)
-			break;
 		if (type != STREAM_SEC_END)
 			ret = errmsg_set(err, -EPROTO, "stream: a section of type 0x%x", type);
 		free(payload);

@@ -215,16 +215,13 @@ int vm_receive_stream(struct vm *vm, struct stream_reader *r, bool whole_file,
 	free(current);
 	payload = NULL;
 	while (!ret) {
-		ret = stream_read_section_header(r, &type, &len, err);
-		if (!ret && type == STREAM_SEC_RAM) {
-			/* Straight into guest RAM: a corrupt section fails the whole stream, and
-			 * this VM never runs (see stream_receive_ram()). */
-			ret = stream_receive_ram(r, &vm->mem, err);
-			continue;
-		}
-		ret = ret ? ret : stream_read_payload(r, &payload, err);
+		/* RAM goes straight into guest RAM: a corrupt section fails the whole stream,
+		 * and this VM never runs (see stream_receive_ram()). */
+		ret = stream_read_next(r, &vm->mem, &type, &payload, &len, err);
 		if (ret)
 			break;
+		if (type == STREAM_SEC_RAM)
+			continue;
 		if (type == STREAM_SEC_END) {
 			if (!state)
 				ret = errmsg_set(err, -EINVAL, "%s: END before any STATE section", r->what);

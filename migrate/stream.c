@@ -424,6 +424,18 @@ int stream_receive_ram(struct stream_reader *r, struct guest_mem *gm, struct err
 	return ret;
 }
 
+int stream_read_next(struct stream_reader *r, struct guest_mem *gm, uint32_t *type,
+		     uint8_t **payload, size_t *len, struct errmsg *err)
+{
+	int ret = stream_read_section_header(r, type, len, err);
+
+	*payload = NULL;
+	if (ret)
+		return ret;
+	return *type == STREAM_SEC_RAM ? stream_receive_ram(r, gm, err) :
+					 stream_read_payload(r, payload, err);
+}
+
 int stream_write_ram(struct stream_writer *w, const struct guest_mem *gm, uint64_t *const *dirty,
 		     bool skip_zero, stream_tick_fn tick, void *arg)
 {

@@ -151,6 +151,11 @@ int stream_read_payload(struct stream_reader *r, uint8_t **payload, struct errms
  * must not run that VM (a destination or a restore that fails never does). */
 int stream_receive_ram(struct stream_reader *r, struct guest_mem *gm, struct errmsg *err)
 	__attribute__((warn_unused_result));
+/* The next section as a destination or a restore reads it: RAM straight into @gm (*payload
+ * NULL: see stream_receive_ram()), any other type's payload malloc'd in *payload. */
+int stream_read_next(struct stream_reader *r, struct guest_mem *gm, uint32_t *type,
+		     uint8_t **payload, size_t *len, struct errmsg *err)
+	__attribute__((warn_unused_result));
 
 /* Called every STREAM_TICK_PAGES pages by stream_write_ram() with the pages looked at so far;
  * a non-zero return stops it and is returned (progress lines, cancel, bandwidth limit). */

@@ -277,16 +277,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size_t len;
 			uint32_t type;
 
-			if (stream_read_section_header(&r, &type, &len, &err))
+			/* As the destination and --restore read it: RAM straight into guest RAM. */
+			if (stream_read_next(&r, &v.mem, &type, &p, &len, &err))
 				break;
-			/* RAM as the destination and --restore read it: straight into guest RAM. */
-			if (type == STREAM_SEC_RAM) {
-				if (stream_receive_ram(&r, &v.mem, &err))
-					break;
+			if (type == STREAM_SEC_RAM)
 				continue;
-			}
-			if (stream_read_payload(&r, &p, &err))
-				break;
 			if (type == STREAM_SEC_CONFIG && !state_check(p, len, &err))
 				(void)snapshot_config_compare(p, reference, "the snapshot", &err);
 			else if (type == STREAM_SEC_STATE && !state_check(p, len, &err))

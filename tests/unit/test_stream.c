@@ -90,14 +90,11 @@ static int read_stream(int fd, struct guest_mem *gm, struct errmsg *err)
 		size_t len;
 		uint32_t type;
 
-		ret = stream_read_section_header(&r, &type, &len, err);
-		if (!ret && type == STREAM_SEC_RAM) {
-			ret = stream_receive_ram(&r, gm, err);
-			continue;
-		}
-		ret = ret ? ret : stream_read_payload(&r, &p, err);
+		ret = stream_read_next(&r, gm, &type, &p, &len, err);
 		if (ret)
 			break;
+		if (type == STREAM_SEC_RAM)
+			continue;
 		if (type != STREAM_SEC_END)
 			ret = state_check(p, len, err);
 		free(p);
