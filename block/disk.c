@@ -258,6 +258,10 @@ void disk_close(struct disk *d)
 	if (!d)
 		return;
 	disk_worker_stop(d);   /* serves what was handed over: the engine gets no more after */
+	/* Complete what is still queued or in flight through the usual callbacks: they free the
+	 * formats' host copies and finish qcow2's metadata updates; dropped, both were lost. */
+	if (d->engine)
+		blk_engine_drain(d->engine);
 	blk_engine_destroy(d->engine);
 	qcow2_close(d->qcow2); /* after the engine: no data write may still be in flight */
 	if (d->fd >= 0)

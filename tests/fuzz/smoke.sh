@@ -36,6 +36,8 @@ for t in "${TARGETS[@]}"; do
 		failed=$((failed + 1))
 		echo "FAIL $t (status $rc):"
 		grep -E "ERROR|SUMMARY|runtime error|Test unit written" "$WORK/$t.log" | head -5 | sed 's/^/    /'
+		# the first report's stack: CI keeps only this output, not the artifact
+		grep -m 12 -E '^ +#[0-9]+ ' "$WORK/$t.log" | sed 's/^ */    /'
 	fi
 	rm -f "/dev/shm/fuzz-virtio-blk-$pid" 2>/dev/null # its own: a campaign may run beside
 done
