@@ -4,13 +4,16 @@
 #include <errno.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/parse.h"
@@ -208,4 +211,31 @@ int channel_connect(const struct channel_uri *u, int *fd, struct errmsg *err)
 	}
 	tune(*fd, u->kind);
 	return 0;
+}
+
+int channel_unsent(int fd, uint64_t *bytes)
+{
+	int n;
+
+	if (ioctl(fd, SIOCOUTQ, &n) < 0)
+		return -errno;
+	*bytes = n > 0 ? (uint64_t)n : 0;
+	return 0;
+}
+
+int channel_drain(int fd, uint64_t below, int timeout_ms, const atomic_bool *cancel,
+		  uint64_t *unsent)
+{
+	const struct timespec ms = { 0, 1000000 };
+	int ret;
+
+	for (int waited = 0;; waited++) {
+		if ((ret = channel_unsent(fd, unsent)))
+			return ret;
+		if (*unsent <= below || waited >= timeout_ms)
+			return 0;
+		if (atomic_load(cancel))
+			return -ECANCELED;
+		nanosleep(&ms, NULL);
+	}
 }

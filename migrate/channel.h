@@ -3,6 +3,8 @@
 #ifndef MINIVMM_CHANNEL_H
 #define MINIVMM_CHANNEL_H
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <sys/un.h>
 
 #include "vmm/errmsg.h"
@@ -35,5 +37,15 @@ int channel_accept(const struct channel_uri *uri, int abort_fd, int *fd, struct 
 /* Source: connects to @uri (blocking). */
 int channel_connect(const struct channel_uri *uri, int *fd, struct errmsg *err)
 	__attribute__((warn_unused_result));
+
+/* Bytes written to the connection @fd that the peer has not taken yet (SIOCOUTQ: TCP's
+ * unsent and unacknowledged bytes, a unix socket's unread ones). */
+int channel_unsent(int fd, uint64_t *bytes) __attribute__((warn_unused_result));
+
+/* Waits until at most @below bytes are unsent on @fd, for up to @timeout_ms, polling every
+ * millisecond; gives up early with -ECANCELED once *@cancel is set. What is left in *@unsent;
+ * 0 (also on the timeout: the caller weighs what is left) or -errno. */
+int channel_drain(int fd, uint64_t below, int timeout_ms, const atomic_bool *cancel,
+		  uint64_t *unsent) __attribute__((warn_unused_result));
 
 #endif

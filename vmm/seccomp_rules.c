@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <linux/if_tun.h>
+#include <linux/sockios.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/ioctl.h>
@@ -129,8 +130,9 @@ static const struct seccomp_rule cpuid_rules[] = {
  * connection (socket, connect, its buffer sizes; the destination's confirmation with a
  * deadline; shutdown on cancel), the stream (a section's header and payload in one writev),
  * requests to the I/O thread (an eventfd write and a condition variable), KVM's dirty log on
- * every memslot, the bandwidth limit's sleep, the vCPU throttle's timer, the progress line on
- * stderr, the disks' contents with disks=copy. No file is opened and no thread started. */
+ * every memslot, the socket's send queue, the bandwidth limit's sleep, the vCPU throttle's
+ * timer, the progress line on stderr, the disks' contents with disks=copy. No file is opened
+ * and no thread started. */
 static const struct seccomp_rule migration_rules[] = {
 	COMMON_RULES,
 	SYS(socket), SYS(connect), SYS(setsockopt), SYS(shutdown), SYS(close),
@@ -142,7 +144,9 @@ static const struct seccomp_rule migration_rules[] = {
 	 * may grow the file) */
 	SYS(pread64), SYS(preadv), SYS(lseek), SYS(pwrite64), SYS(pwritev), SYS(fdatasync),
 	SYS(fsync), SYS(ftruncate), SYS(fallocate),
-	IOCTL(KVM_SET_USER_MEMORY_REGION), IOCTL(KVM_GET_DIRTY_LOG), IOCTL(KVM_CHECK_EXTENSION)
+	IOCTL(KVM_SET_USER_MEMORY_REGION), IOCTL(KVM_GET_DIRTY_LOG), IOCTL(KVM_CHECK_EXTENSION),
+	/* how much of the stream the socket still holds, before the pause (migrate/channel.h) */
+	IOCTL(SIOCOUTQ)
 	SANITIZER_RULES
 };
 

@@ -1,8 +1,10 @@
 /* Live migration's pieces that need no KVM: the URI syntax and when pre-copy stops. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -88,6 +90,41 @@ START_TEST(accept_connect_and_abort)
 }
 END_TEST
 
+/* What a connection still holds before the pause is downtime too: the unsent count follows
+ * what the peer has not read, a drain waits for it to fall, gives up after its timeout with
+ * what is left, and stops at a cancel. */
+START_TEST(send_queue_drains)
+{
+	static char buf[32768];
+	atomic_bool cancel = false;
+	uint64_t unsent = 0;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(channel_unsent(sv[0], &unsent), 0);
+	ck_assert_uint_eq(unsent, 0);
+	ck_assert_int_eq(write(sv[0], buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	ck_assert_int_eq(channel_unsent(sv[0], &unsent), 0);
+	ck_assert_uint_ge(unsent, sizeof(buf));
+	ck_assert_int_eq(channel_drain(sv[0], 0, 20, &cancel, &unsent), 0); /* timed out */
+	ck_assert_uint_ge(unsent, sizeof(buf));
+	cancel = true;
+	ck_assert_int_eq(channel_drain(sv[0], 0, 20, &cancel, &unsent), -ECANCELED);
+	cancel = false;
+	for (size_t got = 0; got < sizeof(buf);) {
+		ssize_t n = read(sv[1], buf, sizeof(buf) - got);
+
+		ck_assert_int_gt(n, 0);
+		got += (size_t)n;
+	}
+	ck_assert_int_eq(channel_drain(sv[0], 0, 1000, &cancel, &unsent), 0);
+	ck_assert_uint_eq(unsent, 0);
+	ck_assert_int_eq(channel_unsent(-1, &unsent), -EBADF);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 START_TEST(convergence)
 {
 	struct converge_in in = { .remaining = 10 << 20, .bandwidth = 0, .downtime_ms = 50,
@@ -160,6 +197,7 @@ Suite *suite_migrate(void)
 
 	tcase_add_test(tc, uris);
 	tcase_add_test(tc, convergence);
+	tcase_add_test(tc, send_queue_drains);
 	tcase_add_test(tc, throttle_steps);
 	tcase_add_test(tc, accept_connect_and_abort);
 	suite_add_tcase(s, tc);
