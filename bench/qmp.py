@@ -1,10 +1,14 @@
 #!/usr/bin/python3
 # A minimal QMP client for the benchmarks: qmp.py SOCKET wait-file|migrate FILE|wait-running
 #   migrate FILE   migrate "exec:cat > FILE", wait until completed, print the seconds it took
-#   live URI DOWNTIME_MS [GIVE_UP_S]   live-migrate to URI with that downtime limit and no
-#                  bandwidth cap (auto-converge off, QEMU's default); print "total_ms
-#                  downtime_ms bytes rounds status" from query-migrate, giving up after
-#                  GIVE_UP_S (default 300; status "failed" or "timeout": it did not converge)
+#   live URI DOWNTIME_MS [GIVE_UP_S [DEST_QMP]]   live-migrate to URI with that downtime limit
+#                  and no bandwidth cap (auto-converge off, QEMU's default); print "total_ms
+#                  downtime_ms bytes rounds status own_downtime_ms" from query-migrate, giving
+#                  up after GIVE_UP_S (default 300; status "failed" or "timeout": it did not
+#                  converge). downtime_ms: with DEST_QMP, the destination's QMP socket, from
+#                  the source's STOP event to the destination's RESUME (both stamped with the
+#                  host's clock), as minivmm measures its own; else QEMU's figure, which ends
+#                  when the source has handed the last bytes to its socket
 #   wait-running   wait until the VM runs (after -incoming), print nothing
 import json
 import socket
@@ -27,6 +31,7 @@ class Qmp:
     def __init__(self, path):
         self.f = connect(path).makefile("rw")
         self.f.readline()  # greeting
+        self.events = []
         self.cmd("qmp_capabilities")
 
     def cmd(self, name, **args):
@@ -36,6 +41,14 @@ class Qmp:
             r = json.loads(self.f.readline())
             if "return" in r or "error" in r:
                 return r
+            if "event" in r:
+                self.events.append(r)
+
+    def event_time(self, name):
+        for e in self.events:
+            if e["event"] == name:
+                return e["timestamp"]["seconds"] + e["timestamp"]["microseconds"] / 1e6
+        return None
 
 
 def main():
@@ -50,6 +63,7 @@ def main():
         q.cmd("migrate-set-parameters", **{"downtime-limit": int(sys.argv[4]),
                                            "max-bandwidth": 1 << 40})
         give_up = int(sys.argv[5]) if len(sys.argv) > 5 else 300
+        dest = Qmp(sys.argv[6]) if len(sys.argv) > 6 else None
         t0 = time.monotonic()
         q.cmd("migrate", uri=sys.argv[3])
         while True:
@@ -62,9 +76,18 @@ def main():
             q.cmd("migrate_cancel")
             st = "timeout"
         ram = r.get("ram", {})
-        print("%d %s %d %d %s" % (r.get("total-time", (time.monotonic() - t0) * 1000),
-                                  r.get("downtime", "-"), ram.get("transferred", 0),
-                                  ram.get("dirty-sync-count", 0), st))
+        own = r.get("downtime", "-")
+        down = own
+        if dest and st == "completed":
+            t1 = time.monotonic()
+            while dest.event_time("RESUME") is None and time.monotonic() - t1 < 30:
+                dest.cmd("query-status")
+                time.sleep(0.005)
+            stop, resume = q.event_time("STOP"), dest.event_time("RESUME")
+            down = "%.1f" % ((resume - stop) * 1e3) if stop and resume else "-"
+        print("%d %s %d %d %s %s" % (r.get("total-time", (time.monotonic() - t0) * 1000),
+                                     down, ram.get("transferred", 0),
+                                     ram.get("dirty-sync-count", 0), st, own))
     elif sys.argv[2] == "wait-running":
         while q.cmd("query-status")["return"].get("status") != "running":
             time.sleep(0.005)
