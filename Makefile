@@ -20,7 +20,7 @@ VMM_LIB_SRCS := \
 	arch/x86/e820.c arch/x86/bzimage.c arch/x86/pvh.c arch/x86/boot.c arch/x86/cpuid.c \
 	arch/x86/regs.c arch/x86/host_quirks.c arch/x86/kvm_state.c \
 	migrate/crc32c.c migrate/stream.c migrate/restore.c migrate/snapshot.c \
-	migrate/channel.c migrate/converge.c migrate/dirty.c migrate/migrate.c migrate/incoming.c migrate/throttle.c migrate/disk_stream.c \
+	migrate/channel.c migrate/converge.c migrate/dirty.c migrate/migrate.c migrate/source_io.c migrate/precopy.c migrate/incoming.c migrate/throttle.c migrate/disk_stream.c \
 	devices/uart.c devices/platform.c devices/acpi_pm.c devices/ged.c \
 	firmware/aml.c firmware/acpi.c firmware/mptable.c firmware/reset_vector.c firmware/firmware.c \
 	virtio/queue.c virtio/mmio.c virtio/transport_state.c virtio/blk.c virtio/console.c virtio/net.c net/tap.c block/engine.c block/disk.c block/raw.c \

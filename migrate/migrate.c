@@ -1,9 +1,8 @@
-/* Live migration, the source side: see migrate/migrate.h. */
+/* Live migration, the source side: the control side and the migration thread's life (see
+ * migrate/migrate.h, and migrate/source.h for how the side is split). */
 #include "migrate/migrate.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,90 +11,13 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "migrate/channel.h"
-#include "migrate/converge.h"
-#include "migrate/dirty.h"
-#include "migrate/disk_stream.h"
-#include "migrate/snapshot.h"
-#include "migrate/stream.h"
+#include "migrate/source.h"
 #include "migrate/throttle.h"
 #include "vmm/lifecycle.h"
 #include "vmm/seccomp.h"
 #include "vmm/vm.h"
-
-/* How long the source waits for the destination's confirmation after END: it loads the state
- * and RAM it already has, so seconds at most; a destination that says nothing for this long
- * is taken as failed and the VM resumes here. */
-#define CONFIRM_TIMEOUT_MS 30000
-
-enum io_req { REQ_NONE, REQ_PAUSE, REQ_ABORT };
-
-/* The migration thread: started with the VM when it has a control socket, after the privilege
- * drop and before the main thread's filter, so that it runs under a filter of its own (SECCOMP_THREAD_MIGRATION) and the I/O thread's
- * list needs neither thread creation nor sockets. It waits for migrate_start() to hand it a
- * migration, runs it, and waits again. */
-struct migrate_worker {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;        /* a job, or quit; and the job's end (busy cleared) */
-	struct migration *job;      /* handed over, not taken yet */
-	bool busy;                  /* from the hand-over until the migration's end */
-	bool quit;
-	int req_fd;                 /* eventfd: the running migration's requests to the I/O thread */
-	struct vcpu_throttle *throttle; /* auto-converge */
-};
-
-struct migration {
-	struct vm *vm;
-	atomic_bool running;        /* the thread has not finished */
-	atomic_bool cancel;
-	atomic_bool final;          /* the final state is on its way: no more cancel */
-	atomic_int fd;              /* the connection; -1 (read by cancel on the I/O thread) */
-	struct channel_uri uri;
-	unsigned downtime_ms;
-	double bw_limit;            /* bytes/s, 0: none */
-	bool auto_converge;
-	enum disk_stream_mode disks;
-	struct disk_stream *ds;     /* the disks being copied (disks=copy), or NULL */
-	struct converge_throttle thr;
-	double thr_period_start;    /* the throttle's current period (THROTTLE_PERIOD_MS) */
-	uint64_t thr_dirtied, thr_sent;
-	unsigned max_throttle_rounds; /* rounds sent at THROTTLE_MAX_PCT */
-	double t_max_throttle;      /* when it got there */
-
-	/* Requests to the I/O thread (pause + state capture, resume), under lock. */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct ev_handler req_ev;   /* eventfd the thread writes */
-	enum io_req req;
-	bool req_done;
-	bool io_gone;               /* the VM is being destroyed: no more answers */
-	bool disks_released;        /* REQ_PAUSE gave the image locks up (I/O thread only) */
-	int req_ret;
-	struct errmsg req_err;
-	void *state;                /* REQ_PAUSE's STATE section */
-	size_t state_len;
-
-	/* Reported by migrate-status, under lock. */
-	struct migrate_status st;
-	double t_start, t_pause, t_captured, t_end_sent, t_confirm;
-
-	/* The thread's own. */
-	struct stream_writer w;
-	double round_start, last_line;
-	uint64_t round_bytes0;
-};
-
-static double now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
 
 const char *migrate_phase_name(enum migrate_phase p)
 {
@@ -111,467 +33,20 @@ const char *migrate_phase_name(enum migrate_phase p)
 	return "unknown";
 }
 
-static void set_phase(struct migration *m, enum migrate_phase p)
+void migrate_set_phase(struct migration *m, enum migrate_phase p)
 {
 	pthread_mutex_lock(&m->lock);
 	m->st.phase = p;
 	pthread_mutex_unlock(&m->lock);
 }
 
-static void status_copy(struct migration *m, struct migrate_status *st)
+void migrate_status_copy(struct migration *m, struct migrate_status *st)
 {
 	pthread_mutex_lock(&m->lock);
 	*st = m->st;
 	if (atomic_load(&m->running))
 		st->total_ms = now_ms() - m->t_start;
 	pthread_mutex_unlock(&m->lock);
-}
-
-/* ---- the I/O thread's side ---- */
-
-/* A failed migration: logging off, the images taken back, the VM running again. The VMM's
- * dirty bitmap is freed only while the VM is paused: a device or vCPU thread could be marking
- * it at any other time. A VM that cannot pause (it is stopping) keeps the bitmap until
- * gm_destroy(). */
-static int abort_on_io_thread(struct migration *m, struct errmsg *err)
-{
-	struct vm *vm = m->vm;
-	int ret = vm_pause(vm, err);
-
-	if (ret)
-		return errmsg_prefix(err, ret, "pausing to stop the dirty log");
-	dirty_stop(vm);
-	disk_stream_stop(m->ds);
-	/* Back before the guest writes again; an image another process took meanwhile (the
-	 * destination did, then failed?) keeps the VM from running on it. */
-	if (m->disks_released && (ret = vm_disks_activate(vm, err)))
-		return ret;
-	m->disks_released = false;
-	return vm_resume(vm, err);
-}
-
-static void on_request(struct ev_handler *h, uint32_t events)
-{
-	struct migration *m = h->opaque;
-	struct vm *vm = m->vm;
-	struct errmsg err = { "" };
-	enum io_req req;
-	uint64_t cnt;
-	int ret = 0;
-
-	(void)events;
-	if (read(h->fd, &cnt, sizeof(cnt)) < 0) {
-		/* spurious wakeup: the eventfd is non-blocking */
-	}
-	pthread_mutex_lock(&m->lock);
-	req = m->req;
-	pthread_mutex_unlock(&m->lock);
-	if (req == REQ_PAUSE) {
-		ret = vm_stopping(vm) ? errmsg_set(&err, -ESHUTDOWN, "the VM is stopping") :
-					 vm_pause(vm, &err);
-		if (!ret) {
-			m->t_pause = now_ms();
-			ret = vm_state_capture(vm, &m->state, &m->state_len, &err);
-			m->t_captured = now_ms();
-		}
-		/* The devices are quiesced (disks flushed): the destination may take the images
-		 * (copied disks stay: the destination has its own). */
-		if (!ret && !m->ds) {
-			vm_disks_inactivate(vm);
-			m->disks_released = true;
-		}
-	} else if (req == REQ_ABORT) {
-		ret = abort_on_io_thread(m, &err);
-	} else {
-		return;
-	}
-	pthread_mutex_lock(&m->lock);
-	m->req = REQ_NONE;
-	m->req_done = true;
-	m->req_ret = ret;
-	m->req_err = err;
-	pthread_cond_broadcast(&m->cond);
-	pthread_mutex_unlock(&m->lock);
-}
-
-/* The migration thread asks the I/O thread and waits for its answer. */
-static int io_request(struct migration *m, enum io_req req, struct errmsg *err)
-{
-	uint64_t one = 1;
-	int ret;
-
-	pthread_mutex_lock(&m->lock);
-	m->req = req;
-	m->req_done = false;
-	pthread_mutex_unlock(&m->lock);
-	if (write(m->req_ev.fd, &one, sizeof(one)) < 0)
-		return errmsg_set(err, -errno, "waking the I/O thread: %s", strerror(errno));
-	pthread_mutex_lock(&m->lock);
-	while (!m->req_done && !m->io_gone)
-		pthread_cond_wait(&m->cond, &m->lock);
-	if (m->req_done) {
-		ret = m->req_ret;
-		if (ret)
-			*err = m->req_err;
-	} else {
-		ret = errmsg_set(err, -ESHUTDOWN, "the VM stopped");
-	}
-	pthread_mutex_unlock(&m->lock);
-	return ret;
-}
-
-/* ---- the migration thread ---- */
-
-#define SEND_TIMEOUT_TEXT_(s) "the destination took no data for " #s " s"
-#define SEND_TIMEOUT_TEXT(s) SEND_TIMEOUT_TEXT_(s)
-
-static const char *send_strerror(int ret)
-{
-	return ret == -EAGAIN ? SEND_TIMEOUT_TEXT(CHANNEL_SEND_TIMEOUT_S) : strerror(-ret);
-}
-
-/* Every STREAM_TICK_PAGES pages: cancel, the bandwidth limit, the progress line. */
-static int tick(void *arg, uint64_t pages)
-{
-	struct migration *m = arg;
-	double t = now_ms(), elapsed = t - m->round_start;
-	/* What is queued in a section counts: a round of a few MiB fits one section, which
-	 * goes out only at the round's end (the limit held nothing back before). */
-	uint64_t sent = m->w.bytes + stream_writer_buffered(&m->w) + disk_stream_buffered(m->ds) - m->round_bytes0;
-
-	(void)pages;
-	if (atomic_load(&m->cancel) && !atomic_load(&m->final))
-		return -ECANCELED;
-	if (m->bw_limit > 0) {
-		double due_ms = (double)sent / m->bw_limit * 1e3;
-
-		if (due_ms > elapsed) {
-			struct timespec ts = { 0, (long)((due_ms - elapsed) * 1e6) };
-
-			if (due_ms - elapsed >= 1000) {
-				ts.tv_sec = (time_t)((due_ms - elapsed) / 1e3);
-				ts.tv_nsec = 0;
-			}
-			nanosleep(&ts, NULL);
-		}
-	}
-	pthread_mutex_lock(&m->lock);
-	m->st.bytes_sent = m->w.bytes;
-	pthread_mutex_unlock(&m->lock);
-	if (t - m->last_line >= 1000) {
-		struct migrate_status s;
-
-		m->last_line = t;
-		status_copy(m, &s);
-		fprintf(stderr, "minivmm: migration: %s, round %u, %llu MiB sent, %llu MiB left, "
-			"%.0f MB/s, dirtying %.0f MB/s, vCPU throttle %u%%\n",
-			migrate_phase_name(s.phase), s.iteration + 1,
-			(unsigned long long)(s.bytes_sent >> 20), (unsigned long long)(s.remaining >> 20),
-			s.bandwidth / 1e6, s.dirty_rate / 1e6, s.throttle_pct);
-	}
-	return 0;
-}
-
-/* Sends the disk blocks still to send (disks=copy), then with @ram @d's pages (all of RAM
- * when NULL, zero pages skipped: the destination's RAM is fresh), and measures the round. */
-static int send_round(struct migration *m, struct dirty_set *d, bool ram, struct errmsg *err)
-{
-	double t;
-	int ret;
-
-	m->round_start = now_ms();
-	m->round_bytes0 = m->w.bytes;
-	ret = disk_stream_send(m->ds, &m->w, tick, m, err);
-	if (ret == -EAGAIN)
-		errmsg_set(err, ret, "sending a disk: %s", send_strerror(ret));
-	if (ret)
-		return ret;
-	ret = ram ? stream_write_ram(&m->w, &m->vm->mem, d ? d->bits : NULL, !d, tick, m) : 0;
-	if (ret == -ECANCELED)
-		return errmsg_set(err, ret, "cancelled");
-	if (ret)
-		return errmsg_set(err, ret, "sending RAM: %s", send_strerror(ret));
-	t = now_ms() - m->round_start;
-	pthread_mutex_lock(&m->lock);
-	m->st.iteration++;
-	m->st.bytes_sent = m->w.bytes;
-	/* Rounds shorter than a few ms measure the scheduler, not the link. */
-	if (t >= 5)
-		m->st.bandwidth = (double)(m->w.bytes - m->round_bytes0) / t * 1e3;
-	pthread_mutex_unlock(&m->lock);
-	return 0;
-}
-
-static int wait_confirmation(struct migration *m, struct errmsg *err)
-{
-	struct pollfd p = { .fd = m->fd, .events = POLLIN };
-	uint8_t b;
-	ssize_t n;
-	int ret;
-
-	do {
-		ret = poll(&p, 1, CONFIRM_TIMEOUT_MS);
-	} while (ret < 0 && errno == EINTR);
-	if (ret == 0)
-		return errmsg_set(err, -ETIMEDOUT, "the destination did not confirm within %d s",
-				  CONFIRM_TIMEOUT_MS / 1000);
-	do {
-		n = recv(m->fd, &b, 1, 0);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errmsg_set(err, -errno, "waiting for the confirmation: %s", strerror(errno));
-	if (n == 0)
-		return errmsg_set(err, -EPIPE, "the destination closed the connection without confirming (it refused the stream: see its output)");
-	if (b != MIGRATE_CONFIRM)
-		return errmsg_set(err, -EPROTO, "the destination answered 0x%02x, not the confirmation", b);
-	return 0;
-}
-
-static void set_throttle(struct migration *m, unsigned pct)
-{
-	struct vcpu_throttle *t = m->vm->mig_worker->throttle;
-
-	if (atomic_load(&m->vm->vcpu_throttle_pct) != pct)
-		throttle_set(t, pct);
-	pthread_mutex_lock(&m->lock);
-	m->st.throttle_pct = pct;
-	pthread_mutex_unlock(&m->lock);
-}
-
-/* Before another round that the remainder needs: raise the vCPU throttle if the guest
- * dirtied more than half of what the last round sent (twice in a row), and give up once the
- * highest throttle has not brought the remainder within the budget for
- * CONVERGE_MAX_THROTTLED_ROUNDS rounds. */
-static int auto_converge(struct migration *m, double expected_ms, struct errmsg *err)
-{
-	double t = now_ms();
-
-	if (m->thr.pct == THROTTLE_MAX_PCT &&
-	    ++m->max_throttle_rounds > CONVERGE_MAX_THROTTLED_ROUNDS &&
-	    t - m->t_max_throttle >= CONVERGE_MAX_THROTTLED_MS)
-		return errmsg_set(err, -ETIMEDOUT,
-				  "did not converge: with the vCPUs throttled to %u%% for %.1f s, %.1f MiB stay dirty, about %.0f ms to send at %.1f MB/s, over the %u ms downtime budget (raise downtime_ms, or bandwidth)",
-				  THROTTLE_MAX_PCT, (t - m->t_max_throttle) / 1e3,
-				  (double)m->st.remaining / (1 << 20), expected_ms, m->st.bandwidth / 1e6,
-				  m->downtime_ms);
-	m->thr_dirtied += m->st.remaining;
-	m->thr_sent += m->w.bytes - m->round_bytes0;
-	if (!m->thr_period_start)
-		m->thr_period_start = m->round_start;
-	if (t - m->thr_period_start < THROTTLE_PERIOD_MS)
-		return 0;
-	set_throttle(m, converge_throttle_step(&m->thr, m->thr_dirtied, m->thr_sent));
-	if (m->thr.pct == THROTTLE_MAX_PCT && !m->t_max_throttle)
-		m->t_max_throttle = t;
-	m->thr_dirtied = m->thr_sent = 0;
-	m->thr_period_start = t;
-	return 0;
-}
-
-/* Waits for the connection's send queue to fall to a tenth of the downtime budget at
- * @bandwidth (bytes/s), for at most twice its expected time (the caller counts what is left). */
-static int drain_queue(struct migration *m, double bandwidth, struct errmsg *err)
-{
-	uint64_t below = (uint64_t)(bandwidth * m->downtime_ms / 1e4), unsent;
-	double timeout_ms;
-	int ret = channel_unsent(m->w.fd, &unsent);
-
-	if (!ret && unsent > below) {
-		timeout_ms = 100 + 2e3 * (double)unsent / bandwidth;
-		ret = channel_drain(m->w.fd, below, timeout_ms < 10000 ? (int)timeout_ms : 10000,
-				    &m->cancel, &unsent);
-	}
-	if (ret == -ECANCELED)
-		return errmsg_set(err, ret, "cancelled");
-	if (ret)
-		return errmsg_set(err, ret, "the connection's send queue: %s", strerror(-ret));
-	return 0;
-}
-
-static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
-{
-	struct vm *vm = m->vm;
-	void *config = NULL;
-	size_t config_len;
-	int ret;
-
-	int fd;
-
-	ret = channel_connect(&m->uri, &fd, err);
-	if (ret)
-		return ret;
-	atomic_store(&m->fd, fd);
-	m->w.fd = fd;
-	if (atomic_load(&m->cancel))
-		return errmsg_set(err, -ECANCELED, "cancelled");
-	ret = snapshot_config_build(vm, &config, &config_len);
-	if (ret)
-		return errmsg_set(err, ret, "describing the VM: %s", strerror(-ret));
-	ret = stream_write_header(&m->w);
-	ret = ret ? ret : stream_write_section(&m->w, STREAM_SEC_CONFIG, config, config_len);
-	free(config);
-	if (ret)
-		return errmsg_set(err, ret, "sending the configuration: %s", send_strerror(ret));
-	/* Disks first, RAM's dirty log only after them: a disk's pass is long, and the log
-	 * costs the guest a fault per page it writes. Their tracking starts before their pass. */
-	ret = disk_stream_start(vm, m->disks, &m->ds, err);
-	if (ret)
-		return ret;
-	set_phase(m, MIGRATE_PRECOPY);
-	if (m->ds) {
-		ret = disk_stream_begin(m->ds, &m->w, err);
-		if (ret == -EAGAIN)
-			errmsg_set(err, ret, "sending the disks' list: %s", send_strerror(ret));
-		ret = ret ? ret : send_round(m, NULL, false, err);
-		if (ret)
-			return ret;
-	}
-	/* The log starts before the full pass: a page written during it is sent again. */
-	ret = dirty_start(vm, err);
-	if (ret)
-		return ret;
-	ret = send_round(m, NULL, true, err);
-	for (bool drained = false;;) {
-		struct converge_in in;
-		enum converge_step step;
-		double expected, t0 = m->round_start, dt;
-		uint64_t dirty, queued = 0; /* bytes: pages and changed disk blocks; in the socket */
-
-		if (ret)
-			return ret;
-		ret = dirty_collect(vm, d, err);
-		if (ret)
-			return ret;
-		if (drained && (ret = channel_unsent(m->w.fd, &queued)))
-			return errmsg_set(err, ret, "the connection's send queue: %s", strerror(-ret));
-		dirty = dirty_set_count(d, &vm->mem) * STREAM_PAGE + disk_stream_collect(m->ds) + queued;
-		dt = now_ms() - t0;
-		pthread_mutex_lock(&m->lock);
-		m->st.remaining = dirty;
-		m->st.dirty_rate = dt > 0 ? (double)m->st.remaining / dt * 1e3 : 0;
-		/* With auto-converge the throttle decides when to give up (it ramps over
-		 * seconds, however many rounds that takes); without it, the round limit. */
-		in = (struct converge_in){ m->st.remaining, m->st.bandwidth, m->downtime_ms,
-					   m->st.iteration,
-					   m->auto_converge ? UINT_MAX : CONVERGE_MAX_ITERATIONS };
-		pthread_mutex_unlock(&m->lock);
-		/* With a bandwidth limit, the link is the limit, not what was measured. */
-		if (m->bw_limit > 0 && (in.bandwidth <= 0 || in.bandwidth > m->bw_limit))
-			in.bandwidth = m->bw_limit;
-		step = converge_decide(&in, &expected);
-		pthread_mutex_lock(&m->lock);
-		m->st.expected_downtime_ms = expected;
-		pthread_mutex_unlock(&m->lock);
-		if (step == CONVERGE_GIVE_UP)
-			return errmsg_set(err, -ETIMEDOUT,
-					  "did not converge in %u rounds: %.1f MiB stay dirty, about %.0f ms to send at %.1f MB/s, over the %u ms downtime budget (raise downtime_ms%s)",
-					  in.iteration, (double)in.remaining / (1 << 20), expected,
-					  in.bandwidth / 1e6, m->downtime_ms,
-					  m->auto_converge ? "" : ", or leave auto_converge on");
-		if (step == CONVERGE_STOP_COPY && !drained && in.bandwidth > 0) {
-			/* What the rounds left in the socket's queue reaches the destination before
-			 * anything sent after the pause: on a link slower than the CPUs, where TCP
-			 * queues up to seconds of it, that is downtime too. So let it drain first
-			 * (down to a tenth of the budget), then weigh the dirty set again with what
-			 * is still queued: the guest ran meanwhile. */
-			ret = drain_queue(m, in.bandwidth, err);
-			drained = true;
-			continue;
-		}
-		if (step == CONVERGE_STOP_COPY)
-			break;
-		if (m->auto_converge && (ret = auto_converge(m, expected, err)))
-			return ret;
-		ret = send_round(m, d, true, err);
-		dirty_set_clear(d, &vm->mem);
-		drained = false;
-	}
-	set_throttle(m, 0);
-	if (atomic_load(&m->cancel))
-		return errmsg_set(err, -ECANCELED, "cancelled");
-	/* Stop and copy: from here on a cancel is refused: the destination may start the VM as
-	 * soon as END arrives. */
-	ret = io_request(m, REQ_PAUSE, err);
-	if (ret)
-		return errmsg_prefix(err, ret, "pausing the VM");
-	atomic_store(&m->final, true);
-	set_phase(m, MIGRATE_STOP_COPY);
-	ret = dirty_collect(vm, d, err);
-	if (ret)
-		return ret;
-	disk_stream_collect(m->ds); /* the disks are quiesced: every change is marked */
-	ret = send_round(m, d, true, err);
-	if (!ret && (ret = stream_write_section(&m->w, STREAM_SEC_STATE, m->state, m->state_len)))
-		errmsg_set(err, ret, "sending the state: %s", send_strerror(ret));
-	if (!ret && (ret = stream_write_end(&m->w)))
-		errmsg_set(err, ret, "sending END: %s", send_strerror(ret));
-	m->t_end_sent = now_ms();
-	ret = ret ? ret : wait_confirmation(m, err);
-	/* The destination runs the VM from here: the downtime ends now, not once this side has
-	 * turned its dirty log off (a memslot update, slow on some hosts). */
-	m->t_confirm = now_ms();
-	return ret;
-}
-
-static void migrate_run(struct migration *m)
-{
-	struct vm *vm = m->vm;
-	struct errmsg err = { "" }, abort_err = { "" };
-	struct dirty_set d;
-	int ret, abort_ret = 0;
-
-	ret = dirty_set_init(&d, &vm->mem);
-	ret = ret ? errmsg_set(&err, ret, "out of memory") : stream_writer_init(&m->w, -1);
-	if (!ret)
-		ret = precopy(m, &d, &err);
-	/* A cancel shuts the connection down under a send in progress: that send's error
-	 * (EPIPE) is the cancel's doing, not a failure (make test saw "failed" for a cancel). */
-	if (ret && ret != -ECANCELED && atomic_load(&m->cancel) && !atomic_load(&m->final))
-		ret = errmsg_set(&err, -ECANCELED, "cancelled");
-	if (!ret) {
-		/* Paused for good: no device writes guest memory or a disk any more. */
-		dirty_stop(vm);
-		disk_stream_stop(m->ds);
-	} else {
-		int fd = atomic_load(&m->fd);
-
-		fprintf(stderr, "minivmm: migration to %s %s: %s; the VM runs on here\n", m->st.uri,
-			ret == -ECANCELED ? "cancelled" : "failed", err.text);
-		if (fd >= 0)
-			shutdown(fd, SHUT_RDWR);
-		set_throttle(m, 0);
-		abort_ret = io_request(m, REQ_ABORT, &abort_err);
-	}
-	/* The status says "failed" only once the VM runs again. */
-	pthread_mutex_lock(&m->lock);
-	m->st.bytes_sent = m->w.bytes;
-	m->st.total_ms = (ret ? now_ms() : m->t_confirm) - m->t_start;
-	if (!ret) {
-		m->st.phase = MIGRATE_COMPLETED;
-		m->st.downtime_ms = m->t_confirm - m->t_pause;
-	} else {
-		m->st.phase = ret == -ECANCELED ? MIGRATE_CANCELLED : MIGRATE_FAILED;
-		snprintf(m->st.error, sizeof(m->st.error), "%s", err.text);
-	}
-	pthread_mutex_unlock(&m->lock);
-	if (!ret) {
-		/* Never resumed from here on: the destination runs the VM, and its disks. */
-		fprintf(stderr, "minivmm: migration: completed in %.0f ms, %u rounds, %llu bytes, downtime %.1f ms (%.1f ms recording the state, %.1f ms sending the rest and the state, %.1f ms until the destination confirmed), vCPU throttle up to %u%%\n",
-			m->st.total_ms, m->st.iteration, (unsigned long long)m->st.bytes_sent,
-			m->st.downtime_ms, m->t_captured - m->t_pause, m->t_end_sent - m->t_captured,
-			m->t_confirm - m->t_end_sent, m->thr.pct);
-		vm_request_stop(vm, VM_STOP_MIGRATED, 0, "migrated to %s", m->st.uri);
-	} else if (abort_ret) {
-		vm_request_stop(vm, VM_STOP_ERROR, 1, "migration failed and the VM cannot resume: %s",
-				abort_err.text);
-	}
-	dirty_set_free(&d);
-	disk_stream_free(m->ds);
-	m->ds = NULL;
-	stream_writer_free(&m->w);
-	free(m->state);
-	m->state = NULL;
-	atomic_store(&m->running, false);
 }
 
 static void *worker_main(void *arg)
@@ -695,7 +170,7 @@ int migrate_start(struct vm *vm, const struct migrate_params *p, struct errmsg *
 		return errmsg_set(err, -ENOMEM, "out of memory");
 	m->vm = vm;
 	atomic_init(&m->fd, -1);
-	m->req_ev = (struct ev_handler){ -1, on_request, m };
+	m->req_ev = (struct ev_handler){ -1, migrate_on_request, m };
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	ret = channel_uri_parse(p->uri, &m->uri, err);
@@ -740,7 +215,7 @@ void migrate_get_status(struct vm *vm, struct migrate_status *st)
 {
 	memset(st, 0, sizeof(*st));
 	if (vm->mig)
-		status_copy(vm->mig, st);
+		migrate_status_copy(vm->mig, st);
 }
 
 int migrate_cancel(struct vm *vm, struct errmsg *err)
