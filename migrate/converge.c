@@ -8,7 +8,7 @@ enum converge_step converge_decide(const struct converge_in *in, double *expecte
 	*expected_ms = in->bandwidth > 0 ? (double)in->remaining / in->bandwidth * 1e3 : -1;
 	if (in->remaining == 0)
 		return CONVERGE_STOP_COPY;
-	if (*expected_ms >= 0 && *expected_ms <= (double)in->downtime_ms)
+	if (*expected_ms >= 0 && *expected_ms <= (double)in->downtime_ms * CONVERGE_PAGES_SHARE)
 		return CONVERGE_STOP_COPY;
 	/* Rounds too short to measure the link (a few ms each) are a guest that converges. */
 	if (in->iteration >= in->max_iterations)

@@ -18,9 +18,17 @@ struct converge_in {
 	unsigned max_iterations;
 };
 
+/* The share of the downtime budget the last pages may take: the rest goes to pausing the
+ * vCPUs and recording their state, the state's trip, the destination's load of it and its
+ * confirmation (in the nested-KVM box 15-35 ms of a 50 ms budget with no page left at all;
+ * with the whole budget for the pages, downtimes of 55-113 ms at a 50 ms budget on a 10 MB/s
+ * link, bench/migrate.sh veth:10). */
+#define CONVERGE_PAGES_SHARE 0.5
+
 enum converge_step { CONVERGE_ITERATE, CONVERGE_STOP_COPY, CONVERGE_GIVE_UP };
 
-/* STOP_COPY when the remainder can be sent within the budget at the measured bandwidth, or
+/* STOP_COPY when the remainder can be sent within CONVERGE_PAGES_SHARE of the budget at the
+ * measured bandwidth, or
  * at the iteration limit when no round was long enough to measure it; GIVE_UP when it cannot
  * and the limit is reached; *@expected_ms is the downtime that sending it would take (-1
  * while the bandwidth is unknown). */

@@ -138,11 +138,13 @@ START_TEST(convergence)
 	in.bandwidth = 100e6;
 	ck_assert_int_eq(converge_decide(&in, &ms), CONVERGE_ITERATE);
 	ck_assert(ms > 104 && ms < 106);
-	/* 4 MB at 100 MB/s: 40 ms fits. */
+	/* 4 MB at 100 MB/s: 40 ms, over the pages' half of the budget. */
 	in.remaining = 4000000;
+	ck_assert_int_eq(converge_decide(&in, &ms), CONVERGE_ITERATE);
+	/* 2 MB, 20 ms, fits; exactly the half fits. */
+	in.remaining = 2000000;
 	ck_assert_int_eq(converge_decide(&in, &ms), CONVERGE_STOP_COPY);
-	/* Exactly the budget fits. */
-	in.remaining = 5000000;
+	in.remaining = 2500000;
 	ck_assert_int_eq(converge_decide(&in, &ms), CONVERGE_STOP_COPY);
 	/* Nothing left: stop whatever the bandwidth. */
 	in.remaining = 0;
