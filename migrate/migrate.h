@@ -57,7 +57,7 @@ struct migrate_status {
 	double bandwidth;          /* bytes/s measured over the last round */
 	double expected_downtime_ms; /* -1 while unknown */
 	unsigned throttle_pct;     /* auto-converge: the share of time the vCPUs sleep now */
-	double downtime_ms;        /* pause to confirmation (completed), else 0 */
+	double downtime_ms;        /* the vCPUs asked to stop to the confirmation (completed), else 0 */
 	double total_ms;           /* since start */
 	char error[512];
 };

@@ -147,10 +147,10 @@ static int auto_converge(struct migration *m, double expected_ms, struct errmsg 
 	    ++m->max_throttle_rounds > CONVERGE_MAX_THROTTLED_ROUNDS &&
 	    t - m->t_max_throttle >= CONVERGE_MAX_THROTTLED_MS)
 		return errmsg_set(err, -ETIMEDOUT,
-				  "did not converge: with the vCPUs throttled to %u%% for %.1f s, %.1f MiB stay dirty, about %.0f ms to send at %.1f MB/s, over the %u ms downtime budget (raise downtime_ms, or bandwidth)",
+				  "did not converge: with the vCPUs throttled to %u%% for %.1f s, %.1f MiB stay dirty, about %.0f ms to send at %.1f MB/s, over the %.0f ms of the %u ms downtime budget the pages may take (raise downtime_ms, or bandwidth)",
 				  THROTTLE_MAX_PCT, (t - m->t_max_throttle) / 1e3,
 				  (double)m->st.remaining / (1 << 20), expected_ms, m->st.bandwidth / 1e6,
-				  m->downtime_ms);
+				  m->downtime_ms * CONVERGE_PAGES_SHARE, m->downtime_ms);
 	m->thr_dirtied += m->st.remaining;
 	m->thr_sent += m->w.bytes - m->round_bytes0;
 	if (!m->thr_period_start)
@@ -261,9 +261,9 @@ static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 		pthread_mutex_unlock(&m->lock);
 		if (step == CONVERGE_GIVE_UP)
 			return errmsg_set(err, -ETIMEDOUT,
-					  "did not converge in %u rounds: %.1f MiB stay dirty, about %.0f ms to send at %.1f MB/s, over the %u ms downtime budget (raise downtime_ms%s)",
+					  "did not converge in %u rounds: %.1f MiB stay dirty, about %.0f ms to send at %.1f MB/s, over the %.0f ms of the %u ms downtime budget the pages may take (raise downtime_ms%s)",
 					  in.iteration, (double)in.remaining / (1 << 20), expected,
-					  in.bandwidth / 1e6, m->downtime_ms,
+					  in.bandwidth / 1e6, m->downtime_ms * CONVERGE_PAGES_SHARE, m->downtime_ms,
 					  m->auto_converge ? "" : ", or leave auto_converge on");
 		if (step == CONVERGE_STOP_COPY && !drained && in.bandwidth > 0) {
 			/* What the rounds left in the socket's queue reaches the destination before
@@ -297,12 +297,14 @@ static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 	if (ret)
 		return ret;
 	disk_stream_collect(m->ds); /* the disks are quiesced: every change is marked */
+	m->final_bytes = m->w.bytes;
 	ret = send_round(m, d, true, err);
 	if (!ret && (ret = stream_write_section(&m->w, STREAM_SEC_STATE, m->state, m->state_len)))
 		errmsg_set(err, ret, "sending the state: %s", send_strerror(ret));
 	if (!ret && (ret = stream_write_end(&m->w)))
 		errmsg_set(err, ret, "sending END: %s", send_strerror(ret));
 	m->t_end_sent = now_ms();
+	m->final_bytes = m->w.bytes - m->final_bytes;
 	ret = ret ? ret : wait_confirmation(m, err);
 	/* The destination runs the VM from here: the downtime ends now, not once this side has
 	 * turned its dirty log off (a memslot update, slow on some hosts). */
@@ -353,9 +355,10 @@ void migrate_run(struct migration *m)
 	pthread_mutex_unlock(&m->lock);
 	if (!ret) {
 		/* Never resumed from here on: the destination runs the VM, and its disks. */
-		fprintf(stderr, "minivmm: migration: completed in %.0f ms, %u rounds, %llu bytes, downtime %.1f ms (%.1f ms recording the state, %.1f ms sending the rest and the state, %.1f ms until the destination confirmed), vCPU throttle up to %u%%\n",
+		fprintf(stderr, "minivmm: migration: completed in %.0f ms, %u rounds, %llu bytes, downtime %.1f ms (%.1f ms pausing and recording the state, %.1f ms sending the last %llu KiB, %.1f ms until the destination confirmed), vCPU throttle up to %u%%\n",
 			m->st.total_ms, m->st.iteration, (unsigned long long)m->st.bytes_sent,
 			m->st.downtime_ms, m->t_captured - m->t_pause, m->t_end_sent - m->t_captured,
+			(unsigned long long)(m->final_bytes >> 10),
 			m->t_confirm - m->t_end_sent, m->thr.pct);
 		vm_request_stop(vm, VM_STOP_MIGRATED, 0, "migrated to %s", m->st.uri);
 	} else if (abort_ret) {

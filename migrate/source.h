@@ -73,6 +73,7 @@ struct migration {
 	/* Reported by migrate-status, under lock. */
 	struct migrate_status st;
 	double t_start, t_pause, t_captured, t_end_sent, t_confirm;
+	uint64_t final_bytes;       /* sent after the pause: the last pages, STATE and END */
 
 	/* The thread's own. */
 	struct stream_writer w;

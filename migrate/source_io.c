@@ -47,10 +47,12 @@ void migrate_on_request(struct ev_handler *h, uint32_t events)
 	req = m->req;
 	pthread_mutex_unlock(&m->lock);
 	if (req == REQ_PAUSE) {
+		/* The downtime starts as the vCPUs are asked to stop: their parking and the
+		 * devices' drain (a disk's flush) are part of it. */
+		m->t_pause = now_ms();
 		ret = vm_stopping(vm) ? errmsg_set(&err, -ESHUTDOWN, "the VM is stopping") :
 					 vm_pause(vm, &err);
 		if (!ret) {
-			m->t_pause = now_ms();
 			ret = vm_state_capture(vm, &m->state, &m->state_len, &err);
 			m->t_captured = now_ms();
 		}
