@@ -41,7 +41,7 @@ veth | veth:[0-9]*)
 	SHAPE=${LINKSPEC#veth}
 	SHAPE=${SHAPE#:}
 	ip netns add "${NS}a" && ip netns add "${NS}b" || exit 1
-	trap 'pkill -P $$ 2>/dev/null; ip netns del "${NS}a"; ip netns del "${NS}b"; rm -rf "$TMP"' EXIT
+	trap 'pkill -P $$ 2>/dev/null || true; ip netns del "${NS}a" || true; ip netns del "${NS}b" || true; rm -rf "$TMP"' EXIT
 	ip link add "${NS}x" netns "${NS}a" type veth peer name "${NS}y" netns "${NS}b"
 	ip -n "${NS}a" addr add 10.79.0.1/24 dev "${NS}x"
 	ip -n "${NS}b" addr add 10.79.0.2/24 dev "${NS}y"
@@ -137,11 +137,12 @@ ours() { # LOAD -> "total_ms downtime_ms bytes rounds status"
 	cp "$TMP/a.err" "$TMP/ours-$load.err"
 }
 
-# late LOAD VMM: the dirtying guest's last count of periods that ran late on the source (it
-# could not keep its rate: write-protection faults, a throttled vCPU), "-" if none printed.
+# late LOAD VMM: the dirtying guest's last count on the source of the periods that ended late,
+# the pages it is behind and the pages it dropped (it could not keep its rate: write-protection
+# faults, a throttled vCPU), "-" if none printed.
 late() {
 	local l
-	l=$(grep -o '[0-9]* periods, [0-9]* late' "$TMP/$2-$1.out" 2>/dev/null | tail -1)
+	l=$(grep -o '[0-9]* periods, [0-9]* late.*' "$TMP/$2-$1.out" 2>/dev/null | tail -1)
 	echo "${l:--}"
 }
 
@@ -197,8 +198,9 @@ for load in $LOADS; do
 		"$(awk -v b="$qb" 'BEGIN{printf "%.1f", b/1e6}')" "$qr" "$qs" \
 		"$(awk -v a="$qt" -v b="$ot" 'BEGIN{ if (b > 0 && a > 0) printf "%.2f", a/b; else print "-" }')"
 	[ "$qs" != completed ] || echo "        QEMU's own downtime figure (until its source handed the last bytes to the socket): $qown ms"
-	[[ $load != dirty?* ]] || echo "        guest on the source, periods late: ours $(late "$load" ours); QEMU's $(late "$load" qemu)"
-	# where our downtime went: recording the state, sending the rest, the confirmation
+	[[ $load != dirty?* ]] || echo "        the guest on the source: ours $(late "$load" ours); QEMU's $(late "$load" qemu)"
+	# where our downtime went: recording the state, sending the last pages and the state, the
+	# confirmation
 	sed -n 's/.*downtime [0-9.]* ms (\(.*\)), vCPU throttle up to \([0-9]*%\).*/        ours: \1; throttle up to \2/p' \
 		"$TMP/ours-$load.err"
 done
