@@ -27,14 +27,72 @@ static const char *send_strerror(int ret)
 	return ret == -EAGAIN ? SEND_TIMEOUT_TEXT(CHANNEL_SEND_TIMEOUT_S) : strerror(-ret);
 }
 
-/* Every STREAM_TICK_PAGES pages: cancel, the bandwidth limit, the progress line. */
+static void set_throttle(struct migration *m, unsigned pct)
+{
+	struct vcpu_throttle *t = m->vm->mig_worker->throttle;
+
+	if (atomic_load(&m->vm->vcpu_throttle_pct) != pct)
+		throttle_set(t, pct);
+	pthread_mutex_lock(&m->lock);
+	m->st.throttle_pct = pct;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* The stream's position: what is queued in a section counts (a round of a few MiB fits one
+ * section, which goes out only at the round's end). */
+static uint64_t stream_pos(struct migration *m)
+{
+	return m->w.bytes + stream_writer_buffered(&m->w) + disk_stream_buffered(m->ds);
+}
+
+/* Auto-converge, as QEMU's cpu-throttle: adds up what the guest dirtied (@dirtied bytes) and
+ * what was sent since the last count; once a period of THROTTLE_PERIOD_MS is full, raises the
+ * throttle if the guest dirtied more than half of what was sent (twice in a row:
+ * converge_throttle_step) and starts the next period. */
+static void throttle_account(struct migration *m, uint64_t dirtied)
+{
+	double t = now_ms();
+	uint64_t pos = stream_pos(m);
+
+	m->thr_dirtied += dirtied;
+	m->thr_sent += pos - m->acct_sent;
+	m->acct_sent = pos;
+	if (!m->thr_period_start)
+		m->thr_period_start = m->round_start;
+	if (t - m->thr_period_start < THROTTLE_PERIOD_MS)
+		return;
+	set_throttle(m, converge_throttle_step(&m->thr, m->thr_dirtied, m->thr_sent));
+	if (m->thr.pct == THROTTLE_MAX_PCT && !m->t_max_throttle)
+		m->t_max_throttle = t;
+	m->thr_dirtied = m->thr_sent = 0;
+	m->thr_period_start = t;
+}
+
+/* During a round: the dirty log into m->next (the next round's pages), and the pages new
+ * since the last sample counted for the throttle. */
+static int sample_dirty(struct migration *m, double t)
+{
+	uint64_t n;
+	int ret = dirty_collect(m->vm, &m->next, &m->sample_err);
+
+	if (ret)
+		return ret;
+	n = dirty_set_count(&m->next, &m->vm->mem) * STREAM_PAGE;
+	throttle_account(m, n - m->sampled_bytes);
+	m->sampled_bytes = n;
+	m->t_sample = t;
+	return 0;
+}
+
+/* Every STREAM_TICK_PAGES pages: cancel, the bandwidth limit, the throttle's sample, the
+ * progress line. */
 static int tick(void *arg, uint64_t pages)
 {
 	struct migration *m = arg;
 	double t = now_ms(), elapsed = t - m->round_start;
-	/* What is queued in a section counts: a round of a few MiB fits one section, which
-	 * goes out only at the round's end (the limit held nothing back before). */
-	uint64_t sent = m->w.bytes + stream_writer_buffered(&m->w) + disk_stream_buffered(m->ds) - m->round_bytes0;
+	/* (queued counts: the limit held nothing back before) */
+	uint64_t sent = stream_pos(m) - m->round_bytes0;
+	int ret;
 
 	(void)pages;
 	if (atomic_load(&m->cancel) && !atomic_load(&m->final))
@@ -52,6 +110,9 @@ static int tick(void *arg, uint64_t pages)
 			nanosleep(&ts, NULL);
 		}
 	}
+	if (m->sampling && m->auto_converge && t - m->t_sample >= THROTTLE_PERIOD_MS &&
+	    (ret = sample_dirty(m, t)))
+		return ret;
 	pthread_mutex_lock(&m->lock);
 	m->st.bytes_sent = m->w.bytes;
 	pthread_mutex_unlock(&m->lock);
@@ -83,9 +144,14 @@ static int send_round(struct migration *m, struct dirty_set *d, bool ram, struct
 		errmsg_set(err, ret, "sending a disk: %s", send_strerror(ret));
 	if (ret)
 		return ret;
+	m->sample_err.text[0] = '\0';
 	ret = ram ? stream_write_ram(&m->w, &m->vm->mem, d ? d->bits : NULL, !d, tick, m) : 0;
 	if (ret == -ECANCELED)
 		return errmsg_set(err, ret, "cancelled");
+	if (ret && m->sample_err.text[0]) {
+		*err = m->sample_err;
+		return ret;
+	}
 	if (ret)
 		return errmsg_set(err, ret, "sending RAM: %s", send_strerror(ret));
 	t = now_ms() - m->round_start;
@@ -124,22 +190,12 @@ static int wait_confirmation(struct migration *m, struct errmsg *err)
 	return 0;
 }
 
-static void set_throttle(struct migration *m, unsigned pct)
-{
-	struct vcpu_throttle *t = m->vm->mig_worker->throttle;
-
-	if (atomic_load(&m->vm->vcpu_throttle_pct) != pct)
-		throttle_set(t, pct);
-	pthread_mutex_lock(&m->lock);
-	m->st.throttle_pct = pct;
-	pthread_mutex_unlock(&m->lock);
-}
-
-/* Before another round that the remainder needs: raise the vCPU throttle if the guest
- * dirtied more than half of what the last round sent (twice in a row), and give up once the
- * highest throttle has not brought the remainder within the budget for
+/* Before another round that the remainder needs: the round's pages the samples did not count
+ * (@dirtied bytes in all) go to the throttle, and the migration gives up once the highest
+ * throttle has not brought the remainder within the budget for
  * CONVERGE_MAX_THROTTLED_ROUNDS rounds. */
-static int auto_converge(struct migration *m, double expected_ms, struct errmsg *err)
+static int auto_converge(struct migration *m, double expected_ms, uint64_t dirtied,
+			 struct errmsg *err)
 {
 	double t = now_ms();
 
@@ -151,18 +207,19 @@ static int auto_converge(struct migration *m, double expected_ms, struct errmsg 
 				  THROTTLE_MAX_PCT, (t - m->t_max_throttle) / 1e3,
 				  (double)m->st.remaining / (1 << 20), expected_ms, m->st.bandwidth / 1e6,
 				  m->downtime_ms * CONVERGE_PAGES_SHARE, m->downtime_ms);
-	m->thr_dirtied += m->st.remaining;
-	m->thr_sent += m->w.bytes - m->round_bytes0;
-	if (!m->thr_period_start)
-		m->thr_period_start = m->round_start;
-	if (t - m->thr_period_start < THROTTLE_PERIOD_MS)
-		return 0;
-	set_throttle(m, converge_throttle_step(&m->thr, m->thr_dirtied, m->thr_sent));
-	if (m->thr.pct == THROTTLE_MAX_PCT && !m->t_max_throttle)
-		m->t_max_throttle = t;
-	m->thr_dirtied = m->thr_sent = 0;
-	m->thr_period_start = t;
+	throttle_account(m, dirtied > m->sampled_bytes ? dirtied - m->sampled_bytes : 0);
 	return 0;
+}
+
+/* After a round: the pages its samples gathered become the set to send (@d, cleared once
+ * sent), and the samples start again for the next round. */
+static void take_samples(struct migration *m, struct dirty_set *d)
+{
+	struct dirty_set t = *d;
+
+	*d = m->next;
+	m->next = t;
+	m->t_sample = now_ms();
 }
 
 /* Waits for the connection's send queue to fall to a tenth of the downtime budget at
@@ -227,12 +284,19 @@ static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 	ret = dirty_start(vm, err);
 	if (ret)
 		return ret;
+	m->sampling = true;
+	m->t_sample = now_ms();
+	m->acct_sent = stream_pos(m);
+	m->sampled_bytes = 0;
 	ret = send_round(m, NULL, true, err);
+	if (!ret)
+		take_samples(m, d);
 	for (bool drained = false;;) {
 		struct converge_in in;
 		enum converge_step step;
 		double expected, t0 = m->round_start, dt;
 		uint64_t dirty, queued = 0; /* bytes: pages and changed disk blocks; in the socket */
+		uint64_t dirtied;
 
 		if (ret)
 			return ret;
@@ -241,7 +305,8 @@ static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 			return ret;
 		if (drained && (ret = channel_unsent(m->w.fd, &queued)))
 			return errmsg_set(err, ret, "the connection's send queue: %s", strerror(-ret));
-		dirty = dirty_set_count(d, &vm->mem) * STREAM_PAGE + disk_stream_collect(m->ds) + queued;
+		dirtied = dirty_set_count(d, &vm->mem) * STREAM_PAGE + disk_stream_collect(m->ds);
+		dirty = dirtied + queued;
 		dt = now_ms() - t0;
 		pthread_mutex_lock(&m->lock);
 		m->st.remaining = dirty;
@@ -277,12 +342,15 @@ static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 		}
 		if (step == CONVERGE_STOP_COPY)
 			break;
-		if (m->auto_converge && (ret = auto_converge(m, expected, err)))
+		if (m->auto_converge && (ret = auto_converge(m, expected, dirtied, err)))
 			return ret;
+		m->sampled_bytes = 0;
 		ret = send_round(m, d, true, err);
 		dirty_set_clear(d, &vm->mem);
+		take_samples(m, d);
 		drained = false;
 	}
+	m->sampling = false;
 	set_throttle(m, 0);
 	if (atomic_load(&m->cancel))
 		return errmsg_set(err, -ECANCELED, "cancelled");
@@ -320,6 +388,7 @@ void migrate_run(struct migration *m)
 	int ret, abort_ret = 0;
 
 	ret = dirty_set_init(&d, &vm->mem);
+	ret = ret ? ret : dirty_set_init(&m->next, &vm->mem);
 	ret = ret ? errmsg_set(&err, ret, "out of memory") : stream_writer_init(&m->w, -1);
 	if (!ret)
 		ret = precopy(m, &d, &err);
@@ -366,6 +435,7 @@ void migrate_run(struct migration *m)
 				abort_err.text);
 	}
 	dirty_set_free(&d);
+	dirty_set_free(&m->next);
 	disk_stream_free(m->ds);
 	m->ds = NULL;
 	stream_writer_free(&m->w);

@@ -17,6 +17,7 @@
 
 #include "migrate/channel.h"
 #include "migrate/converge.h"
+#include "migrate/dirty.h"
 #include "migrate/disk_stream.h"
 #include "migrate/migrate.h"
 #include "migrate/stream.h"
@@ -54,6 +55,15 @@ struct migration {
 	struct converge_throttle thr;
 	double thr_period_start;    /* the throttle's current period (THROTTLE_PERIOD_MS) */
 	uint64_t thr_dirtied, thr_sent;
+	/* Auto-converge samples the dirty log during a round (once a THROTTLE_PERIOD_MS): on a
+	 * slow link a round lasts tens of seconds, and a throttle judged once a round took
+	 * minutes to rise. The pages sampled are the next round's. */
+	struct dirty_set next;
+	bool sampling;              /* pre-copy rounds: the dirty log is on, no pause yet */
+	double t_sample;
+	uint64_t sampled_bytes;     /* of this round's dirty pages, those counted by samples */
+	uint64_t acct_sent;         /* the stream's position when the throttle last counted */
+	struct errmsg sample_err;
 	unsigned max_throttle_rounds; /* rounds sent at THROTTLE_MAX_PCT */
 	double t_max_throttle;      /* when it got there */
 
