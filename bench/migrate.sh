@@ -196,7 +196,10 @@ for load in $LOADS; do
 	printf '%-7s | %9s %8s %9s %6s %-9s | %9s %8s %9s %6s %-9s | %7s\n' "$load" "$ot" "$od" \
 		"$(awk -v b="$ob" 'BEGIN{printf "%.1f", b/1e6}')" "$or" "$os" "$qt" "$qd" \
 		"$(awk -v b="$qb" 'BEGIN{printf "%.1f", b/1e6}')" "$qr" "$qs" \
-		"$(awk -v a="$qt" -v b="$ot" 'BEGIN{ if (b > 0 && a > 0) printf "%.2f", a/b; else print "-" }')"
+		"$(awk -v a="$qt" -v b="$ot" -v q="$qs" -v o="$os" 'BEGIN{
+			if (o != "completed" || !(b > 0 && a > 0)) print "-"
+			else if (q != "completed") printf ">%.2f", a/b   # QEMU gave up: a lower bound
+			else printf "%.2f", a/b }')"
 	[ "$qs" != completed ] || echo "        QEMU's own downtime figure (until its source handed the last bytes to the socket): $qown ms"
 	[[ $load != dirty?* ]] || echo "        the guest on the source: ours $(late "$load" ours); QEMU's $(late "$load" qemu)"
 	# where our downtime went: recording the state, sending the last pages and the state, the
@@ -204,4 +207,4 @@ for load in $LOADS; do
 	sed -n 's/.*downtime [0-9.]* ms (\(.*\)), vCPU throttle up to \([0-9]*%\).*/        ours: \1; throttle up to \2/p' \
 		"$TMP/ours-$load.err"
 done
-echo "time x: QEMU's total time / ours (above 1: ours is faster)"
+echo "time x: QEMU's total time / ours (above 1: ours is faster; >N: QEMU did not converge before it was given up on)"

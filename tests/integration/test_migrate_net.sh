@@ -60,12 +60,14 @@ t_migrate_net() {
 	[ -c /dev/net/tun ] || skip "no /dev/net/tun"
 	command -v ping >/dev/null || skip "needs ping"
 	mn_up || { mn_down; echo "    cannot set up the two hosts"; return 1; }
+	SECONDS=0
 	(
 		mn_vm a a --kernel "$GUEST" --cmdline "scenario=net-echo ip=$MN_GUEST port=7"
 		apid=$MN_PID
 		wait_out "$TMP/a.out" "ready" 60 "$apid" && mn_tap_in a || exit 1
 		ip netns exec "${MN_NS}a" ping -c 3 -W 5 $MN_GUEST >/dev/null ||
 			{ echo "    the guest does not answer on host A"; exit 1; }
+		echo "    note: booted and answering on host A after ${SECONDS}s"
 		mn_vm b b --incoming "tcp:10.78.0.3:47617"
 		bpid=$MN_PID
 		wait_out "$TMP/b.err" "waiting for a migration" 30 "$bpid" && mn_tap_in b || exit 1
@@ -89,6 +91,7 @@ t_migrate_net() {
 			{ echo "    $lost of $sent pings lost"; exit 1; }
 		ip netns exec "${MN_NS}a" ping -c 3 -W 5 $MN_GUEST >/dev/null ||
 			{ echo "    the guest does not answer from host B"; exit 1; }
+		echo "    note: answering from host B after ${SECONDS}s"
 		# Back to host A with no traffic at all: host B's bridge learns where the guest
 		# went from the destination's announcement alone (its entry for the source's tap
 		# goes with the tap, and this guest sends nothing by itself).
@@ -107,10 +110,11 @@ t_migrate_net() {
 		bridge -n "${MN_NS}b" fdb show br br0 >"$TMP/fdb.out"
 		grep -qi "^$MN_MAC dev ${MN_NS}y " "$TMP/fdb.out" ||
 			{ echo "    host B's bridge does not know the guest is behind the veth now:"; sed 's/^/    | /' "$TMP/fdb.out"; exit 1; }
-		echo "    note: back on host A; host B's bridge: $(grep -i "^$MN_MAC" "$TMP/fdb.out")"
+		echo "    note: back on host A after ${SECONDS}s; host B's bridge: $(grep -i "^$MN_MAC" "$TMP/fdb.out")"
 		ip netns exec "${MN_NS}a" bash -c "echo -n quit >/dev/udp/$MN_GUEST/7"
 		wait_out "$TMP/a2.out" "net-echo: quit after" 30 "$apid" || exit 1
 		wait "$apid" || { echo "    host A's destination exited $?:"; sed 's/^/    | /' "$TMP/a2.err"; exit 1; }
+		echo "    note: the guest quit after ${SECONDS}s"
 	)
 	local ret=$?
 	pkill -KILL -f -- "$TMP/(a|a2|b)\.sock" 2>/dev/null
