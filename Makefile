@@ -218,6 +218,11 @@ $(BUILD)/blk_bench: bench/blk_bench.c $(call obj,rel,$(VMM_LIB_SRCS))
 $(BUILD)/mig_bench: bench/mig_bench.c $(call obj,rel,$(VMM_LIB_SRCS))
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
+# KVM's dirty-logging interfaces side by side (bench/dirty_log.sh): KVM alone, no minivmm code.
+$(BUILD)/dirty_log: bench/dirty_log.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -pthread -o $@ $<
+
 # Drives block/qcow2 from the host for the tests; built with ASan/UBSan so that every qcow2
 # test is also a sanitizer run.
 $(BUILD)/mig_proxy: tests/tools/mig_proxy.c

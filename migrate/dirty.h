@@ -8,7 +8,9 @@
  * of GiB), or to clear in chunks just before each chunk is sent; here a GET_DIRTY_LOG of a
  * 256 MiB slot takes ~0.04 ms (docs/KVM-NOTES), and one call per round keeps one order that
  * is easy to reason about: fetch-and-protect, then read the pages (a write after the fetch is
- * in the next round's log). The dirty ring would need a vCPU exit per 4096 pages. */
+ * in the next round's log). The dirty ring would need a vCPU exit per 4096 pages.
+ * bench/dirty_log.sh measures the three: the same cost to the guest (a write-protect fault per
+ * page per round) and to the collector per round (docs/migration.md, "Choices"). */
 #ifndef MINIVMM_DIRTY_H
 #define MINIVMM_DIRTY_H
 
