@@ -190,6 +190,37 @@ t_migrate_qcow2() {
 }
 t_run "migrate a VM on a qcow2 image (shared storage), --cpus 2: qemu-img check clean, disk checks out" t_migrate_qcow2
 
+# Shared storage keeps one writer (QEMU's "inactive image" model): while the destination waits
+# with the image open, the source holds its QEMU-compatible write lock, so QEMU cannot write
+# it; after the hand-over the destination holds it; once that has exited, QEMU can (the
+# control: the refusals were the VMMs' locks).
+qemu_write_refused() {
+	qemu-io -f raw -c "write 0 512" "$TMP/st.img" >"$TMP/qio.out" 2>&1
+	grep -q 'Failed to get "write" lock' "$TMP/qio.out" && return 0
+	echo "    QEMU was not refused $1:"; sed 's/^/    | /' "$TMP/qio.out"
+	return 1
+}
+t_migrate_lock_moves() {
+	truncate -s 1M "$TMP/st.img"
+	ST_FD=9 st_start a $(st_flags 1) --kernel "$GUEST" --cmdline "scenario=state"
+	APID=$SPID
+	st_wait_round 16 || return 1
+	ST_FD=8 mig_dest b "unix:$TMP/mig.sock" $(st_flags 1) || return 1
+	BPID=$SPID
+	qemu_write_refused "with the destination waiting" || return 1
+	mig_ctl a migrate uri="unix:$TMP/mig.sock" || return 1
+	mig_use a "$APID" 9
+	st_end
+	expect_rc 0 && expect_err "migration: completed" || return 1
+	mig_use b "$BPID" 8
+	st_wait_round $(($(st_last_round) + 8)) || return 1
+	qemu_write_refused "after the hand-over" || return 1
+	st_finish || return 1
+	qemu-io -f raw -c "read 0 512" "$TMP/st.img" >"$TMP/qio.out" 2>&1 ||
+		{ echo "    QEMU could not read the image after both VMMs exited:"; sed 's/^/    | /' "$TMP/qio.out"; return 1; }
+}
+t_run "shared storage: QEMU cannot write the image while the destination waits (the source's lock) nor after the hand-over (the destination's)" t_migrate_lock_moves
+
 # Without shared storage (disks=copy): the destination has its own new image of the same
 # size; the source's holds data the guest never touches (random, 12 MiB in two places, so
 # the copy has more to do than the guest's sectors) besides the sectors the guest keeps
