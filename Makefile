@@ -156,24 +156,27 @@ $(BUILD)/fuzzlib/%.o: %.c
 		-Wno-gnu-variable-sized-type-not-at-end -Wno-unused-function \
 		-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -c -o $@ $<
 FUZZ_DEV_CC = clang $(FUZZ_CFLAGS) -Wall -Wextra -Werror -o $@ $< $(FUZZ_LIB_OBJS) $(LDLIBS)
+# The device targets (tests/fuzz/fuzz_vdev.h) check every used element as the device pushes it.
+FUZZ_VDEV_WRAP := -Wl,--wrap=vq_push
+FUZZ_VDEV_CC = $(FUZZ_DEV_CC) $(FUZZ_VDEV_WRAP)
 $(BUILD)/fuzz/fuzz_blk_raw_sync: tests/fuzz/fuzz_virtio_blk.c tests/fuzz/fuzz_vdev.h tests/unit/vdrv.h $(FUZZ_LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_DEV_CC)
+	$(FUZZ_VDEV_CC)
 $(BUILD)/fuzz/fuzz_blk_raw_uring: tests/fuzz/fuzz_virtio_blk.c tests/fuzz/fuzz_vdev.h tests/unit/vdrv.h $(FUZZ_LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_DEV_CC) -DFUZZ_URING
+	$(FUZZ_VDEV_CC) -DFUZZ_URING
 $(BUILD)/fuzz/fuzz_blk_qcow2_sync: tests/fuzz/fuzz_virtio_blk.c tests/fuzz/fuzz_vdev.h tests/unit/vdrv.h $(FUZZ_LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_DEV_CC) -DFUZZ_QCOW2
+	$(FUZZ_VDEV_CC) -DFUZZ_QCOW2
 $(BUILD)/fuzz/fuzz_blk_qcow2_uring: tests/fuzz/fuzz_virtio_blk.c tests/fuzz/fuzz_vdev.h tests/unit/vdrv.h $(FUZZ_LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_DEV_CC) -DFUZZ_QCOW2 -DFUZZ_URING
+	$(FUZZ_VDEV_CC) -DFUZZ_QCOW2 -DFUZZ_URING
 $(BUILD)/fuzz/fuzz_virtio_net: tests/fuzz/fuzz_virtio_net.c tests/fuzz/fuzz_vdev.h tests/unit/vdrv.h $(FUZZ_LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_DEV_CC)
+	$(FUZZ_VDEV_CC)
 $(BUILD)/fuzz/fuzz_virtio_console: tests/fuzz/fuzz_virtio_console.c tests/fuzz/fuzz_vdev.h tests/unit/vdrv.h $(FUZZ_LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_DEV_CC)
+	$(FUZZ_VDEV_CC)
 $(addprefix $(BUILD)/fuzz/,$(FUZZ_HOST)): $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_DEV_CC)
@@ -205,7 +208,8 @@ fuzzcov_defs = $(if $(findstring qcow2,$(1)),$(if $(filter fuzz_blk_%,$(1)),-DFU
 $(BUILD)/fuzzcov/%: $(FUZZCOV_LIB_OBJS) tests/fuzz/*.c tests/fuzz/*.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZCOV_FLAGS) -fsanitize=fuzzer $(call fuzzcov_defs,$*) -o $@ \
-		$(call fuzzcov_src,$*) $(FUZZCOV_LIB_OBJS) $(LDLIBS)
+		$(call fuzzcov_src,$*) $(FUZZCOV_LIB_OBJS) $(LDLIBS) \
+		$(if $(filter fuzz_blk_% fuzz_virtio_net fuzz_virtio_console,$*),$(FUZZ_VDEV_WRAP))
 
 $(BUILD)/blkpattern: tests/tools/blkpattern.c tests/guest/pattern.h
 	@mkdir -p $(dir $@)

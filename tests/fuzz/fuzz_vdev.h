@@ -23,11 +23,17 @@
  *     device ops (fz_dev_op)            requests, frames from the network, console input
  * Oracles: ASan/UBSan; libFuzzer's -timeout for hangs; and, until the program writes
  * registers or ring memory behind the harness's back, every used element must name a head
- * the driver offered and has not had back yet. */
+ * the driver offered and has not had back yet. That is checked as the device writes the
+ * element (the devices' calls of vq_push() come here first: -Wl,--wrap=vq_push), not by
+ * reading the used ring: a receive buffer the driver places over its own rings (an indirect
+ * table the device filled with a frame can say so) lets the device's writes land there, and
+ * the ring's memory then says nothing about what the device pushed. */
 #ifndef MINIVMM_FUZZ_VDEV_H
 #define MINIVMM_FUZZ_VDEV_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +58,18 @@ struct fz {
 	unsigned nq;
 	struct vdrv v;
 };
+
+/* FZ_TRACE=1 in the environment: every operation and used element on stderr, to read what
+ * a crashing input does (with FZ_FRESH=1). */
+static inline bool fz_tracing(void)
+{
+	static int on = -1;
+
+	if (on < 0)
+		on = getenv("FZ_TRACE") != NULL;
+	return on;
+}
+#define FZ_T(...) do { if (fz_tracing()) fprintf(stderr, "fz: " __VA_ARGS__); } while (0)
 
 /* Implemented by each target. */
 static int fz_dev_create(struct fz *f);          /* device on f->v.m; sets f->nq */
@@ -119,7 +137,32 @@ static inline void fz_bring_up(struct fz *f)
 	f->oracle = true;
 }
 
-/* Takes the used elements of every queue; checks them while the oracle holds. */
+/* The input being run, for the push hook. */
+static struct fz *fz_cur;
+
+int __real_vq_push(struct virtqueue *vq, uint16_t head, uint32_t len);
+int __wrap_vq_push(struct virtqueue *vq, uint16_t head, uint32_t len);
+
+/* Checks each element as the device pushes it, while the oracle holds. */
+int __wrap_vq_push(struct virtqueue *vq, uint16_t head, uint32_t len)
+{
+	struct fz *f = fz_cur;
+	int ret = __real_vq_push(vq, head, len);
+	unsigned q;
+
+	if (!f || ret)
+		return ret; /* refused by the queue (a head it does not hold): nothing written */
+	q = (unsigned)(vq - f->v.dev->vqs);
+	FZ_T("  push q%u head %u len %u\n", q, head, len);
+	if (!f->oracle)
+		return ret;
+	if (q >= f->nq || head >= f->v.q[q].num || !f->outstanding[q][head])
+		__builtin_trap(); /* a chain the driver never offered, or got back */
+	f->outstanding[q][head]--;
+	return ret;
+}
+
+/* Takes the used elements of every queue, as a driver would (checked as they were pushed). */
 static inline void fz_reap(struct fz *f)
 {
 	for (unsigned q = 0; q < f->nq; q++) {
@@ -128,13 +171,8 @@ static inline void fz_reap(struct fz *f)
 
 		if (!vq->num)
 			continue;
-		while (vdrv_used(&f->v, q, &id, &len)) {
-			if (!f->oracle)
-				continue;
-			if (id >= vq->num || !f->outstanding[q][id])
-				__builtin_trap(); /* a chain the driver never offered, or got back */
-			f->outstanding[q][id]--;
-		}
+		while (vdrv_used(&f->v, q, &id, &len))
+			FZ_T("  used q%u id %u len %u\n", q, id, len);
 	}
 }
 
@@ -171,21 +209,31 @@ static inline void fz_op(struct fz *f)
 		len = fz_u16(f);
 		flags = fz_u8(f);
 		next = fz_u8(f);
+		FZ_T("DESC q%u [%u] addr %#x len %u flags %u next %u\n", q, i, a, len, flags & 7, next);
 		if (f->v.q[q].num)
 			vdrv_desc(&f->v, q, i, fz_addr(a), len, flags & 7, next);
 		break;
 	}
 	case 1: /* PUBLISH */
 		q = fz_q(f);
-		fz_publish(f, q, fz_u8(f));
+		{
+			uint8_t head = fz_u8(f);
+
+			FZ_T("PUBLISH q%u head %u\n", q, head);
+			fz_publish(f, q, head);
+		}
 		break;
 	case 2: /* KICK */
-		fz_kick(f, fz_q(f));
+		q = fz_q(f);
+		FZ_T("KICK q%u\n", q);
+		fz_kick(f, q);
 		break;
 	case 3: /* RUN */
+		FZ_T("RUN\n");
 		vdrv_run(&f->v, 64);
 		break;
 	case 4: /* RESET */
+		FZ_T("RESET\n");
 		vdrv_wr(&f->v, VIRTIO_MMIO_STATUS, 0);
 		vdrv_run(&f->v, 64);
 		fz_bring_up(f);
@@ -194,6 +242,7 @@ static inline void fz_op(struct fz *f)
 		uint8_t o = fz_u8(f);
 		uint32_t val = fz_u32(f);
 
+		FZ_T("REG %#x = %#x (oracle off)\n", o, val);
 		if (o < 0xc0) {
 			vdrv_wr(&f->v, (uint64_t)o * 4 % 0x100, val);
 		} else {
@@ -209,6 +258,7 @@ static inline void fz_op(struct fz *f)
 		uint64_t off = fz_u16(f) * 16ULL % FZ_RAM;
 		uint8_t len = fz_u8(f);
 
+		FZ_T("MEM %#llx len %u\n", (unsigned long long)off, len);
 		for (uint8_t k = 0; k < len && off + k < FZ_RAM; k++)
 			f->v.ram[off + k] = fz_u8(f);
 		if (off < VDRV_HEAP)
@@ -220,6 +270,7 @@ static inline void fz_op(struct fz *f)
 
 		q = fz_q(f);
 		val = fz_u16(f);
+		FZ_T("AVAIL_IDX q%u = %u (oracle off)\n", q, val);
 		if (f->v.q[q].num) {
 			__atomic_store_n((uint16_t *)(f->v.ram + f->v.q[q].avail + 2), val,
 					 __ATOMIC_RELEASE);
@@ -232,6 +283,8 @@ static inline void fz_op(struct fz *f)
 		uint8_t k = fz_u8(f) % 8 + 1;
 		uint16_t n = fz_u16(f);   /* 16 bits: long runs (hundreds) are as likely as short */
 		const uint8_t *body = f->p;
+
+		FZ_T("REPEAT %u ops x %u\n", k, n + 1);
 
 		/* Nested REPEATs multiply; FZ_MAX_OPS bounds them. A body that is empty (the
 		 * input ends here) ends the repeat: looping on nothing up to 65536 times, nested,
@@ -250,6 +303,7 @@ static inline void fz_op(struct fz *f)
 		q = fz_q(f);
 		head = fz_u8(f);
 		n = fz_u8(f) % 4 + 1;
+		FZ_T("CHAIN q%u head %u, %u buffers\n", q, head, n);
 		if (!f->v.q[q].num)
 			break;
 		for (uint8_t k = 0; k < n; k++) {
@@ -265,10 +319,12 @@ static inline void fz_op(struct fz *f)
 		break;
 	}
 	case 10: /* STATUS */
+		FZ_T("STATUS (oracle off)\n");
 		vdrv_wr(&f->v, VIRTIO_MMIO_STATUS, fz_u8(f));
 		f->oracle = false;
 		break;
 	default:
+		FZ_T("device op %u\n", op - 11);
 		fz_dev_op(f, op - 11);
 		break;
 	}
@@ -289,6 +345,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!ram && !(ram = aligned_alloc(4096, FZ_RAM)))
 		abort();
 	memset(&f, 0, offsetof(struct fz, nq));
+	fz_cur = &f;
 	f.p = data;
 	f.end = data + size;
 	for (int i = 0; i < 8; i++)
