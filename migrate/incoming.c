@@ -2,6 +2,7 @@
 #include "migrate/incoming.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,6 +15,26 @@
 #include "migrate/snapshot.h"
 #include "migrate/stream.h"
 #include "vmm/vm.h"
+
+/* Tells the source it may resume (MIGRATE_REFUSED), then reads what it still sends for a
+ * moment before closing: closing with unread data resets the connection, and a reset can
+ * discard the refusal on its way; a source that gets neither the refusal nor an end of file
+ * must assume this side runs the VM. Best effort: the source copes with silence. */
+static void refuse(int fd)
+{
+	const uint8_t refused = MIGRATE_REFUSED;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint8_t sink[4096];
+
+	if (send(fd, &refused, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+		return;
+	shutdown(fd, SHUT_WR);
+	/* A source waiting for the answer closes at once; one still sending pre-copy does not
+	 * read it, and is cut off after a few reads (its send fails: it resumes anyway). */
+	for (int i = 0; i < 8 && poll(&p, 1, 100) > 0; i++)
+		if (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+			break;
+}
 
 int vm_incoming(struct vm *vm, const char *uri, struct errmsg *err)
 {
@@ -45,6 +66,8 @@ int vm_incoming(struct vm *vm, const char *uri, struct errmsg *err)
 	if (!ret && send(fd, &confirm, 1, MSG_NOSIGNAL) != 1)
 		ret = errmsg_set(err, -errno, "sending the confirmation: %s (the source keeps the VM)",
 				 strerror(errno));
+	else if (ret)
+		refuse(fd);
 	close(fd);
 	if (ret)
 		return errmsg_prefix(err, ret, "--incoming %s", uri);

@@ -29,6 +29,7 @@ const char *migrate_phase_name(enum migrate_phase p)
 	case MIGRATE_COMPLETED: return "completed";
 	case MIGRATE_FAILED: return "failed";
 	case MIGRATE_CANCELLED: return "cancelled";
+	case MIGRATE_UNKNOWN: return "unknown";
 	}
 	return "unknown";
 }
@@ -230,6 +231,20 @@ int migrate_cancel(struct vm *vm, struct errmsg *err)
 	/* A send blocked on a slow destination returns now. */
 	if (m->fd >= 0)
 		shutdown(m->fd, SHUT_RDWR);
+	return 0;
+}
+
+int migrate_before_resume(struct vm *vm, struct errmsg *err)
+{
+	struct migration *m = vm->mig;
+	int ret;
+
+	if (!m || migrate_running(vm) || !m->disks_released)
+		return 0;
+	ret = vm_disks_activate(vm, err);
+	if (ret)
+		return errmsg_prefix(err, ret, "taking the images back from the migration (does the destination run the VM?)");
+	m->disks_released = false;
 	return 0;
 }
 

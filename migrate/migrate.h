@@ -10,6 +10,11 @@
  *   failure         anything before the confirmation (connection reset, destination gone or
  *                   refusing, cancel): dirty logging off, the VM resumed if it was paused
  *                   here, the reason in migrate-status and on stderr; the VM runs on.
+ *   unknown         the whole stream sent, then neither the confirmation nor a refusal (the
+ *                   connection reset, or silence for 30 s): the destination may run the VM
+ *                   by now, so this side never resumes on its own (no split brain). The VM
+ *                   stays paused with its images given up; `resume` takes them back (refused
+ *                   while the destination holds them) and runs it here again.
  *
  * The thread asks the I/O thread for the pause and the resume through an eventfd on the
  * event loop (vm_pause and vm_resume are the I/O thread's), and waits for the answer. */
@@ -28,6 +33,9 @@ struct vm;
 #define MIGRATE_MAX_DOWNTIME_MS 600000
 /* The byte the destination sends once it has the whole stream checked and applied. */
 #define MIGRATE_CONFIRM 'K'
+/* The byte a destination sends when it refuses the stream (before closing): the source may
+ * resume. A close without it (end of file) says the same; a reset or silence does not. */
+#define MIGRATE_REFUSED 'N'
 
 enum migrate_phase {
 	MIGRATE_NONE,        /* never started */
@@ -37,6 +45,7 @@ enum migrate_phase {
 	MIGRATE_COMPLETED,   /* confirmed: the VM stops here */
 	MIGRATE_FAILED,      /* the VM runs on; error says why */
 	MIGRATE_CANCELLED,
+	MIGRATE_UNKNOWN,     /* no confirmation nor refusal after END: paused here, see above */
 };
 
 struct migrate_params {
@@ -75,6 +84,9 @@ void migrate_get_status(struct vm *vm, struct migrate_status *st);
 /* I/O thread. Stops a running migration (the VM runs on); refused once the final state is
  * on its way (the destination may already run the VM). */
 int migrate_cancel(struct vm *vm, struct errmsg *err) __attribute__((warn_unused_result));
+/* I/O thread, before `resume`: after an unknown outcome, takes the images the migration gave
+ * up back (-EAGAIN-class errors while the destination holds them); 0 with nothing to do. */
+int migrate_before_resume(struct vm *vm, struct errmsg *err) __attribute__((warn_unused_result));
 /* True while a migration's thread runs (other commands that pause the VM wait). */
 bool migrate_running(struct vm *vm);
 /* The VM is going away: stops a running migration and the thread, frees everything

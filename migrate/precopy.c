@@ -15,8 +15,8 @@
 #include "vmm/vm.h"
 
 /* How long the source waits for the destination's confirmation after END: it loads the state
- * and RAM it already has, so seconds at most; a destination that says nothing for this long
- * is taken as failed and the VM resumes here. */
+ * and RAM it already has, so seconds at most. A destination that says nothing for this long
+ * may still confirm and run the VM: the outcome is unknown (MIGRATE_UNKNOWN). */
 #define CONFIRM_TIMEOUT_MS 30000
 
 #define SEND_TIMEOUT_TEXT_(s) "the destination took no data for " #s " s"
@@ -175,16 +175,24 @@ static int wait_confirmation(struct migration *m, struct errmsg *err)
 	do {
 		ret = poll(&p, 1, CONFIRM_TIMEOUT_MS);
 	} while (ret < 0 && errno == EINTR);
-	if (ret == 0)
+	/* Silence, or a reset (which can swallow a confirmation on its way): the destination
+	 * may run the VM. An end of file comes only after whatever the destination sent. */
+	if (ret == 0) {
+		m->outcome_unknown = true;
 		return errmsg_set(err, -ETIMEDOUT, "the destination did not confirm within %d s",
 				  CONFIRM_TIMEOUT_MS / 1000);
+	}
 	do {
 		n = recv(m->fd, &b, 1, 0);
 	} while (n < 0 && errno == EINTR);
-	if (n < 0)
+	if (n < 0) {
+		m->outcome_unknown = true;
 		return errmsg_set(err, -errno, "waiting for the confirmation: %s", strerror(errno));
+	}
 	if (n == 0)
 		return errmsg_set(err, -EPIPE, "the destination closed the connection without confirming (it refused the stream: see its output)");
+	if (b == MIGRATE_REFUSED)
+		return errmsg_set(err, -EPIPE, "the destination refused the stream (see its output)");
 	if (b != MIGRATE_CONFIRM)
 		return errmsg_set(err, -EPROTO, "the destination answered 0x%02x, not the confirmation", b);
 	return 0;
@@ -400,6 +408,15 @@ void migrate_run(struct migration *m)
 		/* Paused for good: no device writes guest memory or a disk any more. */
 		dirty_stop(vm);
 		disk_stream_stop(m->ds);
+	} else if (m->outcome_unknown) {
+		int fd = atomic_load(&m->fd);
+
+		fprintf(stderr, "minivmm: migration to %s: %s after the whole stream was sent: the destination may be running the VM, so it stays paused here%s; 'resume' on the control socket runs it here again, once you know the destination does not\n",
+			m->st.uri, err.text, m->disks_released ? ", its images given up" : "");
+		if (fd >= 0)
+			shutdown(fd, SHUT_RDWR);
+		set_throttle(m, 0);
+		abort_ret = migrate_io_request(m, REQ_HOLD, &abort_err);
 	} else {
 		int fd = atomic_load(&m->fd);
 
@@ -418,8 +435,10 @@ void migrate_run(struct migration *m)
 		m->st.phase = MIGRATE_COMPLETED;
 		m->st.downtime_ms = m->t_confirm - m->t_pause;
 	} else {
-		m->st.phase = ret == -ECANCELED ? MIGRATE_CANCELLED : MIGRATE_FAILED;
-		snprintf(m->st.error, sizeof(m->st.error), "%s", err.text);
+		m->st.phase = ret == -ECANCELED ? MIGRATE_CANCELLED :
+			      m->outcome_unknown ? MIGRATE_UNKNOWN : MIGRATE_FAILED;
+		snprintf(m->st.error, sizeof(m->st.error), "%.440s%s", err.text,
+			 m->outcome_unknown ? " (the VM stays paused here: the destination may run it)" : "");
 	}
 	pthread_mutex_unlock(&m->lock);
 	if (!ret) {

@@ -23,7 +23,8 @@
 #include "migrate/stream.h"
 #include "vmm/evloop.h"
 
-enum io_req { REQ_NONE, REQ_PAUSE, REQ_ABORT };
+/* REQ_HOLD: an unknown outcome: logging off, the VM left paused and its images given up. */
+enum io_req { REQ_NONE, REQ_PAUSE, REQ_ABORT, REQ_HOLD };
 
 /* The migration thread: started with the VM when it has a control socket, after the privilege
  * drop and before the main thread's filter, so that it runs under a filter of its own
@@ -84,6 +85,7 @@ struct migration {
 	struct migrate_status st;
 	double t_start, t_pause, t_captured, t_end_sent, t_confirm;
 	uint64_t final_bytes;       /* sent after the pause: the last pages, STATE and END */
+	bool outcome_unknown;       /* END sent, then a reset or silence: see MIGRATE_UNKNOWN */
 
 	/* The thread's own. */
 	struct stream_writer w;

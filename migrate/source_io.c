@@ -64,6 +64,10 @@ void migrate_on_request(struct ev_handler *h, uint32_t events)
 		}
 	} else if (req == REQ_ABORT) {
 		ret = abort_on_io_thread(m, &err);
+	} else if (req == REQ_HOLD) {
+		/* Paused since REQ_PAUSE: the bitmap may go. */
+		dirty_stop(vm);
+		disk_stream_stop(m->ds);
 	} else {
 		return;
 	}

@@ -353,7 +353,10 @@ static char *api_do(struct api_client *c, const struct api_request *req)
 		ret = busy_migrating(vm, &err) ? -EBUSY : vm_pause(vm, &err);
 		break;
 	case API_CMD_RESUME:
-		ret = busy_migrating(vm, &err) ? -EBUSY : vm_resume(vm, &err);
+		/* After a migration whose outcome is unknown, the images first (refused while
+		 * the destination holds them). */
+		ret = busy_migrating(vm, &err) ? -EBUSY : migrate_before_resume(vm, &err);
+		ret = ret ? ret : vm_resume(vm, &err);
 		break;
 	case API_CMD_SHUTDOWN:
 		ret = vm_shutdown(vm, req->timeout_s, &err);

@@ -43,7 +43,7 @@ mig_wait_phase() {
 		done <"$TMP/status.out"
 		for p in "$@"; do [ "$phase" = "$p" ] && return 0; done
 		# An end other than the one awaited: no use waiting (make test once waited 11 min).
-		[[ $phase == @(completed|failed|cancelled) || -n $gone ]] && break
+		[[ $phase == @(completed|failed|cancelled|unknown) || -n $gone ]] && break
 		sleep 0.1
 	done
 	echo "    migrate-status never showed $*:"; sed 's/^/    | /' "$TMP/status.out"

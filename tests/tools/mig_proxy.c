@@ -9,6 +9,11 @@
  *                                        section of KIND: config, state, ram, disk, end (its
  *                                        payload), header (the first section header), magic
  *                                        (the stream's own 16-byte header)
+ *   mig_proxy LISTEN TARGET hold         forward the stream whole, but hold back what the
+ *                                        destination answers (its confirmation) and keep the
+ *                                        source's connection open until the source closes it,
+ *                                        even after the destination's end: a confirmation lost
+ *                                        on its way
  *
  * It follows the stream's framing (migrate/stream.h) to find the section. Prints "listening"
  * on stdout once it listens, and "proxy: ..." lines on stderr saying what it did. */
@@ -135,14 +140,19 @@ int main(int argc, char **argv)
 	struct sockaddr_un a;
 	struct flip f = { 0 };
 	uint64_t cut = UINT64_MAX, sent = 0;
-	int ls, src, dst, cutting;
+	int ls, src, dst, cutting, holding, dst_open = 1;
 
-	if (argc < 5 || (strcmp(argv[3], "cut") && (strcmp(argv[3], "flip") || argc < 6))) {
-		fprintf(stderr, "usage: mig_proxy LISTEN TARGET cut N | flip KIND N\n");
+	holding = argc == 4 && !strcmp(argv[3], "hold");
+	if (!holding &&
+	    (argc < 5 || (strcmp(argv[3], "cut") && (strcmp(argv[3], "flip") || argc < 6)))) {
+		fprintf(stderr, "usage: mig_proxy LISTEN TARGET cut N | flip KIND N | hold\n");
 		return 2;
 	}
 	cutting = !strcmp(argv[3], "cut");
-	if (cutting) {
+	f.kind = -3; /* no section: nothing flipped */
+	if (holding) {
+		/* nothing to set */
+	} else if (cutting) {
 		cut = strtoull(argv[4], NULL, 0);
 	} else {
 		f.kind = kind_of(argv[4]);
@@ -167,12 +177,18 @@ int main(int argc, char **argv)
 		struct pollfd p[2] = { { src, POLLIN, 0 }, { dst, POLLIN, 0 } };
 		ssize_t n;
 
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, dst_open ? 2 : 1, -1) < 0 && errno != EINTR)
 			break;
-		if (p[1].revents) { /* the confirmation, or the destination gone */
+		if (dst_open && p[1].revents) { /* the confirmation, or the destination gone */
 			n = read(dst, buf, sizeof(buf));
-			if (n <= 0 || write_all(src, buf, (size_t)n))
+			if (holding && n > 0) {
+				fprintf(stderr, "proxy: held %zd bytes from the destination\n", n);
+			} else if (holding) {
+				fprintf(stderr, "proxy: the destination closed; the source's connection stays open\n");
+				dst_open = 0;
+			} else if (n <= 0 || write_all(src, buf, (size_t)n)) {
 				break;
+			}
 		}
 		if (p[0].revents) {
 			size_t want = sizeof(buf);
@@ -180,6 +196,10 @@ int main(int argc, char **argv)
 			if (cut - sent < want)
 				want = (size_t)(cut - sent);
 			n = read(src, buf, want);
+			if (n <= 0 && holding) {
+				fprintf(stderr, "proxy: the source closed\n");
+				break;
+			}
 			if (n <= 0) {
 				fprintf(stderr, "proxy: stream ended after %llu bytes%s\n",
 					(unsigned long long)sent, cutting ? ", before the cut" : "");
