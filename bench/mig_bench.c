@@ -262,7 +262,7 @@ static void *dst_main(void *arg)
 	if (d->o->dst_ns >= 0 && setns(d->o->dst_ns, CLONE_NEWNET) < 0)
 		d->ret = errmsg_set(&d->err, -errno, "--dst-netns: setns: %s", strerror(errno));
 	if (!d->ret)
-		d->ret = channel_accept(&d->o->uri, d->abort_fd, &fd, &d->err);
+		d->ret = channel_accept(&d->o->uri, d->abort_fd, NULL, &fd, &d->err);
 	if (!d->ret) {
 		c0 = thread_cpu();
 		if (d->raw && (d->ret = raw_recv(fd, d->gm, &d->bytes)))

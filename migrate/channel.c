@@ -117,7 +117,8 @@ static int tcp_addr(const struct channel_uri *u, struct sockaddr_storage *ss, so
 			  u->port);
 }
 
-int channel_accept(const struct channel_uri *u, int abort_fd, int *fd, struct errmsg *err)
+int channel_accept(const struct channel_uri *u, int abort_fd, const char *ready, int *fd,
+		   struct errmsg *err)
 {
 	char name[sizeof(u->host) + sizeof(u->port) + sizeof(u->path) + 8];
 	struct sockaddr_storage ss;
@@ -152,6 +153,9 @@ int channel_accept(const struct channel_uri *u, int abort_fd, int *fd, struct er
 			close(lfd);
 		return errmsg_set(err, ret, "%s: cannot listen: %s", name, strerror(-ret));
 	}
+	/* Only now: whoever waits for the line may connect at once. */
+	if (ready)
+		fprintf(stderr, "%s\n", ready);
 	for (;;) {
 		struct pollfd p[2] = { { .fd = lfd, .events = POLLIN },
 				       { .fd = abort_fd, .events = POLLIN } };

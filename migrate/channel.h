@@ -25,8 +25,9 @@ int channel_uri_parse(const char *uri, struct channel_uri *out, struct errmsg *e
 /* Destination: listens on @uri, accepts one connection (blocking), closes the listener (a
  * unix socket file is removed again). The accepted socket in *@fd. Gives up with -EINTR when
  * @abort_fd (a signalfd, or -1) becomes readable: the signals that stop a VM are blocked and
- * arrive only there. */
-int channel_accept(const struct channel_uri *uri, int abort_fd, int *fd, struct errmsg *err)
+ * arrive only there. @ready (or NULL) goes to stderr once the listener is up. */
+int channel_accept(const struct channel_uri *uri, int abort_fd, const char *ready, int *fd,
+		   struct errmsg *err)
 	__attribute__((warn_unused_result));
 
 /* A send that moves no byte for this long fails with -EAGAIN: a destination that stopped

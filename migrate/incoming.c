@@ -39,6 +39,7 @@ static void refuse(int fd)
 int vm_incoming(struct vm *vm, const char *uri, struct errmsg *err)
 {
 	const uint8_t confirm = MIGRATE_CONFIRM;
+	char ready[sizeof(struct channel_uri) + 64];
 	struct channel_uri u;
 	struct stream_reader r;
 	double t0;
@@ -47,9 +48,10 @@ int vm_incoming(struct vm *vm, const char *uri, struct errmsg *err)
 	ret = channel_uri_parse(uri, &u, err);
 	if (ret)
 		return errmsg_prefix(err, ret, "--incoming");
-	/* Tests and orchestration wait for this line (a tcp port has no file to wait for). */
-	fprintf(stderr, "minivmm: waiting for a migration on %s\n", uri);
-	ret = channel_accept(&u, vm->signal_ev.fd, &fd, err);
+	/* Tests and orchestration wait for this line (a tcp port has no file to wait for): it
+	 * comes once the listener is up. */
+	snprintf(ready, sizeof(ready), "minivmm: waiting for a migration on %s", uri);
+	ret = channel_accept(&u, vm->signal_ev.fd, ready, &fd, err);
 	if (ret)
 		return errmsg_prefix(err, ret, "--incoming");
 	t0 = vm_elapsed_ms(vm);

@@ -225,9 +225,16 @@ int migrate_cancel(struct vm *vm, struct errmsg *err)
 
 	if (!m || !atomic_load(&m->running))
 		return errmsg_set(err, -ENOENT, "no migration is running");
-	if (atomic_load(&m->final))
+	/* Under the lock, as the migration thread's decision to send the final state: a cancel
+	 * that slipped in after it could shut the socket down under END, and read as the
+	 * destination's end of file that would have resumed the VM beside the destination. */
+	pthread_mutex_lock(&m->lock);
+	if (atomic_load(&m->final)) {
+		pthread_mutex_unlock(&m->lock);
 		return errmsg_set(err, -EBUSY, "too late: the VM's final state is on its way to the destination");
+	}
 	atomic_store(&m->cancel, true);
+	pthread_mutex_unlock(&m->lock);
 	/* A send blocked on a slow destination returns now. */
 	if (m->fd >= 0)
 		shutdown(m->fd, SHUT_RDWR);
@@ -239,12 +246,27 @@ int migrate_before_resume(struct vm *vm, struct errmsg *err)
 	struct migration *m = vm->mig;
 	int ret;
 
-	if (!m || migrate_running(vm) || !m->disks_released)
+	if (!m || migrate_running(vm))
 		return 0;
-	ret = vm_disks_activate(vm, err);
-	if (ret)
-		return errmsg_prefix(err, ret, "taking the images back from the migration (does the destination run the VM?)");
-	m->disks_released = false;
+	if (m->disks_released) {
+		ret = vm_disks_activate(vm, err);
+		if (ret)
+			return errmsg_prefix(err, ret, "taking the images back from the migration (does the destination run the VM?)");
+		/* Locked again: now no one else writes them while we look. */
+		ret = migrate_images_unchanged(m, err);
+		if (ret) {
+			vm_disks_inactivate(vm);
+			return ret;
+		}
+		m->disks_released = false;
+	}
+	pthread_mutex_lock(&m->lock);
+	if (m->st.phase == MIGRATE_UNKNOWN) {
+		m->st.phase = MIGRATE_FAILED;
+		snprintf(m->st.error, sizeof(m->st.error),
+			 "no answer from the destination after the whole stream; resumed here on request");
+	}
+	pthread_mutex_unlock(&m->lock);
 	return 0;
 }
 

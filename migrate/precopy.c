@@ -175,6 +175,10 @@ static int wait_confirmation(struct migration *m, struct errmsg *err)
 	do {
 		ret = poll(&p, 1, CONFIRM_TIMEOUT_MS);
 	} while (ret < 0 && errno == EINTR);
+	if (ret < 0) {
+		m->outcome_unknown = true;
+		return errmsg_set(err, -errno, "waiting for the confirmation: %s", strerror(errno));
+	}
 	/* Silence, or a reset (which can swallow a confirmation on its way): the destination
 	 * may run the VM. An end of file comes only after whatever the destination sent. */
 	if (ret == 0) {
@@ -367,7 +371,14 @@ static int precopy(struct migration *m, struct dirty_set *d, struct errmsg *err)
 	ret = migrate_io_request(m, REQ_PAUSE, err);
 	if (ret)
 		return errmsg_prefix(err, ret, "pausing the VM");
-	atomic_store(&m->final, true);
+	/* The last moment a cancel counts (checked and set under the lock, as migrate_cancel()
+	 * does: one or the other wins). */
+	pthread_mutex_lock(&m->lock);
+	if (!atomic_load(&m->cancel))
+		atomic_store(&m->final, true);
+	pthread_mutex_unlock(&m->lock);
+	if (!atomic_load(&m->final))
+		return errmsg_set(err, -ECANCELED, "cancelled");
 	migrate_set_phase(m, MIGRATE_STOP_COPY);
 	ret = dirty_collect(vm, d, err);
 	if (ret)

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "migrate/channel.h"
@@ -21,6 +22,7 @@
 #include "migrate/disk_stream.h"
 #include "migrate/migrate.h"
 #include "migrate/stream.h"
+#include "vmm/config.h"
 #include "vmm/evloop.h"
 
 /* REQ_HOLD: an unknown outcome: logging off, the VM left paused and its images given up. */
@@ -76,6 +78,7 @@ struct migration {
 	bool req_done;
 	bool io_gone;               /* the VM is being destroyed: no more answers */
 	bool disks_released;        /* REQ_PAUSE gave the image locks up (I/O thread only) */
+	struct stat released[VM_MAX_DISKS]; /* each image as given up (mtime, size, inode) */
 	int req_ret;
 	struct errmsg req_err;
 	void *state;                /* REQ_PAUSE's STATE section */
@@ -104,6 +107,12 @@ static inline double now_ms(void)
 /* Any thread: the phase and a copy of the status, under the migration's lock. */
 void migrate_set_phase(struct migration *m, enum migrate_phase p);
 void migrate_status_copy(struct migration *m, struct migrate_status *st);
+
+/* I/O thread, before taking back images given up at the pause once the outcome was unknown:
+ * 0 if none changed meanwhile, else -ESTALE naming the first that did (the destination ran
+ * the VM and wrote it: this side's view of it, the guest's cache and qcow2's tables, is
+ * stale). */
+int migrate_images_unchanged(struct migration *m, struct errmsg *err);
 
 /* I/O thread: the handler of the worker's request eventfd. */
 void migrate_on_request(struct ev_handler *h, uint32_t events);

@@ -1,11 +1,14 @@
 /* The migration thread's requests to the I/O thread: see migrate/source.h. */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "block/disk.h"
 #include "migrate/dirty.h"
 #include "migrate/snapshot.h"
 #include "migrate/source.h"
+#include "virtio/blk.h"
 #include "vmm/lifecycle.h"
 #include "vmm/vm.h"
 
@@ -28,6 +31,42 @@ static int abort_on_io_thread(struct migration *m, struct errmsg *err)
 		return ret;
 	m->disks_released = false;
 	return vm_resume(vm, err);
+}
+
+static struct disk *image_of(struct vm *vm, unsigned i)
+{
+	return vm->blk[i] ? virtio_blk_disk(vm->blk[i]) : NULL;
+}
+
+/* Flushed and paused: nothing of ours changes them any more. */
+static void record_images(struct migration *m)
+{
+	for (unsigned i = 0; i < m->vm->cfg->nr_disks && i < VM_MAX_DISKS; i++) {
+		struct disk *d = image_of(m->vm, i);
+
+		memset(&m->released[i], 0, sizeof(m->released[i]));
+		if (d && fstat(d->fd, &m->released[i]) < 0)
+			memset(&m->released[i], 0, sizeof(m->released[i]));
+	}
+}
+
+int migrate_images_unchanged(struct migration *m, struct errmsg *err)
+{
+	for (unsigned i = 0; i < m->vm->cfg->nr_disks && i < VM_MAX_DISKS; i++) {
+		const struct stat *a = &m->released[i];
+		struct disk *d = image_of(m->vm, i);
+		struct stat b;
+
+		if (!d || d->readonly)
+			continue;
+		if (fstat(d->fd, &b) < 0)
+			return errmsg_set(err, -errno, "--disk path=%s: %s", d->path, strerror(errno));
+		if (a->st_ino != b.st_ino || a->st_size != b.st_size ||
+		    a->st_mtim.tv_sec != b.st_mtim.tv_sec || a->st_mtim.tv_nsec != b.st_mtim.tv_nsec)
+			return errmsg_set(err, -ESTALE, "--disk path=%s: the image was written since this VM paused (the destination ran it?): it cannot run here on it any more",
+					  d->path);
+	}
+	return 0;
 }
 
 void migrate_on_request(struct ev_handler *h, uint32_t events)
@@ -61,6 +100,7 @@ void migrate_on_request(struct ev_handler *h, uint32_t events)
 		if (!ret && !m->ds) {
 			vm_disks_inactivate(vm);
 			m->disks_released = true;
+			record_images(m);
 		}
 	} else if (req == REQ_ABORT) {
 		ret = abort_on_io_thread(m, &err);

@@ -14,6 +14,9 @@
  *                                        source's connection open until the source closes it,
  *                                        even after the destination's end: a confirmation lost
  *                                        on its way
+ *   mig_proxy LISTEN TARGET hold-end     forward the stream but its last 16 bytes (END's), so
+ *                                        that the destination never completes; likewise keep
+ *                                        the source's connection open until it closes it
  *
  * It follows the stream's framing (migrate/stream.h) to find the section. Prints "listening"
  * on stdout once it listens, and "proxy: ..." lines on stderr saying what it did. */
@@ -140,12 +143,16 @@ int main(int argc, char **argv)
 	struct sockaddr_un a;
 	struct flip f = { 0 };
 	uint64_t cut = UINT64_MAX, sent = 0;
+	enum { TAIL = 16 };
+	static uint8_t tail[TAIL];
+	size_t tail_len = 0, tail_hold;
 	int ls, src, dst, cutting, holding, dst_open = 1;
 
-	holding = argc == 4 && !strcmp(argv[3], "hold");
+	holding = argc == 4 && (!strcmp(argv[3], "hold") || !strcmp(argv[3], "hold-end"));
+	tail_hold = holding && !strcmp(argv[3], "hold-end") ? TAIL : 0;
 	if (!holding &&
 	    (argc < 5 || (strcmp(argv[3], "cut") && (strcmp(argv[3], "flip") || argc < 6)))) {
-		fprintf(stderr, "usage: mig_proxy LISTEN TARGET cut N | flip KIND N | hold\n");
+		fprintf(stderr, "usage: mig_proxy LISTEN TARGET cut N | flip KIND N | hold | hold-end\n");
 		return 2;
 	}
 	cutting = !strcmp(argv[3], "cut");
@@ -208,6 +215,20 @@ int main(int argc, char **argv)
 			}
 			if (!cutting)
 				flip_bytes(&f, buf, (size_t)n);
+			if (tail_hold) {
+				/* What came before the last TAIL bytes goes on; those wait. */
+				size_t all = tail_len + (size_t)n, keep = all < TAIL ? all : TAIL;
+				static uint8_t joined[sizeof(buf) + TAIL];
+
+				memcpy(joined, tail, tail_len);
+				memcpy(joined + tail_len, buf, (size_t)n);
+				if (all > keep && write_all(dst, joined, all - keep))
+					break;
+				memcpy(tail, joined + all - keep, keep);
+				tail_len = keep;
+				sent += (uint64_t)n;
+				continue;
+			}
 			if (write_all(dst, buf, (size_t)n))
 				break;
 			sent += (uint64_t)n;

@@ -76,7 +76,7 @@ START_TEST(accept_connect_and_abort)
 	snprintf(uri, sizeof(uri), "unix:/tmp/minivmm-chan.%d", (int)getpid());
 	ck_assert_int_eq(channel_uri_parse(uri, &u, &err), 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, connector, &u), 0);
-	ck_assert_msg(channel_accept(&u, efd, &fd, &err) == 0, "%s", err.text);
+	ck_assert_msg(channel_accept(&u, efd, NULL, &fd, &err) == 0, "%s", err.text);
 	ck_assert_int_eq(read(fd, &c, 1), 1);
 	ck_assert_int_eq(c, 'x');
 	close(fd);
@@ -84,7 +84,7 @@ START_TEST(accept_connect_and_abort)
 	ck_assert_int_ne(access(u.path, F_OK), 0); /* the socket file is gone again */
 	/* A stop signal (the signalfd readable) ends the wait. */
 	ck_assert_int_eq(write(efd, &one, sizeof(one)), (ssize_t)sizeof(one));
-	ck_assert_int_eq(channel_accept(&u, efd, &fd, &err), -EINTR);
+	ck_assert_int_eq(channel_accept(&u, efd, NULL, &fd, &err), -EINTR);
 	ck_assert_ptr_nonnull(strstr(err.text, "interrupted"));
 	close(efd);
 }
