@@ -83,14 +83,17 @@ t_back_and_forth() {
 t_run "10 migrations back and forth of one VM" t_back_and_forth
 
 # mig_pair CPUS: a source 'a' (APID) whose guest rewrites 16 MiB per vCPU continuously, and a
-# destination 'b' (its pid in SPID) waiting on unix:$TMP/mig.sock.
-mig_pair() {
+# destination 'b' (its pid in SPID and BPID) waiting on unix:$TMP/mig.sock. mig_pair_cmd CPUS
+# CMDLINE: the same with the source's guest command line.
+mig_pair_cmd() {
 	truncate -s 1M "$TMP/st.img"
-	ST_FD=9 st_start a $(st_flags "$1") --kernel "$GUEST" --cmdline "scenario=state pages=4096"
+	ST_FD=9 st_start a $(st_flags "$1") --kernel "$GUEST" --cmdline "$2"
 	APID=$SPID
 	st_wait_round 16 || return 1
-	ST_FD=8 mig_dest b "unix:$TMP/mig.sock" $(st_flags "$1")
+	ST_FD=8 mig_dest b "unix:$TMP/mig.sock" $(st_flags "$1") || return 1
+	BPID=$SPID
 }
+mig_pair() { mig_pair_cmd "$1" "scenario=state pages=4096"; }
 
 t_dest_killed() {
 	mig_pair 1 || return 1
@@ -201,12 +204,7 @@ qemu_write_refused() {
 	return 1
 }
 t_migrate_lock_moves() {
-	truncate -s 1M "$TMP/st.img"
-	ST_FD=9 st_start a $(st_flags 1) --kernel "$GUEST" --cmdline "scenario=state"
-	APID=$SPID
-	st_wait_round 16 || return 1
-	ST_FD=8 mig_dest b "unix:$TMP/mig.sock" $(st_flags 1) || return 1
-	BPID=$SPID
+	mig_pair_cmd 1 "scenario=state" || return 1
 	qemu_write_refused "with the destination waiting" || return 1
 	mig_ctl a migrate uri="unix:$TMP/mig.sock" || return 1
 	mig_use a "$APID" 9
@@ -227,13 +225,8 @@ t_run "shared storage: QEMU cannot write the image while the destination waits (
 # unknown_start MODE: source a (APID), destination b (BPID), the proxy (PXPID) in MODE, the
 # migration started through it.
 unknown_start() {
-	truncate -s 1M "$TMP/st.img"
 	rm -f "$TMP/px.out" "$TMP/px.err"
-	ST_FD=9 st_start a $(st_flags 1) --kernel "$GUEST" --cmdline "scenario=state"
-	APID=$SPID
-	st_wait_round 16 || return 1
-	ST_FD=8 mig_dest b "unix:$TMP/mig.sock" $(st_flags 1) || return 1
-	BPID=$SPID
+	mig_pair_cmd 1 "scenario=state" || return 1
 	"$ROOT/build/mig_proxy" "$TMP/px.sock" "$TMP/mig.sock" "$1" >"$TMP/px.out" 2>"$TMP/px.err" &
 	PXPID=$!
 	for _ in $(seq 50); do grep -q listening "$TMP/px.out" 2>/dev/null && break; sleep 0.1; done
@@ -397,12 +390,7 @@ t_run "disks=copy-top: only the top image over a base both sides have travels; c
 # disks=copy on shared storage by mistake: the destination cannot take the image the source
 # still holds, says so and exits 1 before anything is written; the source runs on.
 t_copy_onto_shared() {
-	truncate -s 1M "$TMP/st.img"
-	ST_FD=9 st_start a $(st_flags 1) --kernel "$GUEST" --cmdline "scenario=state"
-	APID=$SPID
-	st_wait_round 16 || return 1
-	ST_FD=8 mig_dest b "unix:$TMP/mig.sock" $(st_flags 1) || return 1
-	BPID=$SPID
+	mig_pair_cmd 1 "scenario=state" || return 1
 	mig_ctl a migrate uri="unix:$TMP/mig.sock" disks=copy || return 1
 	mig_use b "$BPID" 8
 	st_end
