@@ -43,6 +43,7 @@ struct disk_req {
 	struct blk_io io;                /* format-private */
 	struct disk *disk;               /* format-private: set by disk_submit */
 	void *bounce;                    /* format-private: host copy the engine writes from */
+	unsigned fmt_epoch;              /* format-private: qcow2's data I/O epoch */
 	disk_done_fn caller_done;        /* disk-private: done, while block/disk_copy.h tracks */
 };
 

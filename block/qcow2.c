@@ -213,14 +213,17 @@ int qcow2_prepare_write(struct qcow2 *q, uint64_t off, uint64_t len, uint64_t *h
 	return qcow2_cluster_prepare_write(q, off, len, host, run_len);
 }
 
-void qcow2_data_io_begin(struct qcow2 *q)
+unsigned qcow2_data_io_begin(struct qcow2 *q)
 {
-	atomic_fetch_add(&q->data_inflight, 1);
+	unsigned epoch = q->data_epoch;
+
+	atomic_fetch_add(&q->data_inflight[epoch], 1);
+	return epoch;
 }
 
-void qcow2_data_io_end(struct qcow2 *q)
+void qcow2_data_io_end(struct qcow2 *q, unsigned epoch)
 {
-	atomic_fetch_sub(&q->data_inflight, 1);
+	atomic_fetch_sub(&q->data_inflight[epoch & 1], 1);
 }
 
 int qcow2_zero(struct qcow2 *q, uint64_t off, uint64_t len, bool unmap)

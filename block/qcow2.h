@@ -73,11 +73,13 @@ int qcow2_map(struct qcow2 *q, uint64_t off, uint64_t len, struct qcow2_run *run
 int qcow2_map_cached(struct qcow2 *q, uint64_t off, uint64_t len, bool write,
 		     struct qcow2_run *run);
 /* A data I/O to the host run a mapping returned, sent elsewhere (the disk's engine): from
- * begin (called with the mapping, under the caller's lock) to end (from any thread), no
- * cluster freed by a discard is reused, so the I/O cannot land in another guest offset or in
- * metadata. qcow2_close does not wait: the caller's I/O is over by then. */
-void qcow2_data_io_begin(struct qcow2 *q);
-void qcow2_data_io_end(struct qcow2 *q);
+ * begin (called with the mapping, under the caller's lock) to end (from any thread, with the
+ * epoch begin returned), no cluster freed by a discard is reused, so the I/O cannot land in
+ * another guest offset or in metadata. Clusters freed while it is in flight are reused once
+ * the I/O mapped before them is over, whatever is in flight by then. qcow2_close does not
+ * wait: the caller's I/O is over by then. */
+unsigned qcow2_data_io_begin(struct qcow2 *q);
+void qcow2_data_io_end(struct qcow2 *q, unsigned epoch);
 /* Makes the clusters under [off, off+len) writable in place (allocation, copy-on-write from
  * backing/compressed/shared clusters) and returns the host offset of the first contiguous run
  * and its length in *@run_len (<= len). The caller then writes the guest data there. */

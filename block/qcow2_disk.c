@@ -20,7 +20,7 @@ static void qcow2_data_done(struct blk_io *io, int64_t result)
 {
 	struct disk_req *r = io->opaque;
 
-	qcow2_data_io_end(r->disk->qcow2);
+	qcow2_data_io_end(r->disk->qcow2, r->fmt_epoch);
 	if (result >= 0 && (uint64_t)result < r->expect) {
 		if (r->op == BLK_OP_WRITE) {
 			result = -EIO;
@@ -35,7 +35,7 @@ static void qcow2_data_done(struct blk_io *io, int64_t result)
 /* r->io as the data I/O to the mapped host run at @host (format lock held). */
 static void prepare_data(struct disk *d, struct disk_req *r, uint64_t host)
 {
-	qcow2_data_io_begin(d->qcow2);
+	r->fmt_epoch = qcow2_data_io_begin(d->qcow2);
 	r->io = (struct blk_io){
 		.op = r->op, .fd = d->fd, .iov = r->iov, .iovcnt = r->iovcnt,
 		.offset = host, .done = qcow2_data_done, .opaque = r,
@@ -103,7 +103,7 @@ static int qcow2_disk_submit(struct disk *d, struct disk_req *r)
 			int ret = blk_engine_submit(d->engine, &r->io);
 
 			if (ret)
-				qcow2_data_io_end(d->qcow2); /* done() will not be called */
+				qcow2_data_io_end(d->qcow2, r->fmt_epoch); /* done() will not be called */
 			return ret;
 		}
 	}

@@ -64,10 +64,15 @@ struct qcow2 {
 	uint64_t hwm;                /* clusters at or above this index were never written */
 	uint64_t *pending_free;      /* host offsets to decrement after the next L2 writeback */
 	size_t npending, pending_cap;
-	/* Data I/O another thread has in flight to clusters it mapped (qcow2_data_io_begin):
-	 * while any is, pending frees wait, so that no such write lands in a cluster freed and
-	 * allocated again meanwhile (as an L2 table, say). */
-	atomic_uint data_inflight;
+	/* Data I/O another thread has in flight to clusters it mapped (qcow2_data_io_begin),
+	 * counted per epoch: a free waits until no I/O mapped before it is in flight, so that no
+	 * such write lands in a cluster freed and allocated again meanwhile (as an L2 table, say).
+	 * The first nsealed pending frees were sealed at a writeback with I/O in flight; the
+	 * epoch changed then, and they go once the other epoch's count is 0. One count for all
+	 * I/O let a guest that always keeps a read in flight hold every free back for good. */
+	atomic_uint data_inflight[2];
+	unsigned data_epoch;         /* 0 or 1: the epoch new data I/O counts in */
+	size_t nsealed;
 
 	/* Every metadata cluster: filled at open, kept by the cluster and refcount layers. */
 	struct qcow2_cluster_set meta;

@@ -275,7 +275,8 @@ int qcow2_close(struct qcow2 *q)
 	if (!q)
 		return 0;
 	/* The caller's data I/O is over: an engine is destroyed before its image is closed. */
-	atomic_store(&q->data_inflight, 0);
+	atomic_store(&q->data_inflight[0], 0);
+	atomic_store(&q->data_inflight[1], 0);
 	if (!q->readonly) {
 		/* Twice: the second pass writes the refcount drops the first one applied. */
 		ret = qcow2_writeback(q);

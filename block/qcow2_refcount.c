@@ -272,14 +272,18 @@ int qcow2_free_later(struct qcow2 *q, uint64_t off)
 	return 0;
 }
 
-int qcow2_apply_pending_frees(struct qcow2 *q)
+int qcow2_apply_pending_frees(struct qcow2 *q, size_t n)
 {
-	while (q->npending) {
-		uint64_t off = q->pending_free[--q->npending];
-		int ret = qcow2_refcount_update(q, off, -1);
+	size_t i;
+	int ret = 0;
 
-		if (ret)
-			return ret;
-	}
-	return 0;
+	for (i = 0; i < n && i < q->npending && !ret; i++)
+		ret = qcow2_refcount_update(q, q->pending_free[i], -1);
+	/* On an error the drop that failed is kept, with those after it. */
+	if (ret)
+		i--;
+	memmove(q->pending_free, q->pending_free + i, (q->npending - i) * sizeof(*q->pending_free));
+	q->npending -= i;
+	q->nsealed -= i < q->nsealed ? i : q->nsealed;
+	return ret;
 }

@@ -19,7 +19,8 @@ int qcow2_refcount_update(struct qcow2 *q, uint64_t off, int delta);
 int qcow2_alloc_cluster(struct qcow2 *q, uint64_t *off, bool *fresh);
 /* Queues a reference drop to apply after the next L2 writeback (free: L2 before refcount). */
 int qcow2_free_later(struct qcow2 *q, uint64_t off);
-/* Applies the queued drops: only once the tables that held the references are stable. */
-int qcow2_apply_pending_frees(struct qcow2 *q);
+/* Applies the @n oldest queued drops: only once the tables that held the references are
+ * stable (and no data I/O mapped before them is in flight). */
+int qcow2_apply_pending_frees(struct qcow2 *q, size_t n);
 
 #endif

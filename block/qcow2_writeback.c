@@ -10,6 +10,33 @@
 #include "block/qcow2_refcount.h"
 #include "block/qcow2_writeback.h"
 
+/* References dropped by tables now stable go once no data I/O mapped before the drop is in
+ * flight. With I/O in flight, the drops so far are sealed and new I/O counts in the other
+ * epoch; a later writeback applies them once the sealed epoch's I/O is over, even if newer
+ * I/O is in flight then (a guest that always keeps a read going cannot hold frees back). */
+static int release_frees(struct qcow2 *q)
+{
+	unsigned cur = q->data_epoch;
+	size_t n;
+	int ret;
+
+	if (q->nsealed && atomic_load(&q->data_inflight[cur ^ 1]))
+		return 0; /* the sealed drops wait for I/O mapped before them; newer ones behind */
+	/* The other epoch has nothing in flight: the sealed drops go, and the rest too if
+	 * nothing is in flight in this epoch either. */
+	n = atomic_load(&q->data_inflight[cur]) ? q->nsealed : q->npending;
+	if (n && ((ret = qcow2_apply_pending_frees(q, n)) ||
+		  (ret = qcow2_cache_write_dirty(&q->rb_cache))))
+		return ret;
+	if (q->npending) {
+		/* Dropped with I/O of this epoch in flight: sealed; new I/O counts in the other
+		 * epoch, which has none in flight. */
+		q->nsealed = q->npending;
+		q->data_epoch = cur ^ 1;
+	}
+	return 0;
+}
+
 int qcow2_writeback_tables(struct qcow2 *q)
 {
 	bool rb = qcow2_cache_has_dirty(&q->rb_cache) || qcow2_dirty_any(&q->rt_dirty);
@@ -40,12 +67,5 @@ int qcow2_writeback_tables(struct qcow2 *q)
 	if (l1 && ((ret = qcow2_write_table(q->fd, q->l1, &q->l1_dirty, q->h.l1_offset)) ||
 		   (ret = qcow2_sync(q->fd))))
 		return ret;
-	/* References dropped by the tables just made stable can go now, unless data I/O mapped
-	 * before is still in flight (then at a later writeback: a quiesce's, or the close's). */
-	if (q->npending && !atomic_load(&q->data_inflight)) {
-		if ((ret = qcow2_apply_pending_frees(q)) ||
-		    (ret = qcow2_cache_write_dirty(&q->rb_cache)))
-			return ret;
-	}
-	return 0;
+	return release_frees(q);
 }
