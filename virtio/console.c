@@ -40,9 +40,14 @@ struct virtio_console {
 	size_t resume_done;
 };
 
-/* Writes the held chain's readable bytes from out_done on. 0: all written (or the output is
- * gone, EPIPE: dropped like a cut cable); -EAGAIN: the output takes no more now. */
-static int console_write_chain(struct virtio_console *c)
+/* Bytes written per call of the transmit handler: an output that never blocks (a regular
+ * file) would otherwise take a chain of up to 4 GiB in one go, the I/O thread with it. */
+#define CONSOLE_TX_BUDGET (16 * VIRTIO_BATCH_UNIT)
+
+/* Writes the held chain's readable bytes from out_done on, at most *@budget of them. 0: all
+ * written (or the output is gone, EPIPE: dropped like a cut cable); -EAGAIN: the output
+ * takes no more now; -EBUSY: the budget is spent. */
+static int console_write_chain(struct virtio_console *c, size_t *budget)
 {
 	size_t skip = c->out_done;
 
@@ -58,8 +63,11 @@ static int console_write_chain(struct virtio_console *c)
 		left -= skip;
 		skip = 0;
 		while (left) {
-			ssize_t n = write(c->out.fd, p, left);
+			ssize_t n;
 
+			if (!*budget)
+				return -EBUSY;
+			n = write(c->out.fd, p, left < *budget ? left : *budget);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0 && errno == EAGAIN)
@@ -69,6 +77,7 @@ static int console_write_chain(struct virtio_console *c)
 			p += n;
 			left -= (size_t)n;
 			c->out_done += (size_t)n;
+			*budget -= (size_t)n;
 		}
 	}
 	return 0;
@@ -102,8 +111,9 @@ static void console_stop_waiting(struct virtio_console *c)
 static void console_tx(struct virtio_console *c, struct virtqueue *vq)
 {
 	struct virtio_dev *d = c->vdev;
+	size_t budget = CONSOLE_TX_BUDGET;
 	unsigned taken = 0;
-	int ret;
+	int ret, wr;
 
 	do {
 		vq_set_notify(vq, false);
@@ -115,7 +125,12 @@ static void console_tx(struct virtio_console *c, struct virtqueue *vq)
 				c->out_done = c->tx_chain.head == c->resume_head ? c->resume_done : 0;
 				c->resume_done = 0;
 			}
-			if (console_write_chain(c) == -EAGAIN) {
+			wr = console_write_chain(c, &budget);
+			if (wr == -EBUSY) {
+				virtio_dev_kick(d, CONSOLE_TXQ); /* the rest at the next call */
+				goto out;
+			}
+			if (wr == -EAGAIN) {
 				c->out_ev = (struct ev_handler){ c->out.fd, console_output_ready, c };
 				if (c->out_waiting || !evloop_add(d->m->loop, &c->out_ev, EPOLLOUT)) {
 					c->out_waiting = true;

@@ -24,6 +24,11 @@
  * vCPU as fast as they come back) cannot hold the I/O thread: other devices, signals and
  * --timeout get their turn in between. */
 #define VIRTIO_BATCH VQ_MAX_SIZE
+/* A chain also counts one more for every VIRTIO_BATCH_UNIT bytes of buffers it holds, so a
+ * call takes at most about VIRTIO_BATCH * VIRTIO_BATCH_UNIT = 64 MiB: chains of a few GiB
+ * (descriptors may repeat the same RAM) done inline, by the sync engine or a file output,
+ * would hold the I/O thread as long as 256 small ones cannot. */
+#define VIRTIO_BATCH_UNIT (256u << 10)
 
 struct machine;
 struct vcpu;
@@ -105,7 +110,8 @@ void virtio_mmio_io(struct vcpu *vcpu, uint64_t offset, uint8_t *data, uint32_t 
 
 /* For device code (d->lock held): */
 bool virtio_has_feature(const struct virtio_dev *d, unsigned bit);
-/* Pops the next chain of queue @q, counting it in *@taken (NULL: not counted). 1: @c filled;
+/* Pops the next chain of queue @q, counting it in *@taken (NULL: not counted): 1, and 1 per
+ * VIRTIO_BATCH_UNIT bytes of its buffers. 1: @c filled;
  * 0: nothing available; -EAGAIN: *@taken reached VIRTIO_BATCH, the queue's handler is
  * queued to run again and the caller must return (notifications stay off meanwhile);
  * -EINVAL: the driver broke a rule, the device has failed (reason logged). */

@@ -85,7 +85,8 @@ int virtio_pop(struct virtio_dev *d, unsigned q, struct vq_chain *c, unsigned *t
 		return -EINVAL;
 	}
 	if (ret && taken)
-		(*taken)++;
+		*taken += 1 + (unsigned)(((uint64_t)c->readable_len + c->writable_len) /
+					 VIRTIO_BATCH_UNIT);
 	return ret;
 }
 

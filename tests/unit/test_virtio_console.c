@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tests/unit/unit.h"
@@ -86,6 +87,47 @@ START_TEST(transmit_yields_the_io_thread)
 	ck_assert_int_eq(evloop_run_once(&v.loop, 0), 1);   /* one call of the handler */
 	ck_assert_uint_eq(vdrv_used_idx(&v, TXQ), VIRTIO_BATCH);
 	ck_assert_int_eq(evloop_run_once(&v.loop, 0), 1);   /* it queued itself again */
+}
+END_TEST
+
+/* Found in review: a regular file takes any write whole, so one chain of GiBs (descriptors
+ * may repeat the same RAM) held the I/O thread until written. A call writes at most 4 MiB,
+ * then queues the handler again, the chain held meanwhile. */
+START_TEST(transmit_of_a_huge_chain_yields)
+{
+	enum { BUFS = 16, BUF = 512 << 10 };
+	struct chardev_config cc = { .mode = CHARDEV_FILE };
+	char file[] = "/tmp/minivmm-unit-console-XXXXXX";
+	struct errmsg err;
+	struct stat st;
+	uint64_t data;
+	int fd = mkstemp(file);
+
+	ck_assert_int_ge(fd, 0);
+	vdrv_destroy_devices(&v);
+	vdrv_fini(&v);
+	ck_assert_int_eq(vdrv_init(&v, RAM), 0);
+	cc.path = file;
+	ck_assert_msg(virtio_console_create(&v.m, vdrv_slot(&v), &v.input, &cc, &con, &err) == 0,
+		      "%s", err.text);
+	vdrv_attach(&v);
+	ck_assert(vdrv_start(&v, 0, 2, 32));
+	data = vdrv_alloc(&v, BUF);
+	for (uint16_t k = 0; k < BUFS; k++)
+		vdrv_desc(&v, TXQ, k, data, BUF, k + 1 < BUFS ? VRING_DESC_F_NEXT : 0,
+			  (uint16_t)(k + 1));
+	vdrv_publish(&v, TXQ, 0);
+	vdrv_wr(&v, VIRTIO_MMIO_QUEUE_NOTIFY, TXQ);
+	ck_assert_int_eq(evloop_run_once(&v.loop, 0), 1);   /* one call of the handler */
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(st.st_size, 4 << 20);
+	ck_assert_uint_eq(vdrv_used_idx(&v, TXQ), 0);        /* held, not returned */
+	ck_assert_int_eq(evloop_run_once(&v.loop, 0), 1);   /* it queued itself again */
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(st.st_size, BUFS * BUF);
+	ck_assert_uint_eq(vdrv_used_idx(&v, TXQ), 1);
+	close(fd);
+	unlink(file);
 }
 END_TEST
 
@@ -299,6 +341,7 @@ Suite *suite_virtio_console(void)
 	tc = tcase_create("file");
 	tcase_add_checked_fixture(tc, setup_file, teardown_file);
 	tcase_add_test(tc, transmit_yields_the_io_thread);
+	tcase_add_test(tc, transmit_of_a_huge_chain_yields);
 	suite_add_tcase(s, tc);
 	return s;
 }
