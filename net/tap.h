@@ -16,5 +16,8 @@ int tap_adopt_fd(int fd, struct errmsg *err) __attribute__((warn_unused_result))
 int tap_set_vnet_hdr_len(int fd, int len);
 /* TUN_F_* offloads the guest can take (checksum, TSO4/6). */
 int tap_set_offload(int fd, unsigned flags);
+/* Attaches or detaches one queue of a multiqueue tap (TUNSETQUEUE: no capability needed).
+ * A detached queue gets no frames; tun spreads them over the attached ones. */
+int tap_set_queue(int fd, bool attached);
 
 #endif

@@ -40,6 +40,7 @@ struct net_pair {
 	int fd;
 	struct ev_handler ev;
 	bool registered, armed;
+	bool detached;                         /* the backend sends this pair nothing */
 	/* The frame read from the tap and not yet delivered (flen 0: none). */
 	uint8_t *frame;
 	size_t flen, off;
@@ -80,6 +81,7 @@ static const struct net_backend_ops tap_backend = {
 	.read = tap_read,
 	.write = tap_write,
 	.set_offload = tap_set_offload,
+	.set_queue = tap_set_queue,
 };
 
 void net_default_mac(const struct net_config *cfg, uint8_t mac[6])
@@ -126,6 +128,32 @@ static void pair_arm(struct net_pair *p, bool on)
 		return;
 	p->armed = on;
 	evloop_mod(p->net->loop, &p->ev, on ? EPOLLIN : 0);
+}
+
+/* tun spreads the frames it knows no flow for over every queue attached to it: the queue of a
+ * pair the driver does not use (no MQ, or fewer pairs than the NIC has, as Linux picks with
+ * fewer vCPUs) would take its share and never be read, and a peer whose flows hash there could
+ * not reach the guest. Such queues are detached (as QEMU does), attached again when the driver
+ * asks for their pairs. */
+static int set_active_pairs(struct virtio_net *n, unsigned active)
+{
+	int ret = 0;
+
+	for (unsigned i = 1; i < n->pairs && n->be->set_queue; i++) {
+		struct net_pair *p = &n->pair[i];
+		bool on = i < active;
+		int r;
+
+		if (p->detached == !on)
+			continue;
+		if ((r = n->be->set_queue(p->fd, on)))
+			ret = ret ? ret : r;
+		else
+			p->detached = !on;
+	}
+	if (!ret)
+		n->active_pairs = active;
+	return ret;
 }
 
 static bool rx_ready(struct virtio_net *n, struct net_pair *p)
@@ -374,14 +402,15 @@ static void net_ctrl(struct virtio_net *n)
 		if (hdr[0] == VIRTIO_NET_CTRL_MQ && hdr[1] == VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET &&
 		    vq_chain_read(c, 2, &pairs, 2) == 2 && le16toh(pairs) >= 1 &&
 		    le16toh(pairs) <= n->pairs) {
-			n->active_pairs = le16toh(pairs);
+			/* A queue the backend will not attach: refused, the pairs as they were. */
+			if (!set_active_pairs(n, le16toh(pairs)))
+				status = VIRTIO_NET_OK;
 			for (unsigned i = 0; i < n->pairs; i++) {
 				if (i >= n->active_pairs)
 					pair_arm(&n->pair[i], false);
 				else
 					net_rx(n, &n->pair[i]);
 			}
-			status = VIRTIO_NET_OK;
 		}
 		vq_chain_write(c, 0, &status, 1);
 		vq_mark_written(vq, c, 1);
@@ -439,9 +468,11 @@ static int net_activate(struct virtio_dev *d)
 		if (ret)
 			return ret;
 	}
+	/* Pair 0 only until the driver asks for more (a detach that fails leaves that queue's
+	 * share of the frames unread: not a reason to refuse the device). */
+	(void)set_active_pairs(n, 1);
 	n->active_pairs = 1;
-	for (unsigned i = 0; i < n->active_pairs; i++)
-		pair_arm(&n->pair[i], true);
+	pair_arm(&n->pair[0], true);
 	return 0;
 }
 
@@ -458,6 +489,7 @@ static void net_reset(struct virtio_dev *d)
 		p->have_chain = false;
 		(void)n->be->set_offload(p->fd, 0);
 	}
+	(void)set_active_pairs(n, 1);
 	n->active_pairs = 1;
 }
 
@@ -520,7 +552,9 @@ static int net_load(struct virtio_dev *d, const void *fdt, int node, struct errm
 	if (active < 1 || active > n->pairs)
 		return errmsg_set(err, -EINVAL, "%u queue pairs in use, this NIC has %u", active,
 				  n->pairs);
-	n->active_pairs = active;
+	if ((ret = set_active_pairs(n, active)))
+		return errmsg_set(err, ret, "cannot attach the tap's queues of %u pairs: %s", active,
+				  strerror(-ret));
 	return 0;
 }
 
@@ -621,6 +655,12 @@ int virtio_net_create(struct machine *m, unsigned slot, const struct net_config 
 			}
 			p->registered = true;
 		}
+	}
+	/* Until a driver asks for more pairs, frames go to pair 0 only. */
+	if ((ret = set_active_pairs(n, 1))) {
+		errmsg_set(err, ret, "--net %s: detaching the tap's other queues: %s", what,
+			   strerror(-ret));
+		goto fail;
 	}
 	if (cfg->has_mac)
 		memcpy(n->config.mac, cfg->mac, 6);

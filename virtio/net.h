@@ -22,6 +22,8 @@ struct net_backend_ops {
 	ssize_t (*write)(int fd, const struct iovec *iov, int cnt);
 	/* TUN_F_* offloads the guest negotiated. */
 	int (*set_offload)(int fd, unsigned flags);
+	/* Optional, for several pairs: whether the backend sends frames to pair @fd at all. */
+	int (*set_queue)(int fd, bool attached);
 };
 
 struct net_config {

@@ -66,6 +66,9 @@ static const struct seccomp_rule io_rules[] = {
 	ARG32(tgkill, 2, SIGUSR1),
 	/* serial input raises COM1's IRQ; --verbose stop report */
 	IOCTL(KVM_IRQ_LINE), IOCTL(KVM_GET_REGS),
+	/* a multiqueue tap's queues attached and detached as the driver sets its pairs (the
+	 * control queue's VQ_PAIRS_SET, virtio/net.c) */
+	IOCTL(TUNSETQUEUE),
 	/* the terminal's mode restored at exit */
 	IOCTL(TCSETS)
 	SANITIZER_RULES
@@ -104,6 +107,8 @@ static const struct seccomp_rule vcpu_rules[] = {
 	/* COM1's bounded wait for an output reader that falls behind (devices/uart.c) */
 	SYS(poll),
 	IOCTL(KVM_IRQ_LINE), IOCTL(TUNSETOFFLOAD),
+	/* a multiqueue tap's unused queues detached at a reset and activation (virtio/net.c) */
+	IOCTL(TUNSETQUEUE),
 	/* emulation-failure reports and software-KVM work-arounds (arch/x86/host_quirks.c) */
 	IOCTL(KVM_GET_REGS), IOCTL(KVM_SET_REGS), IOCTL(KVM_GET_SREGS), IOCTL(KVM_TRANSLATE),
 	IOCTL(KVM_GET_VCPU_EVENTS), IOCTL(KVM_SET_VCPU_EVENTS)

@@ -210,6 +210,85 @@ START_TEST(control_command_while_a_frame_waits)
 }
 END_TEST
 
+/* A multiqueue "tap" that records which queues are attached (by descriptor). */
+static int attached_fd[2 * NET_MAX_PAIRS], set_queue_calls;
+
+static int recording_set_queue(int fd, bool attached)
+{
+	set_queue_calls++;
+	for (unsigned i = 0; i < 2 * NET_MAX_PAIRS; i++)
+		if (attached_fd[i] == fd || (attached && attached_fd[i] < 0)) {
+			attached_fd[i] = attached ? fd : -1;
+			return 0;
+		}
+	return attached ? -ENOSPC : 0;
+}
+
+static bool is_attached(int fd)
+{
+	for (unsigned i = 0; i < 2 * NET_MAX_PAIRS; i++)
+		if (attached_fd[i] == fd)
+			return true;
+	return false;
+}
+
+static const struct net_backend_ops queue_backend = {
+	.read = vdrv_sock_read, .write = vdrv_sock_write, .set_offload = vdrv_sock_offload,
+	.set_queue = recording_set_queue,
+};
+
+static void pairs_set(uint16_t head, uint8_t pairs)
+{
+	uint64_t cmd = vdrv_alloc(&v, 64);
+	uint8_t c[4] = { 4, 0, pairs, 0 };     /* MQ, VQ_PAIRS_SET, pairs */
+	uint32_t id, len;
+
+	memcpy(vdrv_ptr(&v, cmd, 4), c, 4);
+	vdrv_desc(&v, 4, head, cmd, 4, VRING_DESC_F_NEXT, (uint16_t)(head + 1));
+	vdrv_desc(&v, 4, (uint16_t)(head + 1), cmd + 32, 1, VRING_DESC_F_WRITE, 0);
+	vdrv_publish(&v, 4, head);
+	vdrv_kick(&v, 4);
+	ck_assert(vdrv_used(&v, 4, &id, &len));
+	ck_assert_uint_eq(*(uint8_t *)vdrv_ptr(&v, cmd + 32, 1), 0);  /* VIRTIO_NET_OK */
+}
+
+/* Found in review: tun spreads the frames it knows no flow for over every attached queue; the
+ * queues of pairs the driver does not use stayed attached and unread, so a peer whose flows
+ * hashed there could not reach the guest (no MQ, or Linux with fewer vCPUs than pairs). They
+ * are detached from creation until the driver asks for their pairs, and again at a reset. */
+START_TEST(unused_pairs_are_detached_from_the_tap)
+{
+	struct net_config nc = { .fd = -1, .pairs = 2, .backend = &queue_backend };
+	int fds[2];
+	struct errmsg err;
+
+	ck_assert_int_eq(vdrv_sock_pairs(2, nc.backend_fds, peer), 0);
+	memcpy(fds, nc.backend_fds, sizeof(fds));
+	for (unsigned i = 0; i < 2 * NET_MAX_PAIRS; i++)
+		attached_fd[i] = i < 2 ? fds[i] : -1;   /* a tap opens every queue attached */
+	ck_assert_msg(virtio_net_create(&v.m, vdrv_slot(&v), &nc, &net, &err) == 0, "%s", err.text);
+	vdrv_attach(&v);
+	ck_assert(is_attached(fds[0]));
+	ck_assert(!is_attached(fds[1]));
+	/* A driver without MQ: pair 0 only. */
+	ck_assert(vdrv_start(&v, F(VIRTIO_NET_F_MRG_RXBUF), 2, 16));
+	ck_assert(is_attached(fds[0]) && !is_attached(fds[1]));
+	/* With MQ: attached when asked for, detached when given up, and at a reset. */
+	ck_assert(vdrv_start(&v, F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_MQ) |
+				       F(VIRTIO_NET_F_CTRL_VQ), 5, 16));
+	ck_assert(!is_attached(fds[1]));
+	pairs_set(0, 2);
+	ck_assert(is_attached(fds[0]) && is_attached(fds[1]));
+	pairs_set(2, 1);
+	ck_assert(is_attached(fds[0]) && !is_attached(fds[1]));
+	pairs_set(4, 2);
+	ck_assert(is_attached(fds[1]));
+	vdrv_wr(&v, VIRTIO_MMIO_STATUS, 0);
+	ck_assert(is_attached(fds[0]) && !is_attached(fds[1]));
+	ck_assert_int_le(set_queue_calls, 5);  /* only changes reach the backend */
+}
+END_TEST
+
 /* A "tap" for transmit_yields_the_io_thread whose every write is also the guest on another
  * vCPU: it offers again the chain the device returned just before (the device pushes a chain
  * right after writing it). Single-threaded, so the interleaving is exact. */
@@ -438,6 +517,7 @@ Suite *suite_virtio_net(void)
 	tcase_add_test(tc, mrg_rx_frame_larger_than_ring);
 	tcase_add_test(tc, frame_longer_than_what_was_read);
 	tcase_add_test(tc, control_command_while_a_frame_waits);
+	tcase_add_test(tc, unused_pairs_are_detached_from_the_tap);
 	tcase_add_test(tc, transmit_yields_the_io_thread);
 	tcase_add_test(tc, control_queue_yields_the_io_thread);
 	tcase_add_test(tc, frame_larger_than_buffer_without_mrg);
