@@ -277,11 +277,10 @@ int qcow2_apply_pending_frees(struct qcow2 *q, size_t n)
 	size_t i;
 	int ret = 0;
 
+	/* A drop that fails is given up (the cluster leaks): one that can never work (a hostile
+	 * image's refcount already 0) must not fail every later writeback. */
 	for (i = 0; i < n && i < q->npending && !ret; i++)
 		ret = qcow2_refcount_update(q, q->pending_free[i], -1);
-	/* On an error the drop that failed is kept, with those after it. */
-	if (ret)
-		i--;
 	memmove(q->pending_free, q->pending_free + i, (q->npending - i) * sizeof(*q->pending_free));
 	q->npending -= i;
 	q->nsealed -= i < q->nsealed ? i : q->nsealed;

@@ -10,6 +10,7 @@
 #include "block/qcow2.h"
 #include "block/qcow2_compress.h"
 #include "block/qcow2_header.h"
+#include "block/qcow2_refcount.h"
 #include "block/qcow2_set.h"
 #include "tests/unit/unit.h"
 
@@ -286,6 +287,25 @@ START_TEST(rewrites_with_io_always_in_flight_stay_bounded)
 }
 END_TEST
 
+/* A drop that can never be applied (a hostile image: the cluster's refcount is already 0)
+ * fails one writeback and is given up (a leak), instead of failing every later flush. */
+START_TEST(impossible_free_fails_once)
+{
+	char path[] = "/tmp/minivmm-qcow2-unit.XXXXXX";
+	struct qcow2 *q = fresh_image(path, 4 << 20);
+	static uint8_t buf[65536];
+
+	ck_assert_int_eq(qcow2_pwrite(q, buf, sizeof(buf), 0), 0);
+	ck_assert_int_eq(qcow2_free_later(q, 40ULL * 65536), 0);  /* never allocated */
+	ck_assert_int_ne(qcow2_flush(q), 0);
+	ck_assert_int_eq(qcow2_flush(q), 0);
+	ck_assert_int_eq(qcow2_pwrite(q, buf, sizeof(buf), 65536), 0);
+	ck_assert_int_eq(qcow2_flush(q), 0);
+	ck_assert_int_eq(qcow2_close(q), 0);
+	unlink(path);
+}
+END_TEST
+
 START_TEST(compressed_descriptor)
 {
 	struct qcow2 q = { .cluster_bits = 16 };
@@ -312,6 +332,7 @@ Suite *suite_qcow2(void)
 	tcase_add_test(tc, compressed_descriptor);
 	tcase_add_test(tc, discarded_cluster_waits_only_for_older_io);
 	tcase_add_test(tc, rewrites_with_io_always_in_flight_stay_bounded);
+	tcase_add_test(tc, impossible_free_fails_once);
 	suite_add_tcase(s, tc);
 	return s;
 }
