@@ -35,6 +35,11 @@ int channel_accept(const struct channel_uri *uri, int abort_fd, const char *read
  * source, and its vCPU throttle, for ever. */
 #define CHANNEL_SEND_TIMEOUT_S 30
 
+/* A destination that receives no byte for this long gives up: a source that stopped sending
+ * without closing (gone with its host, or hostile) must not hold it for ever. Longer than
+ * anything a source does between two sections (flushing its disks before the final state). */
+#define CHANNEL_RECV_TIMEOUT_S 120
+
 /* Source: connects to @uri (blocking). */
 int channel_connect(const struct channel_uri *uri, int *fd, struct errmsg *err)
 	__attribute__((warn_unused_result));

@@ -248,6 +248,7 @@ int disk_stream_apply(struct disk *const *disks, unsigned n, const uint8_t *p, s
 	uint32_t idx, flags;
 	struct disk *d;
 	size_t pos = SEC_HDR;
+	uint64_t zeroed = 0;
 
 	if (len < SEC_HDR)
 		return errmsg_set(err, -EINVAL, "DISK section of %zu bytes", len);
@@ -285,6 +286,14 @@ int disk_stream_apply(struct disk *const *disks, unsigned n, const uint8_t *p, s
 		if (!(rf & RUN_ZERO) && rl > len - pos)
 			return errmsg_set(err, -EINVAL, "DISK section for disk %u: a run of %u bytes with %zu left",
 					  idx, rl, len - pos);
+		/* As the sender makes them: a zero run of 1 GiB at most, and each block once per
+		 * section. Otherwise 16 bytes of stream could ask for 4 GiB of zeros (written out
+		 * where the storage cannot punch holes), half a million times a section. */
+		zeroed += rf & RUN_ZERO ? rl : 0;
+		if (rf & RUN_ZERO && (rl > MAX_ZERO_RUN || zeroed > d->size))
+			return errmsg_set(err, -EINVAL, "DISK section for disk %u: a zero run of %u bytes at byte %llu (at most %u each, and the disk's %llu bytes a section)",
+					  idx, rl, (unsigned long long)off, MAX_ZERO_RUN,
+					  (unsigned long long)d->size);
 		ret = rf & RUN_ZERO ? disk_copy_zero(d, off, rl) : disk_copy_write(d, off, p + pos, rl);
 		if (ret == -EPERM)
 			return errmsg_set(err, ret, "--disk path=%s: the source's disk starts with a qcow2 header, refused on a raw image whose format is probed (give it format=raw, here and on the source)",

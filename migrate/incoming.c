@@ -56,6 +56,7 @@ int vm_incoming(struct vm *vm, const char *uri, struct errmsg *err)
 		return errmsg_prefix(err, ret, "--incoming");
 	t0 = vm_elapsed_ms(vm);
 	stream_reader_init(&r, fd, "migration stream");
+	stream_reader_watch(&r, vm->signal_ev.fd, CHANNEL_RECV_TIMEOUT_S * 1000);
 	/* Not whole_file: the connection stays open for the confirmation. */
 	ret = vm_receive_stream(vm, &r, false, err);
 	/* Copied disks (disks=copy) stable before the source lets its VM go. */

@@ -262,6 +262,8 @@ int vm_restore(struct vm *vm, const char *path, struct errmsg *err)
 	if (fd < 0)
 		return errmsg_set(err, -errno, "--restore %s: %s", path, strerror(errno));
 	stream_reader_init(&r, fd, path);
+	/* A FIFO's writer may stall: SIGTERM must still stop the VMM. */
+	stream_reader_watch(&r, vm->signal_ev.fd, 0);
 	ret = vm_receive_stream(vm, &r, true, err);
 	close(fd);
 	return ret ? errmsg_prefix(err, ret, "--restore") : 0;

@@ -2,6 +2,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -179,8 +180,37 @@ int stream_write_end(struct stream_writer *w)
 
 void stream_reader_init(struct stream_reader *r, int fd, const char *what)
 {
-	*r = (struct stream_reader){ .fd = fd, .what = what };
+	*r = (struct stream_reader){ .fd = fd, .what = what, .stop_fd = -1 };
 	crc32c_init(&r->crc);
+}
+
+void stream_reader_watch(struct stream_reader *r, int stop_fd, int idle_ms)
+{
+	r->stop_fd = stop_fd;
+	r->idle_ms = idle_ms;
+}
+
+/* Waits until the stream has data (or its end), unless the stop fd or the idle time comes
+ * first: see stream_reader_watch(). */
+static int wait_readable(struct stream_reader *r, const char *part, struct errmsg *err)
+{
+	struct pollfd p[2] = { { .fd = r->fd, .events = POLLIN }, { .fd = r->stop_fd, .events = POLLIN } };
+	int n;
+
+	if (r->stop_fd < 0 && !r->idle_ms)
+		return 0;
+	do
+		n = poll(p, r->stop_fd < 0 ? 1 : 2, r->idle_ms ? r->idle_ms : -1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errmsg_set(err, -errno, "%s: waiting for %s: %s", r->what, part, strerror(errno));
+	if (r->stop_fd >= 0 && p[1].revents)
+		return errmsg_set(err, -EINTR, "%s: stopped by a signal while waiting for %s at byte %llu",
+				  r->what, part, (unsigned long long)r->offset);
+	if (!n)
+		return errmsg_set(err, -ETIMEDOUT, "%s: nothing received for %g s while waiting for %s at byte %llu",
+				  r->what, r->idle_ms / 1000.0, part, (unsigned long long)r->offset);
+	return 0;
 }
 
 static int read_all(struct stream_reader *r, void *p, size_t len, const char *part,
@@ -190,8 +220,12 @@ static int read_all(struct stream_reader *r, void *p, size_t len, const char *pa
 	uint64_t start = r->offset;
 
 	while (len) {
-		ssize_t n = read(r->fd, b, len);
+		int ret = wait_readable(r, part, err);
+		ssize_t n;
 
+		if (ret)
+			return ret;
+		n = read(r->fd, b, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -391,6 +425,7 @@ int stream_receive_ram(struct stream_reader *r, struct guest_mem *gm, struct err
 {
 	struct ram_in in = { .r = r, .unread = r->sec.len };
 	size_t len = r->sec.len, off = 0;
+	uint64_t covered = 0;
 	int ret = 0;
 
 	in.buf = malloc(RECEIVE_BUF);
@@ -409,6 +444,15 @@ int stream_receive_ram(struct stream_reader *r, struct guest_mem *gm, struct err
 		ret = ret ? ret : check_run(h, len - off - RUN_HDR_LEN, gm, &bytes, &zero, &dst, err);
 		if (ret)
 			break;
+		/* A sender visits each page once per section, so its runs add up to the RAM at
+		 * most. Without this bound a zero run's 16 bytes cost a memset of up to all of
+		 * RAM, as many times as a section holds headers (half a million). */
+		covered += bytes;
+		if (covered > gm->size) {
+			ret = errmsg_set(err, -EINVAL, "RAM section: its runs cover %llu bytes, more than the guest's %llu bytes of RAM",
+					 (unsigned long long)covered, (unsigned long long)gm->size);
+			break;
+		}
 		off += RUN_HDR_LEN;
 		if (zero) {
 			memset(dst, 0, bytes);

@@ -129,9 +129,16 @@ struct stream_reader {
 	uint64_t offset;
 	uint32_t sections;
 	const char *what;              /* names the source in errors: a file name, "stream" */
+	int stop_fd;                   /* see stream_reader_watch(); -1: none */
+	int idle_ms;                   /* 0: wait for data for ever */
 };
 
 void stream_reader_init(struct stream_reader *r, int fd, const char *what);
+/* While the reader waits for data: @stop_fd (the VM's signalfd: the signals that stop a VM
+ * are blocked and arrive only there) becoming readable ends the read with -EINTR, and
+ * @idle_ms (0: none) without a byte with -ETIMEDOUT. Without it a peer that stops sending
+ * holds the reader until SIGKILL. Nothing is read from @stop_fd. */
+void stream_reader_watch(struct stream_reader *r, int stop_fd, int idle_ms);
 int stream_read_header(struct stream_reader *r, struct errmsg *err)
 	__attribute__((warn_unused_result));
 /* The next section, checked: *payload is malloc'd (the caller frees it), *type one of the

@@ -149,6 +149,29 @@ int state_node(const void *fdt, int parent, const char *name, struct errmsg *err
 	return node;
 }
 
+/* The longest property name a state tree may have (ours are short words). libfdt finds a
+ * property's name by searching for its NUL up to the end of the strings block, for every
+ * property it looks at: a tree of many properties naming one long string took minutes to
+ * check (fdt_check_full() alone, about 75 s for 16 MiB). */
+#define STATE_MAX_NAME 255
+
+/* The strings block lies in the blob and is a list of NUL-terminated names of at most
+ * STATE_MAX_NAME bytes. */
+static bool strings_are_names(const void *fdt, size_t len)
+{
+	const char *s = (const char *)fdt + fdt_off_dt_strings(fdt);
+	size_t size = fdt_size_dt_strings(fdt), run = 0;
+
+	if (fdt_off_dt_strings(fdt) > len || size > len - fdt_off_dt_strings(fdt))
+		return false;
+	for (size_t i = 0; i < size; i++)
+		if (!s[i])
+			run = 0;
+		else if (++run > STATE_MAX_NAME)
+			return false;
+	return run == 0;
+}
+
 int state_check(const void *fdt, size_t len, struct errmsg *err)
 {
 	int r;
@@ -162,6 +185,9 @@ int state_check(const void *fdt, size_t len, struct errmsg *err)
 	if (fdt_magic(fdt) != FDT_MAGIC || fdt_version(fdt) != 17 || fdt_last_comp_version(fdt) != 16)
 		return errmsg_set(err, -EINVAL, "state blob is not a well-formed device tree: magic 0x%x, version %u, compatible down to %u (minivmm writes and reads version 17)",
 				  fdt_magic(fdt), fdt_version(fdt), fdt_last_comp_version(fdt));
+	if (!strings_are_names(fdt, len))
+		return errmsg_set(err, -EINVAL, "state blob's strings block (%u bytes at %u) is not a list of property names of at most %d bytes",
+				  fdt_size_dt_strings(fdt), fdt_off_dt_strings(fdt), STATE_MAX_NAME);
 	r = fdt_check_full(fdt, len);
 	if (r)
 		return errmsg_set(err, -EINVAL, "state blob is not a well-formed device tree: %s",

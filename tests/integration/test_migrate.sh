@@ -146,6 +146,34 @@ t_cancel() {
 }
 t_run "migrate-cancel: the source runs on; the destination exits 1 without running" t_cancel
 
+# A peer that connects, sends a few bytes and then nothing: SIGTERM still stops the
+# destination (before, only SIGKILL did: its signals arrive only through the signalfd, which
+# nothing watched while the stream was read).
+t_dest_silent_peer() {
+	local peer i
+	truncate -s 1M "$TMP/st.img"
+	ST_FD=8 mig_dest b "unix:$TMP/mig.sock" $(st_flags 1) || return 1
+	BPID=$SPID
+	rm -f "$TMP/peer.sent"
+	python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"MINI")
+open(sys.argv[2], "w").close()
+time.sleep(120)' "$TMP/mig.sock" "$TMP/peer.sent" &
+	peer=$!
+	for ((i = 0; i < 300; i++)); do [ -e "$TMP/peer.sent" ] && break; sleep 0.1; done
+	sleep 0.5
+	kill -TERM "$BPID"
+	mig_use b "$BPID" 8
+	st_end
+	kill "$peer" 2>/dev/null
+	wait "$peer" 2>/dev/null
+	expect_rc 1 && expect_err "stopped by a signal while waiting for the header" || return 1
+	[ -z "$OUT" ] || { echo "    the destination's guest ran"; return 1; }
+}
+t_run "a peer that connects and then sends nothing: SIGTERM stops the destination (exit 1)" t_dest_silent_peer
+
 t_config_mismatch() {
 	truncate -s 1M "$TMP/st.img"
 	ST_FD=9 st_start a $(st_flags 1) --kernel "$GUEST" --cmdline "scenario=state"

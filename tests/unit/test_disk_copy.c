@@ -350,6 +350,49 @@ START_TEST(apply_refuses_malformed_sections)
 }
 END_TEST
 
+/* Review (helper-18): a DISK section's zero runs were bounded only by the disk's size, each:
+ * 16 bytes of stream asked for up to 4 GiB of zeros (written out where the storage cannot
+ * punch holes), half a million times a section. Now as the sender makes them: 1 GiB a run
+ * at most, and zeros over the disk's size at most in one section. */
+START_TEST(zero_runs_bounded_as_the_sender_makes_them)
+{
+	static uint8_t p[8 + 3 * 16];
+	struct disk *d;
+	struct errmsg err;
+	size_t n;
+	int fd = open(path, O_WRONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 2ULL << 30), 0); /* sparse: nothing is written below */
+	close(fd);
+	d = open_disk(path);
+	sec(p, 0, 1);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, 8, &err), 0); /* BEGIN */
+	n = sec(p, 0, 0);
+	run_hdr(p + n, 0, (3u << 29), 1); /* 1.5 GiB of zeros in one run */
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, n + 16, &err), -EINVAL);
+	ck_assert_msg(strstr(err.text, "zero run") != NULL, "%s", err.text);
+	disk_close(d);
+
+	fd = open(path, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, SIZE), 0);
+	close(fd);
+	d = open_disk(path);
+	sec(p, 0, 1);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, 8, &err), 0);
+	file_write(path, 0, 0x55, 4096);
+	/* The whole disk once: fine; the same run twice in a section: refused. */
+	n = sec(p, 0, 0);
+	n += run_hdr(p + n, 0, SIZE, 1);
+	ck_assert_msg(disk_stream_apply(&d, 1, p, n, &err) == 0, "%s", err.text);
+	n += run_hdr(p + n, 0, SIZE, 1);
+	ck_assert_int_eq(disk_stream_apply(&d, 1, p, n, &err), -EINVAL);
+	ck_assert_msg(strstr(err.text, "zero run") != NULL, "%s", err.text);
+	disk_close(d);
+}
+END_TEST
+
 /* copy-top onto an image without a backing file would read the source's unsent blocks as
  * zeros: refused, naming the disk. */
 START_TEST(copy_top_needs_a_backing_file)
@@ -458,6 +501,7 @@ Suite *suite_disk_copy(void)
 	tcase_add_test(tc, qcow2_top_only_read_kinds);
 	tcase_add_test(tc, apply_refuses_malformed_sections);
 	tcase_add_test(tc, copy_top_needs_a_backing_file);
+	tcase_add_test(tc, zero_runs_bounded_as_the_sender_makes_them);
 	tcase_add_test(tc, write_in_flight_at_track_start_is_marked);
 	tcase_add_test(tc, copy_top_sends_zero_clusters);
 	tcase_add_test(tc, copy_cannot_plant_qcow2_magic_in_probed_raw);

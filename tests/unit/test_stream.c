@@ -3,7 +3,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libfdt.h>
@@ -300,6 +303,129 @@ START_TEST(unknown_run_flags_refused)
 }
 END_TEST
 
+/* Review (helper-18): a zero run's 16 bytes made the reader memset up to all of RAM, and a
+ * section holds half a million of them (hours of CPU for one section of a 4 GiB guest, from
+ * a snapshot file too). A sender visits each page once per section: the runs of a section
+ * add up to the RAM at most. */
+START_TEST(runs_cover_ram_once_per_section)
+{
+	struct guest_mem gm = { 0 };
+	struct errmsg err = { "" };
+	uint8_t p[3 * 16 + STREAM_PAGE] = { 0 };
+	uint32_t pages = RAM / STREAM_PAGE;
+	uint64_t gpa = STREAM_PAGE;
+
+	ck_assert_int_eq(gm_init(&gm, RAM, false), 0);
+	/* One data page at 0, zeros over the rest: the whole RAM once. */
+	p[8] = 1;
+	memset(p + 16, 0x5a, STREAM_PAGE);
+	memcpy(p + 16 + STREAM_PAGE, &gpa, 8);
+	pages -= 1;
+	memcpy(p + 16 + STREAM_PAGE + 8, &pages, 4);
+	p[16 + STREAM_PAGE + 12] = 1;
+	ck_assert_msg(apply_ram(p, 2 * 16 + STREAM_PAGE, &gm, &err) == 0, "%s", err.text);
+	ck_assert_int_eq(((uint8_t *)gm_ptr(&gm, 0, 1))[0], 0x5a);
+	/* One more zero page in the same section: refused. */
+	p[2 * 16 + STREAM_PAGE + 8] = 1;
+	p[2 * 16 + STREAM_PAGE + 12] = 1;
+	ck_assert_int_eq(apply_ram(p, sizeof(p), &gm, &err), -EINVAL);
+	ck_assert_msg(strstr(err.text, "more than the guest's") != NULL, "%s", err.text);
+	gm_destroy(&gm);
+}
+END_TEST
+
+/* Review (helper-18): a peer that connects and stops sending held a destination for ever,
+ * and SIGTERM could not stop it (the VM's signals are blocked and arrive only through its
+ * signalfd, which nothing read while the stream was read). */
+START_TEST(reader_stops_on_signal_or_silence)
+{
+	struct stream_reader r;
+	struct errmsg err = { "" };
+	struct timespec t0, t1;
+	int sv[2], stop = eventfd(0, EFD_CLOEXEC), fd;
+	size_t len;
+
+	ck_assert_int_ge(stop, 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(write(sv[1], "MINI", 4), 4); /* part of a header, then silence */
+	stream_reader_init(&r, sv[0], "test");
+	stream_reader_watch(&r, stop, 0);
+	ck_assert_int_eq(eventfd_write(stop, 1), 0);
+	ck_assert_int_eq(stream_read_header(&r, &err), -EINTR);
+	ck_assert_msg(strstr(err.text, "stopped by a signal") != NULL, "%s", err.text);
+
+	ck_assert_int_eq(write(sv[1], "MINI", 4), 4);
+	stream_reader_init(&r, sv[0], "test");
+	stream_reader_watch(&r, -1, 200);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(stream_read_header(&r, &err), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_msg(strstr(err.text, "nothing received for 0.2 s") != NULL, "%s", err.text);
+	ck_assert_int_ge((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000, 190);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* Watched, a stream with data reads as before. */
+	{
+		struct guest_mem gm = { 0 };
+		eventfd_t v;
+
+		ck_assert_int_eq(eventfd_read(stop, &v), 0);
+		ck_assert_int_eq(gm_init(&gm, RAM, false), 0);
+		fd = make_stream(&len);
+		lseek(fd, 0, SEEK_SET);
+		stream_reader_init(&r, fd, "test");
+		stream_reader_watch(&r, stop, 200);
+		ck_assert_int_eq(stream_read_header(&r, &err), 0);
+		for (;;) {
+			uint8_t *pl;
+			size_t n;
+			uint32_t type;
+
+			ck_assert_msg(stream_read_next(&r, &gm, &type, &pl, &n, &err) == 0, "%s", err.text);
+			free(pl);
+			if (type == STREAM_SEC_END)
+				break;
+		}
+		ck_assert_uint_eq(r.offset, len);
+		close(fd);
+		gm_destroy(&gm);
+	}
+	close(stop);
+}
+END_TEST
+
+static int fill_long_name(void *fdt, void *arg)
+{
+	char name[300];
+	size_t n = *(size_t *)arg;
+
+	memset(name, 'n', n);
+	name[n] = '\0';
+	return state_put_u32(fdt, 0, name, 1);
+}
+
+/* Review (helper-18): libfdt looks for a property name's NUL up to the end of the strings
+ * block, for every property it checks or looks up: one node of many properties naming one
+ * long string made fdt_check_full() alone take about 75 s for a 16 MiB tree. Names are
+ * short words: longer than 255 bytes is refused before libfdt looks. */
+START_TEST(long_property_names_refused)
+{
+	struct errmsg err = { "" };
+	size_t n = 255, len;
+	void *fdt;
+
+	ck_assert_int_eq(state_build(fill_long_name, &n, 1 << 20, &fdt, &len), 0);
+	ck_assert_msg(state_check(fdt, len, &err) == 0, "%s", err.text);
+	free(fdt);
+	n = 256;
+	ck_assert_int_eq(state_build(fill_long_name, &n, 1 << 20, &fdt, &len), 0);
+	ck_assert_int_eq(state_check(fdt, len, &err), -EINVAL);
+	ck_assert_msg(strstr(err.text, "strings block") != NULL, "%s", err.text);
+	free(fdt);
+}
+END_TEST
+
 /* A CONFIG section fuzz_snapshot found: a device tree that claims version 4. libfdt 1.6.1's
  * fdt_check_full() read through a NULL pointer on it (SIGSEGV in the reader of a snapshot
  * or migration stream); it is refused before libfdt looks at it. */
@@ -557,6 +683,9 @@ Suite *suite_stream(void)
 	tcase_add_test(tc, long_runs_split_into_sections);
 	tcase_add_test(tc, scattered_and_long_runs_arrive);
 	tcase_add_test(tc, never_touched_pages_stay_unread);
+	tcase_add_test(tc, runs_cover_ram_once_per_section);
+	tcase_add_test(tc, reader_stops_on_signal_or_silence);
+	tcase_add_test(tc, long_property_names_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
