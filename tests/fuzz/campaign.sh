@@ -6,21 +6,25 @@
 # coverage (build/fuzzcov/, clang's -fprofile-instr-generate) and llvm-cov reports the lines
 # covered in the files the target exists for. Prints one row per target for the fuzz table of
 # docs/testing.md; a crash's input is kept in build/fuzz-campaign/TARGET-artifacts/.
-#   tests/fuzz/campaign.sh [-n EXECS] TARGET...     (make fuzz first)
+#   tests/fuzz/campaign.sh [-n EXECS] [-t SECONDS] [-i INSTANCE] TARGET...     (make fuzz first)
+# -i runs another fuzzer on a target's corpus and ledger beside one already running (one core
+# each): its log and coverage files are named TARGET.INSTANCE.*.
 # Exit status 1 if any target crashed, leaked or hung.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 1
 EXECS=10000000
 SECS=0
+INST=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-n) EXECS=$2; shift 2 ;;
 	-t) SECS=$2; shift 2 ;;
+	-i) INST=.$2; shift 2 ;;
 	*) break ;;
 	esac
 done
-[ $# -gt 0 ] || { echo "usage: tests/fuzz/campaign.sh [-n EXECS] [-t SECONDS] TARGET..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: tests/fuzz/campaign.sh [-n EXECS] [-t SECONDS] [-i INSTANCE] TARGET..." >&2; exit 2; }
 OUT=$ROOT/build/fuzz-campaign
 mkdir -p "$OUT"
 
@@ -67,7 +71,8 @@ for t in "$@"; do
 	[ -f "tests/fuzz/$t.dict" ] && opts+=(-dict="tests/fuzz/$t.dict")
 	[ -n "$(max_len_of "$t")" ] && opts+=(-max_len="$(max_len_of "$t")")
 	t0=$SECONDS
-	"$bin" "${opts[@]}" "$corpus" >"$OUT/$t.log" 2>&1 &
+	log=$OUT/$t$INST.log
+	"$bin" "${opts[@]}" "$corpus" >"$log" 2>&1 &
 	pid=$!
 	wait $pid
 	rc=$?
@@ -75,22 +80,22 @@ for t in "$@"; do
 	# This run's disk only: another campaign's fuzzer may be using its own (removing them
 	# all once made a parallel fuzz_blk_raw_uring abort on its vanished disk).
 	rm -f "/dev/shm/fuzz-virtio-blk-$pid" 2>/dev/null
-	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$OUT/$t.log")
-	edges=$(grep -oE 'cov: [0-9]+' "$OUT/$t.log" | tail -1 | cut -d' ' -f2)
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+	edges=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
 	# Crashes, leaks, hangs and out-of-memory inputs; slow-unit-* only reports a slow input.
 	crashes=$(find "$art" -type f ! -name 'slow-unit-*' | wc -l)
 	[ $rc -eq 0 ] && [ "$crashes" = 0 ] || bad=1
 	# Line coverage: the corpus through the coverage build.
 	cov="?"
-	if make -s "build/fuzzcov/$t" >/dev/null 2>"$OUT/$t.cov.err"; then
-		rm -f "$OUT/$t".profraw*
-		LLVM_PROFILE_FILE="$OUT/$t.profraw" "build/fuzzcov/$t" -runs=0 "$corpus" >/dev/null 2>&1
+	if make -s "build/fuzzcov/$t" >/dev/null 2>"$OUT/$t$INST.cov.err"; then
+		rm -f "$OUT/$t$INST".profraw*
+		LLVM_PROFILE_FILE="$OUT/$t$INST.profraw" "build/fuzzcov/$t" -runs=0 "$corpus" >/dev/null 2>&1
 		# shellcheck disable=SC2046 # a list of files
-		if llvm-profdata merge -sparse -o "$OUT/$t.profdata" "$OUT/$t.profraw" 2>>"$OUT/$t.cov.err" &&
-			llvm-cov report "build/fuzzcov/$t" -instr-profile="$OUT/$t.profdata" \
-				$(files_of "$t") >"$OUT/$t.cov" 2>>"$OUT/$t.cov.err"; then
+		if llvm-profdata merge -sparse -o "$OUT/$t$INST.profdata" "$OUT/$t$INST.profraw" 2>>"$OUT/$t$INST.cov.err" &&
+			llvm-cov report "build/fuzzcov/$t" -instr-profile="$OUT/$t$INST.profdata" \
+				$(files_of "$t") >"$OUT/$t$INST.cov" 2>>"$OUT/$t$INST.cov.err"; then
 			# TOTAL row: lines, missed lines, cover (the 8th to 10th columns)
-			cov=$(awk '/^TOTAL/ { print $10 " of " $8 " lines" }' "$OUT/$t.cov")
+			cov=$(awk '/^TOTAL/ { print $10 " of " $8 " lines" }' "$OUT/$t$INST.cov")
 		fi
 	fi
 	rate=$((${execs:-0} / (secs > 0 ? secs : 1)))
